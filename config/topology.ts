@@ -1,0 +1,151 @@
+import { z } from "zod";
+import { cron, dockerName, port } from "./primitives";
+import { ALWAYS, type At, validElements } from "./salvage";
+
+// privateer.json, as privateer 2.x reads it (snake_case keys are privateer's, kept as they are).
+
+const server = z.strictObject({
+  name: dockerName,
+  hostname: z.string().min(1, { error: "must not be empty" }),
+  port,
+  key_volume: dockerName,
+  data_volume: dockerName,
+  container: dockerName,
+});
+
+const scheduleJob = z.strictObject({
+  server: z.string(),
+  volume: z.string(),
+  schedule: cron,
+});
+
+const client = z.strictObject({
+  name: dockerName,
+  backup: z.array(z.string()).default([]),
+  key_volume: dockerName.default("privateer_keys"),
+  schedule: z
+    .strictObject({
+      jobs: z.array(scheduleJob),
+      port: port.optional(),
+      container: dockerName.default("privateer_scheduler"),
+    })
+    .optional(),
+});
+
+const volume = z.strictObject({
+  name: dockerName,
+  local: z.boolean().default(false),
+});
+
+const vault = z.strictObject({
+  url: z.url({ error: "must be a URL" }),
+  prefix: z.string().min(1),
+  token: z.string().optional(),
+});
+
+type Issue = { path: (string | number)[]; message: string };
+type Server = z.output<typeof server>;
+type Client = z.output<typeof client>;
+type Volume = z.output<typeof volume>;
+
+export interface TopologyParts {
+  servers: At<Server>[];
+  clients: At<Client>[];
+  volumes: At<Volume>[];
+}
+
+/** The servers, clients and volumes of a (possibly partly invalid) topology that are valid. */
+export function topologyParts(raw: unknown): TopologyParts {
+  const record = (typeof raw === "object" && raw !== null ? raw : {}) as Record<string, unknown>;
+  return {
+    servers: validElements(server, record.servers),
+    clients: validElements(client, record.clients),
+    volumes: validElements(volume, record.volumes),
+  };
+}
+
+function repeats<T>(items: At<T>[], key: (item: T) => string): At<T>[] {
+  const seen = new Set<string>();
+  return items.filter(({ value }) => {
+    const k = key(value);
+    const repeated = seen.has(k);
+    seen.add(k);
+    return repeated;
+  });
+}
+
+/** The rules privateer enforces on its configuration, each with its own message. */
+export function topologyProblems({ servers, clients, volumes }: TopologyParts): Issue[] {
+  const problems: Issue[] = [];
+  for (const { at, value } of repeats(servers, (s) => s.name)) {
+    problems.push({ path: ["servers", at, "name"], message: `duplicate server name '${value.name}'` });
+  }
+  for (const { at, value } of repeats(clients, (c) => c.name)) {
+    problems.push({ path: ["clients", at, "name"], message: `duplicate client name '${value.name}'` });
+  }
+  for (const { at, value } of repeats(volumes, (v) => v.name)) {
+    problems.push({ path: ["volumes", at, "name"], message: `duplicate volume name '${value.name}'` });
+  }
+  const serverNames = new Set(servers.map(({ value }) => value.name));
+  const volumesByName = new Map(volumes.map(({ value }) => [value.name, value]));
+
+  for (const { at: i, value: c } of clients) {
+    if (serverNames.has(c.name)) {
+      problems.push({ path: ["clients", i, "name"], message: `'${c.name}' is both a server and a client` });
+    }
+    c.backup.forEach((name, j) => {
+      const known = volumesByName.get(name);
+      if (known === undefined) {
+        problems.push({ path: ["clients", i, "backup", j], message: `unknown volume '${name}'` });
+      } else if (known.local) {
+        problems.push({
+          path: ["clients", i, "backup", j],
+          message: `volume '${name}' is local to the servers and cannot be backed up by a client`,
+        });
+      }
+    });
+    c.schedule?.jobs.forEach((job, k) => {
+      if (!serverNames.has(job.server)) {
+        problems.push({ path: ["clients", i, "schedule", "jobs", k, "server"], message: `unknown server '${job.server}'` });
+      }
+      if (!c.backup.includes(job.volume)) {
+        problems.push({
+          path: ["clients", i, "schedule", "jobs", k, "volume"],
+          message: `client '${c.name}' does not back up volume '${job.volume}'`,
+        });
+      }
+    });
+  }
+
+  // Two servers on one machine cannot both publish the same port.
+  const portOwner = new Map<string, At<Server>>();
+  for (const entry of servers) {
+    const key = `${entry.value.hostname}:${entry.value.port}`;
+    const owner = portOwner.get(key);
+    if (owner === undefined) {
+      portOwner.set(key, entry);
+    } else {
+      problems.push({
+        path: ["servers", entry.at, "port"],
+        message: `port ${entry.value.port} on ${entry.value.hostname} is already used by servers[${owner.at}] ('${owner.value.name}')`,
+      });
+    }
+  }
+  return problems;
+}
+
+const topologyShape = z.strictObject({
+  servers: z.array(server),
+  clients: z.array(client),
+  volumes: z.array(volume),
+  vault: vault.optional(),
+  tag: z.string().min(1).default("latest"),
+});
+
+export const topologySchema = topologyShape.superRefine((topology, ctx) => {
+  for (const problem of topologyProblems(topologyParts(topology))) ctx.addIssue({ code: "custom", ...problem });
+}, ALWAYS);
+
+export type Topology = z.output<typeof topologySchema>;
+export type PrivateerServer = Topology["servers"][number];
+export type PrivateerClient = Topology["clients"][number];

@@ -1,0 +1,27 @@
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    reporters: ["default", ["json", { outputFile: "test-results/results.json" }]],
+    projects: [
+      {
+        test: {
+          name: "unit",
+          include: ["test/unit/**/*.test.ts"],
+          testTimeout: 20_000,
+        },
+      },
+      {
+        test: {
+          name: "integration",
+          include: ["test/integration/**/*.test.ts"],
+          globalSetup: ["test/rig/global-setup.ts"],
+          // One simulated data centre at a time on a 2-core machine.
+          fileParallelism: false,
+          testTimeout: 15 * 60_000,
+          hookTimeout: 15 * 60_000,
+        },
+      },
+    ],
+  },
+});
