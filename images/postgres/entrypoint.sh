@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Starts PostgreSQL on $PGDATA, creating the cluster on first start. Roles and their
+# passwords are (re)applied on every start from files in $SECRETS_DIR (one file per user),
+# before the server listens on the network, so no client ever sees a half-configured server.
+# An optional argument names a configuration file, as montagu-db takes one.
+set -euo pipefail
+
+SECRETS_DIR="${SECRETS_DIR:-/run/montagu/secrets}"
+config_file="${1:-}"
+
+as_postgres() { runuser -u postgres -- "$@"; }
+
+mkdir -p "$PGDATA"
+chown postgres:postgres "$PGDATA"
+chmod 0700 "$PGDATA"
+
+if [ ! -s "$PGDATA/PG_VERSION" ]; then
+  echo "montagu-db: creating a new cluster in $PGDATA"
+  as_postgres initdb --pgdata="$PGDATA" --encoding=UTF8 --locale=C.UTF-8 \
+    --auth-local=peer --auth-host=scram-sha-256 >/dev/null
+  cat >>"$PGDATA/postgresql.conf" <<CONF
+listen_addresses = '*'
+wal_level = replica
+max_wal_senders = 10
+max_replication_slots = 10
+CONF
+  cat >>"$PGDATA/pg_hba.conf" <<HBA
+host all all all scram-sha-256
+host replication all all scram-sha-256
+HBA
+fi
+
+sql_literal() { printf "'%s'" "${1//\'/\'\'}"; }
+
+roles_sql() {
+  cat <<SQL
+SELECT 'CREATE ROLE vimc LOGIN CREATEDB' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'vimc') \gexec
+SELECT 'CREATE ROLE barman LOGIN SUPERUSER' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'barman') \gexec
+SELECT 'CREATE ROLE streaming_barman LOGIN REPLICATION' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'streaming_barman') \gexec
+SELECT format('CREATE DATABASE %I OWNER vimc', :'dbname') WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = :'dbname') \gexec
+SQL
+  for user in vimc barman streaming_barman; do
+    if [ -r "$SECRETS_DIR/$user" ]; then
+      printf 'ALTER ROLE %s PASSWORD %s;\n' "$user" "$(sql_literal "$(cat "$SECRETS_DIR/$user")")"
+    fi
+  done
+}
+
+# A read-only server (a copy still in recovery) cannot take role changes; it keeps the roles it has.
+as_postgres pg_ctl --pgdata="$PGDATA" --wait --timeout=3600 --silent \
+  --options="-c listen_addresses='' ${config_file:+-c config_file=$config_file}" start
+if [ "$(as_postgres psql --no-psqlrc -Atc 'SELECT pg_is_in_recovery()')" = "f" ]; then
+  roles_sql | as_postgres psql --no-psqlrc --quiet -v ON_ERROR_STOP=1 -v dbname="$MONTAGU_DB_NAME" >/dev/null
+fi
+as_postgres pg_ctl --pgdata="$PGDATA" --wait --silent stop
+
+exec runuser -u postgres -- postgres -D "$PGDATA" ${config_file:+-c config_file="$config_file"}

@@ -1,0 +1,43 @@
+import * as pulumi from "@pulumi/pulumi";
+import { loadSettings } from "./config/load";
+import type { Settings } from "./config/settings";
+import { databasePassword } from "./components/passwords";
+import { DATABASE_USERS, StandInPrimary } from "./components/standInPrimary";
+
+/** The stack's outputs; every field is something an operator reads or another stack uses. */
+export interface StackOutputs {
+  machines: string[];
+  primary?: {
+    container: pulumi.Output<string>;
+    volume: pulumi.Output<string>;
+    port: pulumi.Output<number>;
+    database: pulumi.Output<string>;
+  };
+}
+
+/** Declares every component the validated settings ask for, on the stack's Docker engine. */
+export function declareStack(settings: Settings): StackOutputs {
+  const { config } = settings;
+  const outputs: StackOutputs = { machines: config.machines };
+
+  if (config.standInPrimary !== undefined) {
+    const group = config.standInPrimary.passwordGroup;
+    const passwords = Object.fromEntries(DATABASE_USERS.map((user) => [user, databasePassword(group, user)])) as Record<
+      (typeof DATABASE_USERS)[number],
+      pulumi.Output<string>
+    >;
+    const primary = new StandInPrimary("primary", { settings: config.standInPrimary, passwords });
+    outputs.primary = {
+      container: primary.containerName,
+      volume: primary.volumeName,
+      port: primary.port,
+      database: primary.database,
+    };
+  }
+  return outputs;
+}
+
+/** The whole program: read and validate config, then compose the components. */
+export function main(): StackOutputs {
+  return declareStack(loadSettings());
+}

@@ -1,0 +1,132 @@
+import * as pulumi from "@pulumi/pulumi";
+import { MockMonitor } from "@pulumi/pulumi/runtime/mocks";
+import * as runtimeSettings from "@pulumi/pulumi/runtime/settings";
+import { main } from "../../program";
+import { isSecret, makeSecret, unwrapSecrets } from "./secrets";
+import { encodeConfig, type StackConfig } from "./stackConfig";
+
+/** One resource as the program registered it, with its inputs resolved. */
+export interface RegisteredResource {
+  urn: string;
+  type: string;
+  name: string;
+  custom: boolean;
+  parent: string;
+  /** Inputs with secret markers removed. */
+  inputs: Record<string, any>;
+  /** Paths of inputs that were Pulumi secrets, e.g. `uploads[0].content`. */
+  secretInputs: string[];
+  retainOnDelete: boolean;
+  protect: boolean;
+  deleteBeforeReplace: boolean;
+  dependencies: string[];
+  additionalSecretOutputs: string[];
+}
+
+/** What stands in for the providers: computes a resource's outputs (and may really create it). */
+export interface ResourceProvider {
+  create(resource: RegisteredResource): Promise<Record<string, unknown>>;
+  invoke(token: string, args: Record<string, unknown>): Promise<Record<string, unknown>>;
+}
+
+export interface StackRun {
+  resources: RegisteredResource[];
+  outputs: Record<string, unknown>;
+}
+
+interface RequestExtras {
+  urn: string;
+  parent: string;
+  retainOnDelete: boolean;
+  protect: boolean;
+  deleteBeforeReplace: boolean;
+  dependencies: string[];
+  additionalSecretOutputs: string[];
+}
+
+// Internals of @pulumi/pulumi that its declarations hide; both are stable across 3.x.
+interface MonitorInternals {
+  newUrn(parent: string, type: string, name: string): string;
+}
+const waitForRPCs = (runtimeSettings as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs;
+
+/** Sees the options that Pulumi's MockMonitor does not pass on to `newResource`. */
+class CapturingMonitor extends MockMonitor {
+  readonly extras = new Map<string, RequestExtras>();
+
+  override registerResource(req: any, callback: (err: any, response: any) => void): Promise<void> {
+    const key = `${req.getType()}::${req.getName()}`;
+    if (this.extras.has(key)) {
+      callback(new Error(`two resources named ${key}`), undefined);
+      return Promise.resolve();
+    }
+    this.extras.set(key, {
+      urn: (this as unknown as MonitorInternals).newUrn(req.getParent(), req.getType(), req.getName()),
+      parent: req.getParent(),
+      retainOnDelete: req.getRetainondelete() === true,
+      protect: req.getProtect() === true,
+      deleteBeforeReplace: req.getDeletebeforereplace() === true,
+      dependencies: req.getDependenciesList(),
+      additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
+    });
+    return super.registerResource(req, callback);
+  }
+}
+
+/**
+ * Runs the program for `stack` with `config` under Pulumi's mock runtime. Every resource is
+ * handed to `provider` in registration order, one at a time, and the program sees the
+ * outputs it returns, as it would see a real provider's.
+ */
+export async function runStack(stack: string, config: StackConfig, provider: ResourceProvider): Promise<StackRun> {
+  const resources: RegisteredResource[] = [];
+  const failures: Error[] = [];
+  let queue: Promise<unknown> = Promise.resolve();
+  let monitor: CapturingMonitor | undefined;
+
+  const mocks: pulumi.runtime.Mocks = {
+    newResource: (args) => {
+      const extras = monitor!.extras.get(`${args.type}::${args.name}`)!;
+      const { plain, secretPaths } = unwrapSecrets(args.inputs);
+      const resource: RegisteredResource = {
+        type: args.type,
+        name: args.name,
+        custom: args.custom === true,
+        inputs: plain as Record<string, any>,
+        secretInputs: secretPaths,
+        ...extras,
+      };
+      resources.push(resource);
+      const created = queue.then(async () => {
+        const computed = resource.custom ? await provider.create(resource) : {};
+        // The engine keeps secret inputs secret in the outputs, and marks the outputs a
+        // provider's schema calls secret; the mock runtime does neither, so do it here.
+        const state: Record<string, unknown> = { ...args.inputs };
+        for (const [key, value] of Object.entries(computed)) {
+          const secret = isSecret(args.inputs[key]) || resource.additionalSecretOutputs.includes(key);
+          state[key] = secret && !isSecret(value) ? makeSecret(value) : value;
+        }
+        return { id: resource.custom ? `${args.name}-id` : undefined, state };
+      });
+      queue = created.catch((error: Error) => {
+        failures.push(new Error(`${resource.type} '${resource.name}': ${error.message}`));
+      });
+      return created;
+    },
+    call: (args) => provider.invoke(args.token, args.inputs),
+  };
+
+  pulumi.runtime.setAllConfig(encodeConfig(config));
+  await pulumi.runtime.setMocks(mocks, "montagu-backup", stack, false);
+  monitor = new CapturingMonitor(mocks);
+  runtimeSettings.setMockOptions(monitor, "montagu-backup", stack, false);
+
+  const outputs = main();
+  await waitForRPCs();
+  await queue;
+  if (failures.length > 0) throw new Error(`the update failed:\n${failures.map((f) => `  ${f.message}`).join("\n")}`);
+  const resolved = await new Promise<Record<string, unknown>>((resolve) =>
+    pulumi.output(outputs as unknown as Record<string, unknown>).apply((value) => resolve(value as Record<string, unknown>)),
+  );
+  return { resources, outputs: resolved };
+}

@@ -1,0 +1,30 @@
+import { describe, expect, it } from "vitest";
+import { dryProvider } from "../harness/dryProvider";
+import { runStack } from "../harness/run";
+import { readStackConfig } from "../harness/stackConfig";
+
+describe("the local stack", () => {
+  it("declares the stand-in primary with its data kept on destroy and its passwords secret", async () => {
+    const run = await runStack("local", readStackConfig("local"), dryProvider());
+    const byType = (type: string) => run.resources.filter((r) => r.type === type);
+
+    const [volume] = byType("docker:index/volume:Volume");
+    expect(volume.inputs.name).toBe("montagu_primary_data");
+    expect(volume.retainOnDelete).toBe(true);
+
+    const [container] = byType("docker:index/container:Container");
+    expect(container.inputs.name).toBe("montagu-db");
+    expect(container.inputs.ports).toEqual([{ internal: 5432, external: 15432 }]);
+    expect(container.inputs.envs.join("\n")).not.toMatch(/barman|password/i);
+    expect(container.inputs.uploads.map((u: { file: string }) => u.file)).toEqual([
+      "/run/montagu/secrets/vimc",
+      "/run/montagu/secrets/barman",
+      "/run/montagu/secrets/streaming_barman",
+    ]);
+    expect(container.secretInputs).toEqual(expect.arrayContaining(["uploads[0].content", "uploads[1].content", "uploads[2].content"]));
+
+    const [component] = run.resources.filter((r) => r.type === "montagu:backup:StandInPrimary");
+    expect(container.parent).toBe(component.urn);
+    expect(run.outputs.primary).toEqual({ container: "montagu-db", volume: "montagu_primary_data", port: 15432, database: "montagu" });
+  });
+});
