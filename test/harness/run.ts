@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { MockMonitor } from "@pulumi/pulumi/runtime/mocks";
 import * as runtimeSettings from "@pulumi/pulumi/runtime/settings";
+import * as runtimeState from "@pulumi/pulumi/runtime/state";
 import { main } from "../../program";
 import { isSecret, makeSecret, unwrapSecrets } from "./secrets";
 import { encodeConfig, type StackConfig } from "./stackConfig";
@@ -117,9 +118,17 @@ export async function runStack(stack: string, config: StackConfig, provider: Res
   };
 
   pulumi.runtime.setAllConfig(encodeConfig(config));
-  await pulumi.runtime.setMocks(mocks, "montagu-backup", stack, false);
   monitor = new CapturingMonitor(mocks);
   runtimeSettings.setMockOptions(monitor, "montagu-backup", stack, false);
+  // What pulumi.runtime.setMocks turns on, which setMockOptions resets.
+  Object.assign((runtimeState as unknown as { getStore(): object }).getStore(), {
+    supportsSecrets: true,
+    supportsResourceReferences: true,
+    supportsOutputValues: false,
+    supportsDeletedWith: true,
+    supportsAliasSpecs: true,
+    supportsTransforms: false,
+  });
 
   const outputs = main();
   await waitForRPCs();

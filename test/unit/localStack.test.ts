@@ -21,7 +21,9 @@ describe("the local stack", () => {
       "/run/montagu/secrets/barman",
       "/run/montagu/secrets/streaming_barman",
     ]);
-    expect(container.secretInputs).toEqual(expect.arrayContaining(["uploads[0].content", "uploads[1].content", "uploads[2].content"]));
+    // Pulumi keeps the whole property secret when any part of it is.
+    expect(container.secretInputs).toContain("uploads");
+    expect(container.secretInputs).not.toContain("envs");
 
     const [component] = run.resources.filter((r) => r.type === "montagu:backup:StandInPrimary");
     expect(container.parent).toBe(component.urn);
