@@ -28,6 +28,10 @@ export interface RegisteredResource {
 export interface ResourceProvider {
   create(resource: RegisteredResource): Promise<Record<string, unknown>>;
   invoke(token: string, args: Record<string, unknown>): Promise<Record<string, unknown>>;
+  /** Called before the program runs. */
+  beginRun?(): void;
+  /** Called once the program has registered everything, with what it registered. */
+  finish?(declared: RegisteredResource[]): Promise<void>;
 }
 
 export interface StackRun {
@@ -130,10 +134,12 @@ export async function runStack(stack: string, config: StackConfig, provider: Res
     supportsTransforms: false,
   });
 
+  provider.beginRun?.();
   const outputs = main();
   await waitForRPCs();
   await queue;
   if (failures.length > 0) throw new Error(`the update failed:\n${failures.map((f) => `  ${f.message}`).join("\n")}`);
+  await provider.finish?.(resources);
   const resolved = await new Promise<Record<string, unknown>>((resolve) =>
     pulumi.output(outputs as unknown as Record<string, unknown>).apply((value) => resolve(value as Record<string, unknown>)),
   );

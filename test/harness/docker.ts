@@ -1,0 +1,55 @@
+import { spawn } from "node:child_process";
+
+export interface RunResult {
+  stdoutBytes: Buffer;
+  stdout: string;
+  stderr: string;
+  code: number;
+}
+
+/** Runs a program to completion; rejects with its stderr when it exits non-zero (unless allowed). */
+export function run(
+  command: string,
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; input?: string | Buffer; cwd?: string; allowFailure?: boolean } = {},
+): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { env: options.env ?? process.env, cwd: options.cwd, stdio: ["pipe", "pipe", "pipe"] });
+    const stdout: Buffer[] = [];
+    const stderr: Buffer[] = [];
+    child.stdout.on("data", (chunk: Buffer) => stdout.push(chunk));
+    child.stderr.on("data", (chunk: Buffer) => stderr.push(chunk));
+    child.on("error", reject);
+    child.on("close", (code) => {
+      const bytes = Buffer.concat(stdout);
+      const result = { stdoutBytes: bytes, stdout: bytes.toString(), stderr: Buffer.concat(stderr).toString(), code: code ?? -1 };
+      if (result.code !== 0 && options.allowFailure !== true) {
+        reject(new Error(`${command} ${args.slice(0, 3).join(" ")} exited ${result.code}: ${result.stderr.trim() || result.stdout.trim()}`));
+      } else {
+        resolve(result);
+      }
+    });
+    child.stdin.end(options.input ?? "");
+  });
+}
+
+/** The docker CLI against one engine. */
+export class DockerCli {
+  constructor(readonly host: string) {}
+
+  get env(): NodeJS.ProcessEnv {
+    return { ...process.env, DOCKER_HOST: this.host };
+  }
+
+  async run(args: string[], options: { input?: string | Buffer; allowFailure?: boolean; env?: NodeJS.ProcessEnv } = {}) {
+    return run("docker", args, { ...options, env: { ...this.env, ...options.env } });
+  }
+
+  async out(...args: string[]): Promise<string> {
+    return (await this.run(args)).stdout.trim();
+  }
+
+  async exists(kind: "container" | "volume" | "image" | "network", name: string): Promise<boolean> {
+    return (await this.run([kind, "inspect", name], { allowFailure: true })).code === 0;
+  }
+}

@@ -1,0 +1,370 @@
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { isDeepStrictEqual } from "node:util";
+import { DockerCli, run } from "./docker";
+import type { RegisteredResource, ResourceProvider } from "./run";
+import { PROJECT_DIR } from "./stackConfig";
+
+// Applies what the program declares to a real Docker engine, the way the docker and command
+// providers would. Strict: an input it does not map fails the update, never silently dropped.
+
+type Inputs = Record<string, any>;
+type Outputs = Record<string, unknown>;
+
+interface Applied {
+  resource: RegisteredResource;
+  outputs: Outputs;
+}
+
+interface Handler {
+  /** Input keys this applier knows how to carry out, nested ones as `parent.child`. */
+  mapped: string[];
+  create(inputs: Inputs, resource: RegisteredResource): Promise<Outputs>;
+  /** How a change is carried out; the default is to replace (delete, then create). */
+  update?(previous: Applied, inputs: Inputs, resource: RegisteredResource): Promise<Outputs>;
+  delete(applied: Applied): Promise<void>;
+}
+
+export class UnmappedInputError extends Error {}
+
+function checkMapped(resource: RegisteredResource, mapped: string[]) {
+  const unknown: string[] = [];
+  const visit = (value: unknown, prefix: string) => {
+    if (typeof value !== "object" || value === null) return;
+    const items = Array.isArray(value) ? value : [value];
+    for (const item of items) {
+      if (typeof item !== "object" || item === null || Array.isArray(item)) continue;
+      for (const [key, child] of Object.entries(item)) {
+        const name = prefix === "" ? key : `${prefix}.${key}`;
+        if (mapped.includes(name)) {
+          if (mapped.some((m) => m.startsWith(`${name}.`))) visit(child, name);
+        } else {
+          unknown.push(name);
+        }
+      }
+    }
+  };
+  visit(resource.inputs, "");
+  if (unknown.length > 0) {
+    throw new UnmappedInputError(`the test applier does not map input(s) ${unknown.join(", ")} of ${resource.type} '${resource.name}'`);
+  }
+}
+
+const TRAILING_NEWLINE = /\n$/;
+
+export interface ApplierOptions {
+  /** The stack's `docker:host`, as the docker provider would read it. */
+  dockerHost: string;
+  /** Streams command output, as the update log would show it. */
+  log?: (line: string) => void;
+}
+
+export class DockerApplier implements ResourceProvider {
+  private readonly docker: DockerCli;
+  private readonly state = new Map<string, Applied>();
+  private readonly order: string[] = [];
+  private readonly log: (line: string) => void;
+  /** URNs touched (created, updated or left unchanged) by each run, most recent last. */
+  readonly history: { created: string[]; updated: string[]; unchanged: string[] }[] = [];
+
+  constructor(options: ApplierOptions) {
+    this.docker = new DockerCli(options.dockerHost);
+    this.log = options.log ?? (() => undefined);
+  }
+
+  async invoke(token: string): Promise<Outputs> {
+    throw new Error(`the test applier answers no invoke; the program called ${token}`);
+  }
+
+  /** Starts the bookkeeping of one `pulumi up`. */
+  beginRun() {
+    this.history.push({ created: [], updated: [], unchanged: [] });
+  }
+
+  private get currentRun() {
+    if (this.history.length === 0) this.beginRun();
+    return this.history[this.history.length - 1];
+  }
+
+  async create(resource: RegisteredResource): Promise<Outputs> {
+    const handler = this.handlers[resource.type];
+    if (handler === undefined) throw new UnmappedInputError(`the test applier does not know resource type ${resource.type}`);
+    checkMapped(resource, handler.mapped);
+
+    const previous = this.state.get(resource.urn);
+    let outputs: Outputs;
+    if (previous !== undefined && isDeepStrictEqual(previous.resource.inputs, resource.inputs)) {
+      this.currentRun.unchanged.push(resource.urn);
+      outputs = previous.outputs;
+    } else if (previous !== undefined) {
+      if (handler.update !== undefined) {
+        outputs = await handler.update(previous, resource.inputs, resource);
+      } else {
+        await handler.delete(previous);
+        outputs = await handler.create(resource.inputs, resource);
+      }
+      this.currentRun.updated.push(resource.urn);
+    } else {
+      outputs = await handler.create(resource.inputs, resource);
+      this.currentRun.created.push(resource.urn);
+      this.order.push(resource.urn);
+    }
+    this.state.set(resource.urn, { resource, outputs });
+    return outputs;
+  }
+
+  /**
+   * What the engine does after the program ends: resources it no longer declares are
+   * deleted, newest first, except those marked retainOnDelete. `pulumi destroy` is finish([]).
+   */
+  async finish(declared: RegisteredResource[]): Promise<void> {
+    const keep = new Set(declared.map((r) => r.urn));
+    for (const urn of [...this.order].reverse()) {
+      if (keep.has(urn)) continue;
+      const applied = this.state.get(urn)!;
+      if (!applied.resource.retainOnDelete) await this.handlers[applied.resource.type].delete(applied);
+      this.state.delete(urn);
+      this.order.splice(this.order.indexOf(urn), 1);
+    }
+  }
+
+  private readonly handlers: Record<string, Handler> = {
+    "docker:index/volume:Volume": {
+      mapped: ["name", "driver", "driverOpts", "labels", "labels.label", "labels.value"],
+      create: async (inputs) => {
+        const args = ["volume", "create"];
+        if (inputs.driver !== undefined) args.push("--driver", inputs.driver);
+        for (const [key, value] of Object.entries(inputs.driverOpts ?? {})) args.push("--opt", `${key}=${String(value)}`);
+        for (const { label, value } of inputs.labels ?? []) args.push("--label", `${label}=${value}`);
+        args.push(inputs.name);
+        const name = await this.docker.out(...args);
+        return { name, driver: inputs.driver ?? "local", mountpoint: await this.docker.out("volume", "inspect", "-f", "{{.Mountpoint}}", name) };
+      },
+      delete: async ({ outputs }) => {
+        await this.docker.run(["volume", "rm", String(outputs.name)]);
+      },
+    },
+
+    "docker:index/network:Network": {
+      mapped: ["name", "driver", "internal", "attachable"],
+      create: async (inputs) => {
+        const args = ["network", "create"];
+        if (inputs.driver !== undefined) args.push("--driver", inputs.driver);
+        if (inputs.internal === true) args.push("--internal");
+        if (inputs.attachable === true) args.push("--attachable");
+        args.push(inputs.name);
+        await this.docker.run(args);
+        return { name: inputs.name };
+      },
+      delete: async ({ outputs }) => {
+        await this.docker.run(["network", "rm", String(outputs.name)]);
+      },
+    },
+
+    "docker:index/image:Image": {
+      mapped: [
+        "imageName",
+        "skipPush",
+        "buildOnPreview",
+        "build",
+        "build.context",
+        "build.dockerfile",
+        "build.builderVersion",
+        "build.args",
+        "build.target",
+      ],
+      create: async (inputs) => {
+        if (inputs.skipPush !== true) throw new UnmappedInputError("the test applier has no registry to push to; set skipPush");
+        const build = inputs.build ?? {};
+        const context = path.resolve(PROJECT_DIR, build.context ?? ".");
+        const args = ["build", "--tag", inputs.imageName, "--file", path.resolve(context, build.dockerfile ?? "Dockerfile")];
+        for (const [key, value] of Object.entries(build.args ?? {})) args.push("--build-arg", `${key}=${String(value)}`);
+        if (build.target !== undefined) args.push("--target", build.target);
+        args.push(context);
+        const buildKit = build.builderVersion !== "BuilderV1";
+        this.log(`building ${inputs.imageName} from ${path.relative(PROJECT_DIR, context)}`);
+        await this.docker.run(args, { env: { DOCKER_BUILDKIT: buildKit ? "1" : "0" } });
+        const id = await this.docker.out("image", "inspect", "-f", "{{.Id}}", inputs.imageName);
+        return { imageName: inputs.imageName, repoDigest: "", digest: id };
+      },
+      // Images built for a stack stay on the engine, as the provider leaves them.
+      delete: async () => undefined,
+    },
+
+    "docker:index/container:Container": {
+      mapped: [
+        "name",
+        "image",
+        "restart",
+        "envs",
+        "command",
+        "entrypoints",
+        "hosts",
+        "hosts.host",
+        "hosts.ip",
+        "ports",
+        "ports.internal",
+        "ports.external",
+        "ports.ip",
+        "ports.protocol",
+        "volumes",
+        "volumes.volumeName",
+        "volumes.containerPath",
+        "volumes.readOnly",
+        "networksAdvanced",
+        "networksAdvanced.name",
+        "networksAdvanced.aliases",
+        "networkMode",
+        "uploads",
+        "uploads.file",
+        "uploads.content",
+        "uploads.contentBase64",
+        "uploads.permissions",
+        "uploads.executable",
+        "labels",
+        "labels.label",
+        "labels.value",
+        "wait",
+        "waitTimeout",
+        "mustRun",
+        "start",
+      ],
+      create: (inputs) => this.createContainer(inputs),
+      delete: async ({ outputs }) => {
+        await this.docker.run(["rm", "--force", String(outputs.name)]);
+      },
+    },
+
+    "command:local:Command": {
+      mapped: ["create", "update", "delete", "environment", "triggers", "interpreter", "dir", "stdin", "logging", "addPreviousOutputInEnv"],
+      create: (inputs, resource) => this.runCommand(inputs.create, inputs, resource, {}),
+      update: async (previous, inputs, resource) => {
+        // Changed triggers replace the command: its delete runs, then its create.
+        if (!isDeepStrictEqual(previous.resource.inputs.triggers, inputs.triggers)) {
+          await this.handlers["command:local:Command"].delete(previous);
+          return this.runCommand(inputs.create, inputs, resource, {});
+        }
+        return this.runCommand(inputs.update ?? inputs.create, inputs, resource, previous.outputs);
+      },
+      delete: async ({ resource, outputs }) => {
+        if (resource.inputs.delete !== undefined) await this.runCommand(resource.inputs.delete, resource.inputs, resource, outputs);
+      },
+    },
+  };
+
+  private async createContainer(inputs: Inputs): Promise<Outputs> {
+    const args = ["create", "--name", inputs.name];
+    if (inputs.restart !== undefined) args.push("--restart", inputs.restart);
+    for (const { label, value } of inputs.labels ?? []) args.push("--label", `${label}=${value}`);
+    const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "applier-"));
+    try {
+      if ((inputs.envs ?? []).length > 0) {
+        const envFile = path.join(scratch, "env");
+        for (const entry of inputs.envs as string[]) {
+          if (entry.includes("\n")) throw new Error(`environment entry ${entry.split("=")[0]} spans lines`);
+        }
+        fs.writeFileSync(envFile, `${(inputs.envs as string[]).join("\n")}\n`, { mode: 0o600 });
+        args.push("--env-file", envFile);
+      }
+      for (const p of inputs.ports ?? []) {
+        args.push("--publish", `${p.ip ?? "0.0.0.0"}:${p.external ?? ""}:${p.internal}/${p.protocol ?? "tcp"}`);
+      }
+      for (const v of inputs.volumes ?? []) {
+        args.push("--volume", `${v.volumeName}:${v.containerPath}${v.readOnly === true ? ":ro" : ""}`);
+      }
+      for (const h of inputs.hosts ?? []) args.push("--add-host", `${h.host}:${h.ip}`);
+      const [firstNetwork, ...otherNetworks] = inputs.networksAdvanced ?? [];
+      if (inputs.networkMode !== undefined) args.push("--network", inputs.networkMode);
+      if (firstNetwork !== undefined) {
+        args.push("--network", firstNetwork.name);
+        for (const alias of firstNetwork.aliases ?? []) args.push("--network-alias", alias);
+      }
+      const [entrypoint, ...entrypointArgs] = inputs.entrypoints ?? [];
+      if (entrypoint !== undefined) args.push("--entrypoint", entrypoint);
+      args.push(inputs.image, ...entrypointArgs, ...(inputs.command ?? []));
+      await this.docker.run(args);
+
+      for (const n of otherNetworks) {
+        await this.docker.run(["network", "connect", ...(n.aliases ?? []).flatMap((a: string) => ["--alias", a]), n.name, inputs.name]);
+      }
+      for (const upload of inputs.uploads ?? []) await this.upload(inputs.name, upload, scratch);
+    } finally {
+      fs.rmSync(scratch, { recursive: true, force: true });
+    }
+
+    if (inputs.start !== false) {
+      await this.docker.run(["start", inputs.name]);
+      if (inputs.wait === true) await this.waitHealthy(inputs.name, inputs.waitTimeout ?? 60);
+      if (inputs.mustRun !== false) {
+        const running = await this.docker.out("inspect", "-f", "{{.State.Running}}", inputs.name);
+        if (running !== "true") {
+          const logs = await this.docker.run(["logs", "--tail", "20", inputs.name], { allowFailure: true });
+          throw new Error(`container ${inputs.name} is not running after start:\n${logs.stdout}${logs.stderr}`);
+        }
+      }
+    }
+    return { name: inputs.name, id: await this.docker.out("inspect", "-f", "{{.Id}}", inputs.name) };
+  }
+
+  /** The provider's upload: a one-file tar copied into the created container. */
+  private async upload(container: string, upload: Inputs, scratch: string) {
+    const content =
+      upload.contentBase64 !== undefined ? Buffer.from(upload.contentBase64, "base64") : Buffer.from(upload.content ?? "", "utf8");
+    const mode = upload.permissions !== undefined ? parseInt(upload.permissions, 8) : upload.executable === true ? 0o744 : 0o644;
+    const relative = String(upload.file).replace(/^\/+/, "");
+    const staged = path.join(scratch, "upload", relative);
+    fs.mkdirSync(path.dirname(staged), { recursive: true });
+    fs.writeFileSync(staged, content);
+    fs.chmodSync(staged, mode);
+    const archive = await run("tar", [
+      "--create",
+      "--owner=0",
+      "--group=0",
+      "--numeric-owner",
+      "--no-recursion",
+      "--directory",
+      path.join(scratch, "upload"),
+      relative,
+    ]);
+    fs.rmSync(staged);
+    await this.docker.run(["cp", "-", `${container}:/`], { input: archive.stdoutBytes });
+  }
+
+  private async waitHealthy(name: string, timeoutSeconds: number) {
+    const deadline = Date.now() + timeoutSeconds * 1000;
+    for (;;) {
+      const status = await this.docker.out("inspect", "-f", "{{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}", name);
+      if (status === "healthy") return;
+      if (status === "none") throw new Error(`container ${name}: wait is set but the container has no health check`);
+      if (status === "unhealthy" || Date.now() > deadline) {
+        const logs = await this.docker.run(["logs", "--tail", "30", name], { allowFailure: true });
+        throw new Error(`container ${name} did not become healthy within ${timeoutSeconds}s (${status}):\n${logs.stdout}${logs.stderr}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  }
+
+  private async runCommand(script: string | undefined, inputs: Inputs, resource: RegisteredResource, previous: Outputs): Promise<Outputs> {
+    if (script === undefined) return { stdout: "", stderr: "" };
+    const [shell, ...shellArgs] = (inputs.interpreter as string[] | undefined) ?? ["/bin/sh", "-c"];
+    const env: NodeJS.ProcessEnv = { ...process.env, ...(inputs.environment ?? {}) };
+    if (inputs.addPreviousOutputInEnv !== false && previous.stdout !== undefined) {
+      env.PULUMI_COMMAND_STDOUT = String(previous.stdout);
+      env.PULUMI_COMMAND_STDERR = String(previous.stderr);
+    }
+    this.log(`running ${resource.name}`);
+    const result = await run(shell, [...shellArgs, script], {
+      env,
+      cwd: inputs.dir !== undefined ? path.resolve(PROJECT_DIR, inputs.dir) : PROJECT_DIR,
+      input: inputs.stdin,
+      allowFailure: true,
+    });
+    for (const line of `${result.stdout}${result.stderr}`.split("\n").filter(Boolean)) this.log(`  ${resource.name}: ${line}`);
+    if (result.code !== 0) {
+      const tail = `${result.stdout}${result.stderr}`.trim().split("\n").slice(-15).join("\n");
+      throw new Error(`command exited ${result.code}:\n${tail}`);
+    }
+    return { stdout: result.stdout.replace(TRAILING_NEWLINE, ""), stderr: result.stderr.replace(TRAILING_NEWLINE, "") };
+  }
+}

@@ -1,0 +1,63 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DockerApplier } from "../harness/dockerApplier";
+import { runStack } from "../harness/run";
+import { readStackConfig } from "../harness/stackConfig";
+import { startHost, type SimulatedHost } from "../rig/hosts";
+
+describe("the local stack on a fresh engine", () => {
+  let host: SimulatedHost;
+  let applier: DockerApplier;
+  const config = () => ({ ...readStackConfig("local"), "docker:host": host.dockerHost });
+
+  beforeAll(async () => {
+    host = await startHost("workstation");
+    applier = new DockerApplier({ dockerHost: host.dockerHost, log: (line) => process.env.RIG_VERBOSE && console.log(line) });
+  });
+  afterAll(async () => {
+    await host.docker.run(["rm", "--force", "psql-client"], { allowFailure: true });
+  });
+
+  /** psql from another container, over the network, by the host's name, as barman connects. */
+  const psql = (user: string, sql: string, extra = "") =>
+    host.docker.out(
+      "run", "--rm", "--name", "psql-client", "--env", `PGPASSWORD=${user}`,
+      "--entrypoint", "psql", "montagu-backup/postgres:local",
+      `host=workstation port=15432 dbname=montagu user=${user} ${extra}`, "--no-psqlrc", "-Atc", sql,
+    );
+
+  it("brings up the stand-in primary, which answers queries with replication set up for barman", async () => {
+    const first = await runStack("local", config(), applier);
+    expect(first.outputs.primary).toMatchObject({ container: "montagu-db", port: 15432 });
+
+    expect(await psql("vimc", "SELECT current_database() || ' ' || current_user")).toBe("montagu vimc");
+    expect(await psql("barman", "SELECT current_setting('wal_level'), rolsuper FROM pg_roles WHERE rolname = current_user")).toBe(
+      "replica|t",
+    );
+    const system = await psql("streaming_barman", "IDENTIFY_SYSTEM", "replication=true");
+    expect(system).toMatch(/^\d+\|1\|[0-9A-F]+\/[0-9A-F]+\|$/);
+
+    // The password is nowhere in what docker inspect shows.
+    const inspected = await host.docker.out("inspect", "montagu-db");
+    expect(inspected).not.toMatch(/streaming_barman/);
+  });
+
+  it("changes nothing when the stack is applied again unchanged", async () => {
+    const containerId = await host.docker.out("inspect", "-f", "{{.Id}}", "montagu-db");
+    await runStack("local", config(), applier);
+    const last = applier.history[applier.history.length - 1];
+    expect(last.created).toEqual([]);
+    expect(last.updated).toEqual([]);
+    expect(last.unchanged.length).toBeGreaterThanOrEqual(3);
+    expect(await host.docker.out("inspect", "-f", "{{.Id}}", "montagu-db")).toBe(containerId);
+  });
+
+  it("keeps the database's data when the stack is destroyed, and finds it again on the next up", async () => {
+    await psql("vimc", "CREATE TABLE kept (n int); INSERT INTO kept VALUES (42)");
+    await applier.finish([]);
+    expect(await host.docker.exists("container", "montagu-db")).toBe(false);
+    expect(await host.docker.exists("volume", "montagu_primary_data")).toBe(true);
+
+    await runStack("local", config(), applier);
+    expect(await psql("vimc", "SELECT n FROM kept")).toBe("42");
+  });
+});

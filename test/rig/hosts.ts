@@ -1,0 +1,99 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { DockerCli, run } from "../harness/docker";
+import { PROJECT_DIR } from "../harness/stackConfig";
+
+// Simulated machines for the integration tests: one Docker engine each (Docker-in-Docker),
+// on one network where each answers to its machine name.
+
+export const RIG_NETWORK = "montagu-rig";
+export const RIG_LABEL = "montagu-rig";
+export const HOST_IMAGE = "montagu-rig-host:latest";
+export const BASE_IMAGE = "debian:bookworm";
+const SOCKET_ROOT = "/tmp/montagu-rig";
+const BASE_ARCHIVE = path.join(SOCKET_ROOT, "base-image.tar");
+
+/** The engine the rig itself runs on. */
+export const outer = new DockerCli(process.env.DOCKER_HOST ?? "unix:///var/run/docker.sock");
+
+export interface SimulatedHost {
+  name: string;
+  /** The value for the stack's `docker:host`. */
+  dockerHost: string;
+  docker: DockerCli;
+}
+
+/** Once per test run: the base image, the host image, the network. */
+export async function prepareRig(): Promise<void> {
+  if ((await outer.run(["info"], { allowFailure: true })).code !== 0) {
+    throw new Error(`no Docker engine answers at ${outer.host}: the integration tests need one (see README)`);
+  }
+  await run("bash", [path.join(PROJECT_DIR, "test/rig/base-image.sh"), BASE_IMAGE], { env: outer.env });
+  await outer.run(["build", "--quiet", "--tag", HOST_IMAGE, path.join(PROJECT_DIR, "test/rig/host")], {
+    env: { DOCKER_BUILDKIT: "0" },
+  });
+  if (!(await outer.exists("network", RIG_NETWORK))) await outer.run(["network", "create", RIG_NETWORK]);
+  fs.mkdirSync(SOCKET_ROOT, { recursive: true });
+  await outer.run(["image", "save", "--output", BASE_ARCHIVE, BASE_IMAGE]);
+}
+
+async function removeHost(name: string) {
+  await outer.run(["rm", "--force", "--volumes", `rig-${name}`], { allowFailure: true });
+  await outer.run(["volume", "rm", "--force", `rig-${name}-docker`], { allowFailure: true });
+}
+
+/** A machine with a new, empty engine (whatever an earlier test left is gone). */
+export async function startHost(name: string): Promise<SimulatedHost> {
+  await removeHost(name);
+  const socketDir = path.join(SOCKET_ROOT, name);
+  fs.rmSync(socketDir, { recursive: true, force: true });
+  fs.mkdirSync(socketDir, { recursive: true });
+  await outer.run([
+    "run",
+    "--detach",
+    "--name",
+    `rig-${name}`,
+    "--hostname",
+    name,
+    "--label",
+    RIG_LABEL,
+    "--network",
+    RIG_NETWORK,
+    "--network-alias",
+    name,
+    // What Docker-in-Docker needs on this machine (plain --privileged is refused here).
+    "--cap-add=ALL",
+    "--cap-drop=SYS_RESOURCE",
+    "--security-opt",
+    "seccomp=unconfined",
+    "--security-opt",
+    "apparmor=unconfined",
+    "--volume",
+    "/sys/fs/cgroup:/sys/fs/cgroup",
+    "--volume",
+    `rig-${name}-docker:/var/lib/docker`,
+    "--volume",
+    `${socketDir}:/run/rig`,
+    HOST_IMAGE,
+  ]);
+  const host: SimulatedHost = { name, dockerHost: `unix://${socketDir}/docker.sock`, docker: new DockerCli(`unix://${socketDir}/docker.sock`) };
+  const deadline = Date.now() + 60_000;
+  while ((await host.docker.run(["info"], { allowFailure: true })).code !== 0) {
+    if (Date.now() > deadline) {
+      const logs = await outer.run(["logs", "--tail", "30", `rig-${name}`], { allowFailure: true });
+      throw new Error(`simulated host ${name}: engine did not start\n${logs.stdout}${logs.stderr}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  await host.docker.run(["image", "load", "--quiet", "--input", BASE_ARCHIVE]);
+  return host;
+}
+
+/** Everything the rig started, gone. */
+export async function removeRig(): Promise<void> {
+  const ids = (await outer.out("ps", "--all", "--quiet", "--filter", `label=${RIG_LABEL}`)).split("\n").filter(Boolean);
+  if (ids.length > 0) await outer.run(["rm", "--force", "--volumes", ...ids]);
+  const volumes = (await outer.out("volume", "ls", "--quiet", "--filter", "name=^rig-")).split("\n").filter(Boolean);
+  if (volumes.length > 0) await outer.run(["volume", "rm", "--force", ...volumes]);
+  await outer.run(["network", "rm", RIG_NETWORK], { allowFailure: true });
+}
