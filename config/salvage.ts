@@ -12,15 +12,6 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-/** The elements of `items` that `schema` accepts, each with its index in the input. */
-export function validElements<T>(schema: z.ZodType<T>, items: unknown): At<T>[] {
-  if (!Array.isArray(items)) return [];
-  return items.flatMap((item, at) => {
-    const parsed = schema.safeParse(item);
-    return parsed.success ? [{ at, value: parsed.data }] : [];
-  });
-}
-
 /** The fields of `raw` that `schema`'s own field schemas accept, parsed one by one. */
 export function validFields<Shape extends z.ZodRawShape>(
   schema: z.ZodObject<Shape>,
@@ -36,3 +27,12 @@ export function validFields<Shape extends z.ZodRawShape>(
 }
 
 export const ALWAYS = { when: () => true } as const;
+
+/** The valid fields of each element of `items`, each with its index in the input. */
+export function validFieldsOfEach<Shape extends z.ZodRawShape>(
+  schema: z.ZodObject<Shape>,
+  items: unknown,
+): At<Partial<z.output<z.ZodObject<Shape>>>>[] {
+  if (!Array.isArray(items)) return [];
+  return items.map((item, at) => ({ at, value: validFields(schema, item) }));
+}

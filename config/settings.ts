@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { cron, dockerName, isValidTimeZone, port } from "./primitives";
-import { ALWAYS, validFields } from "./salvage";
-import { topologyParts, topologySchema, type TopologyParts } from "./topology";
+import { ALWAYS, type At, validFields } from "./salvage";
+import { repeats, topologyParts, topologySchema, type TopologyParts } from "./topology";
 
 // Settings privateer has no place for: this project's own stack config, namespace `montagu-backup`.
 
@@ -80,16 +80,22 @@ function engineClaims(topology: TopologyParts, machines: string[], rawConfig: un
   const top = (...path: Path): Path => ["topology", ...path];
   const cfg = (...path: Path): Path => ["config", ...path];
 
-  for (const { at: i, value: s } of topology.servers) {
-    if (!machines.includes(s.name)) continue;
-    ports.push({ value: s.port, path: top("servers", i, "port") });
-    containers.push({ value: s.container, path: top("servers", i, "container") });
-    volumes.push({ value: s.key_volume, path: top("servers", i, "key_volume") });
-    volumes.push({ value: s.data_volume, path: top("servers", i, "data_volume") });
+  const claim = (claims: Claim[], value: string | number | undefined, path: Path) => {
+    if (value !== undefined) claims.push({ value, path });
+  };
+  // A repeated machine name is reported by the topology rules; its repeats claim nothing.
+  const onThisEngine = <T extends { name?: string }>(items: At<T>[]) => {
+    const repeated = new Set(repeats(items, (item) => item.name));
+    return items.filter((item) => !repeated.has(item) && item.value.name !== undefined && machines.includes(item.value.name));
+  };
+  for (const { at: i, value: s } of onThisEngine(topology.servers)) {
+    claim(ports, s.port, top("servers", i, "port"));
+    claim(containers, s.container, top("servers", i, "container"));
+    claim(volumes, s.key_volume, top("servers", i, "key_volume"));
+    claim(volumes, s.data_volume, top("servers", i, "data_volume"));
   }
-  for (const { at: i, value: c } of topology.clients) {
-    if (!machines.includes(c.name)) continue;
-    volumes.push({ value: c.key_volume, path: top("clients", i, "key_volume") });
+  for (const { at: i, value: c } of onThisEngine(topology.clients)) {
+    claim(volumes, c.key_volume, top("clients", i, "key_volume"));
     if (c.schedule === undefined) continue;
     containers.push({ value: c.schedule.container, path: top("clients", i, "schedule", "container") });
     if (c.schedule.port !== undefined) ports.push({ value: c.schedule.port, path: top("clients", i, "schedule", "port") });

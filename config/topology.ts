@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { cron, dockerName, port } from "./primitives";
-import { ALWAYS, type At, validElements } from "./salvage";
+import { ALWAYS, type At, validFieldsOfEach } from "./salvage";
 
 // privateer.json, as privateer 2.x reads it (snake_case keys are privateer's, kept as they are).
 
@@ -49,25 +49,30 @@ type Client = z.output<typeof client>;
 type Volume = z.output<typeof volume>;
 
 export interface TopologyParts {
-  servers: At<Server>[];
-  clients: At<Client>[];
-  volumes: At<Volume>[];
+  servers: At<Partial<Server>>[];
+  clients: At<Partial<Client>>[];
+  volumes: At<Partial<Volume>>[];
 }
 
-/** The servers, clients and volumes of a (possibly partly invalid) topology that are valid. */
+/**
+ * The valid fields of each server, client and volume of a (possibly partly invalid)
+ * topology: a server whose port is malformed still has a name that jobs may refer to.
+ */
 export function topologyParts(raw: unknown): TopologyParts {
   const record = (typeof raw === "object" && raw !== null ? raw : {}) as Record<string, unknown>;
   return {
-    servers: validElements(server, record.servers),
-    clients: validElements(client, record.clients),
-    volumes: validElements(volume, record.volumes),
+    servers: validFieldsOfEach(server, record.servers),
+    clients: validFieldsOfEach(client, record.clients),
+    volumes: validFieldsOfEach(volume, record.volumes),
   };
 }
 
-function repeats<T>(items: At<T>[], key: (item: T) => string): At<T>[] {
+/** The entries whose key an earlier entry already has. */
+export function repeats<T>(items: At<T>[], key: (item: T) => string | undefined): At<T>[] {
   const seen = new Set<string>();
   return items.filter(({ value }) => {
     const k = key(value);
+    if (k === undefined) return false;
     const repeated = seen.has(k);
     seen.add(k);
     return repeated;
@@ -88,14 +93,18 @@ export function topologyProblems({ servers, clients, volumes }: TopologyParts): 
   }
   const serverNames = new Set(servers.map(({ value }) => value.name));
   const volumesByName = new Map(volumes.map(({ value }) => [value.name, value]));
+  // Without a valid volume list, unknown-volume findings would only be noise.
+  const volumesKnown = volumes.length > 0;
 
   for (const { at: i, value: c } of clients) {
-    if (serverNames.has(c.name)) {
+    if (c.name !== undefined && serverNames.has(c.name)) {
       problems.push({ path: ["clients", i, "name"], message: `'${c.name}' is both a server and a client` });
     }
-    c.backup.forEach((name, j) => {
+    const backup = c.backup ?? [];
+    backup.forEach((name, j) => {
       const known = volumesByName.get(name);
       if (known === undefined) {
+        if (!volumesKnown) return;
         problems.push({ path: ["clients", i, "backup", j], message: `unknown volume '${name}'` });
       } else if (known.local) {
         problems.push({
@@ -108,7 +117,7 @@ export function topologyProblems({ servers, clients, volumes }: TopologyParts): 
       if (!serverNames.has(job.server)) {
         problems.push({ path: ["clients", i, "schedule", "jobs", k, "server"], message: `unknown server '${job.server}'` });
       }
-      if (!c.backup.includes(job.volume)) {
+      if (c.backup !== undefined && !backup.includes(job.volume)) {
         problems.push({
           path: ["clients", i, "schedule", "jobs", k, "volume"],
           message: `client '${c.name}' does not back up volume '${job.volume}'`,
@@ -118,8 +127,9 @@ export function topologyProblems({ servers, clients, volumes }: TopologyParts): 
   }
 
   // Two servers on one machine cannot both publish the same port.
-  const portOwner = new Map<string, At<Server>>();
+  const portOwner = new Map<string, At<Partial<Server>>>();
   for (const entry of servers) {
+    if (entry.value.hostname === undefined || entry.value.port === undefined) continue;
     const key = `${entry.value.hostname}:${entry.value.port}`;
     const owner = portOwner.get(key);
     if (owner === undefined) {

@@ -1,0 +1,249 @@
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { describe, expect, it } from "vitest";
+import { InvalidSettingsError, projectConfig, validateSettings } from "../../config/load";
+import { dryProvider } from "../harness/dryProvider";
+import { runStack } from "../harness/run";
+import { encodeConfig, PROJECT_DIR, readStackConfig } from "../harness/stackConfig";
+
+type Json = any;
+
+function baseTopology(): Json {
+  return {
+    servers: [
+      { name: "annex2", hostname: "annex2.example", port: 10022, key_volume: "keys", data_volume: "data", container: "server" },
+    ],
+    clients: [
+      {
+        name: "production2",
+        backup: ["orderly"],
+        schedule: { port: 8080, jobs: [{ server: "annex2", volume: "orderly", schedule: "@daily" }] },
+      },
+      { name: "uat" },
+    ],
+    volumes: [{ name: "orderly" }, { name: "barman_recover", local: true }],
+  };
+}
+
+function baseConfig(): Json {
+  return { machines: ["annex2"], barman: { slot: "barman", database: { host: "production2.example" } } };
+}
+
+/** The problems reported for a topology and stack config, or [] when they are valid. */
+function problems(topology: Json, config: Json): string[] {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "settings-"));
+  fs.writeFileSync(path.join(dir, "privateer.json"), JSON.stringify(topology));
+  try {
+    validateSettings("test", config, dir);
+    return [];
+  } catch (error) {
+    if (error instanceof InvalidSettingsError) return error.problems;
+    throw error;
+  } finally {
+    fs.rmSync(dir, { recursive: true });
+  }
+}
+
+function withTopology(change: (t: Json) => void): string[] {
+  const topology = baseTopology();
+  change(topology);
+  return problems(topology, baseConfig());
+}
+
+function withConfig(change: (c: Json) => void): string[] {
+  const config = baseConfig();
+  change(config);
+  return problems(baseTopology(), config);
+}
+
+describe("the topology rules privateer enforces", () => {
+  it("accepts the base example", () => {
+    expect(problems(baseTopology(), baseConfig())).toEqual([]);
+  });
+
+  it("rejects duplicate server names", () => {
+    expect(withTopology((t) => t.servers.push({ ...t.servers[0], hostname: "other", port: 10023 }))).toEqual([
+      "servers[1].name: duplicate server name 'annex2'",
+    ]);
+  });
+
+  it("rejects duplicate client names", () => {
+    expect(withTopology((t) => t.clients.push({ name: "uat" }))).toEqual(["clients[2].name: duplicate client name 'uat'"]);
+  });
+
+  it("rejects duplicate volume names", () => {
+    expect(withTopology((t) => t.volumes.push({ name: "orderly" }))).toEqual(["volumes[2].name: duplicate volume name 'orderly'"]);
+  });
+
+  it("rejects a machine that is both client and server", () => {
+    expect(withTopology((t) => t.clients.push({ name: "annex2" }))).toEqual(["clients[2].name: 'annex2' is both a server and a client"]);
+  });
+
+  it("rejects a backup of a volume that is not listed", () => {
+    expect(withTopology((t) => t.clients[0].backup.push("outpack"))).toEqual(["clients[0].backup[1]: unknown volume 'outpack'"]);
+  });
+
+  it("rejects a client backing up a local volume", () => {
+    expect(withTopology((t) => t.clients[0].backup.push("barman_recover"))).toEqual([
+      "clients[0].backup[1]: volume 'barman_recover' is local to the servers and cannot be backed up by a client",
+    ]);
+  });
+
+  it("rejects a schedule job on an unknown server", () => {
+    expect(withTopology((t) => (t.clients[0].schedule.jobs[0].server = "annex3"))).toEqual([
+      "clients[0].schedule.jobs[0].server: unknown server 'annex3'",
+    ]);
+  });
+
+  it("rejects a schedule job for a volume the client does not back up", () => {
+    expect(
+      withTopology((t) => {
+        t.volumes.push({ name: "outpack" });
+        t.clients[0].schedule.jobs[0].volume = "outpack";
+      }),
+    ).toEqual(["clients[0].schedule.jobs[0].volume: client 'production2' does not back up volume 'outpack'"]);
+  });
+
+  it("rejects a missing required field and an unknown one", () => {
+    expect(
+      withTopology((t) => {
+        delete t.servers[0].data_volume;
+        t.servers[0].datavolume = "data";
+      }),
+    ).toEqual(["servers[0].data_volume: Invalid input: expected string, received undefined", "servers[0].datavolume: unknown setting"]);
+  });
+});
+
+describe("names, ports and schedules", () => {
+  it("rejects names Docker would refuse", () => {
+    expect(withTopology((t) => (t.servers[0].key_volume = "_keys"))).toEqual([
+      "servers[0].key_volume: '_keys' is not a valid Docker name ([a-zA-Z0-9][a-zA-Z0-9_.-]+)",
+    ]);
+    expect(withConfig((c) => (c.barman.container = "barman montagu"))).toEqual([
+      "montagu-backup:barman.container: 'barman montagu' is not a valid Docker name ([a-zA-Z0-9][a-zA-Z0-9_.-]+)",
+    ]);
+  });
+
+  it("rejects ports out of range", () => {
+    expect(withTopology((t) => (t.servers[0].port = 70000))).toEqual(["servers[0].port: port 70000 is out of range 1-65535"]);
+    expect(withConfig((c) => (c.barman.metricsPort = 0))).toEqual(["montagu-backup:barman.metricsPort: port 0 is out of range 1-65535"]);
+  });
+
+  it("rejects two servers publishing one port on one machine", () => {
+    expect(withTopology((t) => t.servers.push({ ...t.servers[0], name: "annex3", key_volume: "k3", data_volume: "d3", container: "c3" }))).toEqual([
+      "servers[1].port: port 10022 on annex2.example is already used by servers[0] ('annex2')",
+    ]);
+  });
+
+  it("rejects a port used twice on the stack's engine", () => {
+    expect(withConfig((c) => (c.barman.metricsPort = 10022))).toEqual([
+      "montagu-backup:barman.metricsPort: port 10022 is already used on this stack's Docker engine by servers[0].port",
+    ]);
+  });
+
+  it("rejects a container or volume name used twice on the stack's engine", () => {
+    expect(withConfig((c) => (c.barman.container = "server"))).toEqual([
+      "montagu-backup:barman.container: container name 'server' is already used on this stack's Docker engine by servers[0].container",
+    ]);
+    expect(withConfig((c) => (c.barman.volumes = { data: "data" }))).toEqual([
+      "montagu-backup:barman.volumes.data: volume 'data' is already used on this stack's Docker engine by servers[0].data_volume",
+    ]);
+  });
+
+  it("accepts cron nicknames and five-field expressions", () => {
+    for (const schedule of ["@daily", "@weekly", "@hourly", "*/5 * * * *", "0 0 1 * *", "30 2 * * 1-5"]) {
+      expect(withTopology((t) => (t.clients[0].schedule.jobs[0].schedule = schedule))).toEqual([]);
+    }
+  });
+
+  it("rejects schedules the scheduler would not run", () => {
+    const job = (schedule: string) => withTopology((t) => (t.clients[0].schedule.jobs[0].schedule = schedule));
+    expect(job("@fortnightly")).toEqual(["clients[0].schedule.jobs[0].schedule: unknown cron nickname '@fortnightly'"]);
+    expect(job("0 0 * *")).toEqual([
+      "clients[0].schedule.jobs[0].schedule: cron expression '0 0 * *' must have five fields (minute hour day month weekday), found 4",
+    ]);
+    expect(job("0 0 0 * * *")[0]).toMatch(/must have five fields .* found 6/);
+    expect(job("61 * * * *")[0]).toMatch(/^clients\[0\]\.schedule\.jobs\[0\]\.schedule: cron expression '61 \* \* \* \*' does not parse/);
+    expect(withConfig((c) => (c.barman.schedule = { baseBackup: "0 25 1 * *" }))[0]).toMatch(
+      /^montagu-backup:barman\.schedule\.baseBackup: cron expression '0 25 1 \* \*' does not parse/,
+    );
+  });
+});
+
+describe("stack settings", () => {
+  it("rejects a machine that is not in the topology", () => {
+    expect(withConfig((c) => (c.machines = ["annex3"]))).toEqual(["montagu-backup:machines[0]: machine 'annex3' is not a server or client in privateer.json"]);
+  });
+
+  it("requires barman's replication slot, with no default", () => {
+    expect(withConfig((c) => delete c.barman.slot)).toEqual([
+      "montagu-backup:barman.slot: the replication slot must be given (two barman instances on one slot lose data)",
+    ]);
+    expect(withConfig((c) => (c.barman.slot = "Barman-1"))).toEqual([
+      "montagu-backup:barman.slot: must be a PostgreSQL replication slot name ([a-z0-9_], at most 63)",
+    ]);
+  });
+
+  it("rejects an unknown time zone and an unknown setting", () => {
+    expect(withConfig((c) => (c.timezone = "Europe/Londres"))).toEqual(["montagu-backup:timezone: unknown time zone 'Europe/Londres'"]);
+    expect(withConfig((c) => (c.barman.slots = "x"))).toEqual(["montagu-backup:barman.slots: unknown setting"]);
+  });
+
+  it("reports a topology file it cannot read", () => {
+    expect(() => validateSettings("test", { machines: ["a"], topology: "missing.json" }, os.tmpdir())).toThrow(
+      "montagu-backup:topology: cannot read 'missing.json': no such file",
+    );
+  });
+
+  it("reports every problem at once, each with its path", () => {
+    const topology = baseTopology();
+    topology.clients[0].schedule.jobs[0].server = "annex3";
+    topology.servers[0].port = 99999;
+    const config = { machines: ["annex2", "nowhere"], barman: { database: { host: "db" }, metricsPort: 10022 } };
+    expect(problems(topology, config)).toEqual([
+      "servers[0].port: port 99999 is out of range 1-65535",
+      "clients[0].schedule.jobs[0].server: unknown server 'annex3'",
+      "montagu-backup:barman.slot: the replication slot must be given (two barman instances on one slot lose data)",
+      "montagu-backup:machines[1]: machine 'nowhere' is not a server or client in privateer.json",
+    ]);
+  });
+});
+
+describe("the program on bad input", () => {
+  it("declares nothing and fails with one message listing every problem", async () => {
+    const config = { ...readStackConfig("annex2"), "montagu-backup:machines": ["annex3"], "montagu-backup:barman": { database: { host: "db" } } };
+    const registered: string[] = [];
+    const provider = dryProvider();
+    const recording = { ...provider, create: async (r: { type: string }) => (registered.push(r.type), {}) };
+    await expect(runStack("annex2", config, recording as typeof provider)).rejects.toThrow(
+      "Stack 'annex2' is not valid, so nothing was declared. 2 problems:\n" +
+        "  - montagu-backup:barman.slot: the replication slot must be given (two barman instances on one slot lose data)\n" +
+        "  - montagu-backup:machines[0]: machine 'annex3' is not a server or client in privateer.json",
+    );
+    expect(registered).toEqual([]);
+  });
+});
+
+describe("the repository's stacks", () => {
+  const stacks = fs
+    .readdirSync(PROJECT_DIR)
+    .map((file) => /^Pulumi\.(.+)\.yaml$/.exec(file)?.[1])
+    .filter((stack): stack is string => stack !== undefined);
+
+  it("are the six machines' stacks", () => {
+    expect(stacks.sort()).toEqual(["annex", "annex2", "local", "production2", "science", "uat"]);
+  });
+
+  it.each(stacks)("%s validates", (stack) => {
+    expect(() => validateSettings(stack, projectConfig(encodeConfig(readStackConfig(stack))), PROJECT_DIR)).not.toThrow();
+  });
+
+  it("never put two barman instances on one slot of one database", () => {
+    const slots = stacks.flatMap((stack) => {
+      const barman = readStackConfig(stack)["montagu-backup:barman"] as { slot: string; database: { host: string } } | undefined;
+      return barman === undefined ? [] : [`${barman.database.host}/${barman.slot}`];
+    });
+    expect(new Set(slots).size).toBe(slots.length);
+  });
+});
