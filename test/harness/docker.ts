@@ -14,7 +14,12 @@ export function run(
   options: { env?: NodeJS.ProcessEnv; input?: string | Buffer; cwd?: string; allowFailure?: boolean } = {},
 ): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { env: options.env ?? process.env, cwd: options.cwd, stdio: ["pipe", "pipe", "pipe"] });
+    const input = options.input;
+    const child = spawn(command, args, {
+      env: options.env ?? process.env,
+      cwd: options.cwd,
+      stdio: [input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
+    });
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];
     child.stdout.on("data", (chunk: Buffer) => stdout.push(chunk));
@@ -29,7 +34,11 @@ export function run(
         resolve(result);
       }
     });
-    child.stdin.end(options.input ?? "");
+    if (input !== undefined && child.stdin !== null) {
+      // A program may exit without reading all of its input; its exit code tells what happened.
+      child.stdin.on("error", () => undefined);
+      child.stdin.end(input);
+    }
   });
 }
 
