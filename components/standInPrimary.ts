@@ -37,7 +37,8 @@ export class StandInPrimary extends pulumi.ComponentResource {
       `${name}-container`,
       {
         name: settings.container,
-        image: image.imageName,
+        // The image ID, so that a rebuilt image replaces the container.
+        image: image.repoDigest,
         restart: "always",
         envs: [`MONTAGU_DB_NAME=${settings.database}`],
         ports: [{ internal: 5432, external: settings.port }],
@@ -51,7 +52,8 @@ export class StandInPrimary extends pulumi.ComponentResource {
         wait: true,
         waitTimeout: 300,
       },
-      { parent: this },
+      // The name is fixed, so the old container must go before its replacement comes.
+      { parent: this, deleteBeforeReplace: true },
     );
 
     this.containerName = container.name;

@@ -48,6 +48,41 @@ const barman = z.strictObject({
     .prefault({}),
 });
 
+const backupVolume = z.strictObject({
+  volume: z.string().min(1),
+  server: z.string().min(1),
+  /** The client that pushes; may be left out when the stack provisions one client only. */
+  client: z.string().min(1).optional(),
+});
+
+const restoreVolume = z.strictObject({
+  volume: z.string().min(1),
+  server: z.string().min(1),
+  /** The client whose copy is restored; not for `local` volumes; may be left out when one client backs the volume up. */
+  source: z.string().min(1).optional(),
+  /** The volume restored into; defaults to `volume`. */
+  to: dockerName.optional(),
+  /** The client that restores; may be left out when the stack provisions one client only. */
+  client: z.string().min(1).optional(),
+});
+
+const privateer = z.strictObject({
+  /** `local` builds images/privateer/*; `upstream` pulls mrcide/privateer-*:<tag>. */
+  images: z.enum(["local", "upstream"]).default("local"),
+  keys: z
+    .strictObject({
+      /** Whether this stack generates every machine's keypair (and writes them to vault when the topology has one). */
+      generate: z.boolean().optional(),
+      /** Raise to replace every key. */
+      generation: z.number().int().min(1).default(1),
+    })
+    .prefault({}),
+  /** An on-demand push: runs when `id` changes. */
+  backup: z.strictObject({ id: z.string().min(1), volumes: z.array(backupVolume).min(1) }).optional(),
+  /** A restore from a server: runs when `id` changes. */
+  restore: z.strictObject({ id: z.string().min(1), volumes: z.array(restoreVolume).min(1) }).optional(),
+});
+
 export const stackConfigSchema = z.strictObject({
   machines: z.array(z.string()).min(1, { error: "name at least one machine of the topology" }),
   topology: z.string().min(1).default("privateer.json"),
@@ -57,11 +92,13 @@ export const stackConfigSchema = z.strictObject({
     .default("Europe/London"),
   standInPrimary: standInPrimary.optional(),
   barman: barman.optional(),
+  privateer: privateer.prefault({}),
 });
 
 export type StackConfig = z.output<typeof stackConfigSchema>;
 export type StandInPrimaryConfig = NonNullable<StackConfig["standInPrimary"]>;
 export type BarmanConfig = NonNullable<StackConfig["barman"]>;
+export type PrivateerConfig = StackConfig["privateer"];
 
 type Path = (string | number)[];
 interface Claim {
@@ -131,6 +168,67 @@ function collisions(claims: Claim[], what: (value: string | number) => string) {
   return problems;
 }
 
+/** The client of this stack that a transfer runs on: the one named, or the only one. */
+function transferClient(topology: TopologyParts, machines: string[], named: string | undefined): string | { problem: string } {
+  const clients = topology.clients.map(({ value }) => value.name).filter((n): n is string => n !== undefined && machines.includes(n));
+  if (named !== undefined) {
+    return clients.includes(named) ? named : { problem: `'${named}' is not a client this stack provisions (${clients.join(", ") || "none"})` };
+  }
+  if (clients.length === 1) return clients[0];
+  return { problem: `name the client: this stack provisions ${clients.length === 0 ? "no client" : `several (${clients.join(", ")})`}` };
+}
+
+/** privateer's rules for `backup` and `restore`, on this stack's transfers. */
+function transferProblems(topology: TopologyParts, machines: string[], rawPrivateer: unknown) {
+  const problems: { path: Path; message: string }[] = [];
+  const settings = validFields(privateer, rawPrivateer);
+  const servers = new Set(topology.servers.map(({ value }) => value.name));
+  const volumes = new Map(topology.volumes.map(({ value }) => [value.name, value]));
+  const backersOf = (volume: string) =>
+    topology.clients.filter(({ value }) => value.backup?.includes(volume)).map(({ value }) => value.name as string);
+  const at = (...path: Path): Path => ["config", "privateer", ...path];
+  const checkServer = (server: string, path: Path) => {
+    if (!servers.has(server)) problems.push({ path, message: `unknown server '${server}'` });
+  };
+
+  settings.backup?.volumes.forEach((entry, i) => {
+    checkServer(entry.server, at("backup", "volumes", i, "server"));
+    const client = transferClient(topology, machines, entry.client);
+    if (typeof client !== "string") {
+      problems.push({ path: at("backup", "volumes", i, "client"), message: client.problem });
+    } else if (!backersOf(entry.volume).includes(client)) {
+      problems.push({ path: at("backup", "volumes", i, "volume"), message: `client '${client}' does not back up volume '${entry.volume}'` });
+    }
+  });
+
+  settings.restore?.volumes.forEach((entry, i) => {
+    checkServer(entry.server, at("restore", "volumes", i, "server"));
+    const client = transferClient(topology, machines, entry.client);
+    if (typeof client !== "string") problems.push({ path: at("restore", "volumes", i, "client"), message: client.problem });
+    const volume = volumes.get(entry.volume);
+    if (volume === undefined) {
+      problems.push({ path: at("restore", "volumes", i, "volume"), message: `unknown volume '${entry.volume}'` });
+      return;
+    }
+    const backers = backersOf(entry.volume);
+    if (volume.local === true) {
+      if (entry.source !== undefined) {
+        problems.push({ path: at("restore", "volumes", i, "source"), message: `volume '${entry.volume}' is local to the server: it has no source` });
+      }
+    } else if (entry.source === undefined) {
+      if (backers.length !== 1) {
+        problems.push({
+          path: at("restore", "volumes", i, "source"),
+          message: `give the source: ${backers.length === 0 ? "no client backs up" : `${backers.join(", ")} back up`} volume '${entry.volume}'`,
+        });
+      }
+    } else if (!backers.includes(entry.source)) {
+      problems.push({ path: at("restore", "volumes", i, "source"), message: `client '${entry.source}' does not back up volume '${entry.volume}'` });
+    }
+  });
+  return problems;
+}
+
 export const settingsSchema = z
   .strictObject({
     topology: topologySchema,
@@ -146,6 +244,17 @@ export const settingsSchema = z
         ctx.addIssue({ code: "custom", path: ["config", "machines", i], message: `machine '${machine}' is not a server or client in ${file}` });
       }
     });
+    const rawPrivateer = (raw.config as { privateer?: unknown } | undefined)?.privateer;
+    for (const problem of transferProblems(topology, machines, rawPrivateer)) ctx.addIssue({ code: "custom", ...problem });
+    const keys = validFields(privateer, rawPrivateer).keys;
+    const hasVault = typeof raw.topology === "object" && raw.topology !== null && "vault" in raw.topology;
+    if (keys?.generate === false && !hasVault) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["config", "privateer", "keys", "generate"],
+        message: `the topology has no vault to read keys from, so this stack must generate them`,
+      });
+    }
     const claims = engineClaims(topology, machines, raw.config);
     const problems = [
       ...collisions(claims.ports, (p) => `port ${p}`),

@@ -21,8 +21,10 @@ interface Handler {
   /** Input keys this applier knows how to carry out, nested ones as `parent.child`. */
   mapped: string[];
   create(inputs: Inputs, resource: RegisteredResource): Promise<Outputs>;
-  /** How a change is carried out; the default is to replace (delete, then create). */
+  /** An in-place update, for the changes that do not need a replacement. */
   update?(previous: Applied, inputs: Inputs, resource: RegisteredResource): Promise<Outputs>;
+  /** Whether a change needs a replacement; without it every change does. */
+  replaces?(previous: Applied, inputs: Inputs): boolean;
   delete(applied: Applied): Promise<void>;
 }
 
@@ -98,11 +100,16 @@ export class DockerApplier implements ResourceProvider {
       this.currentRun.unchanged.push(resource.urn);
       outputs = previous.outputs;
     } else if (previous !== undefined) {
-      if (handler.update !== undefined) {
-        outputs = await handler.update(previous, resource.inputs, resource);
-      } else {
-        await handler.delete(previous);
+      const replace = handler.update === undefined || (handler.replaces?.(previous, resource.inputs) ?? true);
+      if (!replace) {
+        outputs = await handler.update!(previous, resource.inputs, resource);
+      } else if (resource.deleteBeforeReplace) {
+        if (!previous.resource.retainOnDelete) await handler.delete(previous);
         outputs = await handler.create(resource.inputs, resource);
+      } else {
+        // Pulumi's default: the replacement first, then the old one goes (unless retained).
+        outputs = await handler.create(resource.inputs, resource);
+        if (!previous.resource.retainOnDelete) await handler.delete(previous);
       }
       this.currentRun.updated.push(resource.urn);
     } else {
@@ -185,9 +192,12 @@ export class DockerApplier implements ResourceProvider {
         const buildKit = build.builderVersion !== "BuilderV1";
         this.log(`building ${inputs.imageName} from ${path.relative(PROJECT_DIR, context)}`);
         await this.docker.run(args, { env: { DOCKER_BUILDKIT: buildKit ? "1" : "0" } });
+        // For an image that is not pushed, the provider's repoDigest is the local image ID.
         const id = await this.docker.out("image", "inspect", "-f", "{{.Id}}", inputs.imageName);
-        return { imageName: inputs.imageName, repoDigest: "", digest: id };
+        return { imageName: inputs.imageName, baseImageName: inputs.imageName, repoDigest: id };
       },
+      update: (_previous, inputs, resource) => this.handlers["docker:index/image:Image"].create(inputs, resource),
+      replaces: () => false,
       // Images built for a stack stay on the engine, as the provider leaves them.
       delete: async () => undefined,
     },
@@ -239,14 +249,9 @@ export class DockerApplier implements ResourceProvider {
     "command:local:Command": {
       mapped: ["create", "update", "delete", "environment", "triggers", "interpreter", "dir", "stdin", "logging", "addPreviousOutputInEnv"],
       create: (inputs, resource) => this.runCommand(inputs.create, inputs, resource, {}),
-      update: async (previous, inputs, resource) => {
-        // Changed triggers replace the command: its delete runs, then its create.
-        if (!isDeepStrictEqual(previous.resource.inputs.triggers, inputs.triggers)) {
-          await this.handlers["command:local:Command"].delete(previous);
-          return this.runCommand(inputs.create, inputs, resource, {});
-        }
-        return this.runCommand(inputs.update ?? inputs.create, inputs, resource, previous.outputs);
-      },
+      // Changed triggers replace the command; any other change runs its update (or create) again.
+      replaces: (previous, inputs) => !isDeepStrictEqual(previous.resource.inputs.triggers, inputs.triggers),
+      update: (previous, inputs, resource) => this.runCommand(inputs.update ?? inputs.create, inputs, resource, previous.outputs),
       delete: async ({ resource, outputs }) => {
         if (resource.inputs.delete !== undefined) await this.runCommand(resource.inputs.delete, resource.inputs, resource, outputs);
       },

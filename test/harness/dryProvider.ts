@@ -10,7 +10,7 @@ export function dryProvider(invokes: Record<string, (args: Record<string, unknow
     async create(resource: RegisteredResource) {
       switch (resource.type) {
         case "docker:index/image:Image":
-          return { repoDigest: `${resource.inputs.imageName}@sha256:${crypto.createHash("sha256").update(resource.name).digest("hex")}` };
+          return { repoDigest: `sha256:${crypto.createHash("sha256").update(resource.name).digest("hex")}` };
         case "command:local:Command":
           return { stdout: "", stderr: "" };
         default:
