@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { loadSettings } from "./config/load";
 import type { Settings } from "./config/settings";
 import { databasePassword } from "./components/passwords";
+import { declarePrivateer, type PrivateerOutputs } from "./components/privateer";
 import { DATABASE_USERS, StandInPrimary } from "./components/standInPrimary";
 
 /** The stack's outputs; every field is something an operator reads or another stack uses. */
@@ -13,6 +14,13 @@ export interface StackOutputs {
     port: pulumi.Output<number>;
     database: pulumi.Output<string>;
   };
+  privateer?: PrivateerOutputs;
+}
+
+/** Points the docker CLI in command resources at the engine the docker provider uses. */
+function dockerEnvironment(): Record<string, string> {
+  const host = new pulumi.Config("docker").get("host");
+  return host === undefined ? {} : { DOCKER_HOST: host };
 }
 
 /** Declares every component the validated settings ask for, on the stack's Docker engine. */
@@ -34,6 +42,7 @@ export function declareStack(settings: Settings): StackOutputs {
       database: primary.database,
     };
   }
+  outputs.privateer = declarePrivateer(settings, dockerEnvironment());
   return outputs;
 }
 

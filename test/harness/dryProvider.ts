@@ -1,5 +1,6 @@
 import * as crypto from "node:crypto";
 import type { RegisteredResource, ResourceProvider } from "./run";
+import { rsaPrivateKeyOutputs } from "./tlsKey";
 
 /**
  * Outputs as the providers would compute them, without creating anything: for unit tests.
@@ -11,6 +12,8 @@ export function dryProvider(invokes: Record<string, (args: Record<string, unknow
       switch (resource.type) {
         case "docker:index/image:Image":
           return { repoDigest: `sha256:${crypto.createHash("sha256").update(resource.name).digest("hex")}` };
+        case "tls:index/privateKey:PrivateKey":
+          return rsaPrivateKeyOutputs(resource.inputs.rsaBits);
         case "command:local:Command":
           return { stdout: "", stderr: "" };
         default:

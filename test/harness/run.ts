@@ -111,7 +111,8 @@ export async function runStack(stack: string, config: StackConfig, provider: Res
           const secret = isSecret(args.inputs[key]) || resource.additionalSecretOutputs.includes(key);
           state[key] = secret && !isSecret(value) ? makeSecret(value) : value;
         }
-        return { id: resource.custom ? `${args.name}-id` : undefined, state };
+        const id = typeof computed.id === "string" ? computed.id : `${args.name}-id`;
+        return { id: resource.custom ? id : undefined, state };
       });
       queue = created.catch((error: Error) => {
         failures.push(new Error(`${resource.type} '${resource.name}': ${error.message}`));
@@ -134,10 +135,22 @@ export async function runStack(stack: string, config: StackConfig, provider: Res
     supportsTransforms: false,
   });
 
-  provider.beginRun?.();
-  const outputs = main();
-  await waitForRPCs();
-  await queue;
+  // A program error after registration began surfaces as an unhandled rejection, which
+  // would leave the RPC queue waiting forever: treat it as the failed update it is.
+  let programFailed: (error: unknown) => void = () => undefined;
+  const programFailure = new Promise<never>((_, reject) => (programFailed = reject));
+  programFailure.catch(() => undefined);
+  const onRejection = (reason: unknown) => programFailed(reason);
+  process.on("unhandledRejection", onRejection);
+  let outputs: unknown;
+  try {
+    provider.beginRun?.();
+    outputs = main();
+    await Promise.race([waitForRPCs(), programFailure]);
+    await Promise.race([queue, programFailure]);
+  } finally {
+    process.off("unhandledRejection", onRejection);
+  }
   if (failures.length > 0) throw new Error(`the update failed:\n${failures.map((f) => `  ${f.message}`).join("\n")}`);
   await provider.finish?.(resources);
   const resolved = await new Promise<Record<string, unknown>>((resolve) =>

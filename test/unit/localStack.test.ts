@@ -6,7 +6,8 @@ import { readStackConfig } from "../harness/stackConfig";
 describe("the local stack", () => {
   it("declares the stand-in primary with its data kept on destroy and its passwords secret", async () => {
     const run = await runStack("local", readStackConfig("local"), dryProvider());
-    const byType = (type: string) => run.resources.filter((r) => r.type === type);
+    const [component] = run.resources.filter((r) => r.type === "montagu:backup:StandInPrimary");
+    const byType = (type: string) => run.resources.filter((r) => r.type === type && r.parent === component.urn);
 
     const [volume] = byType("docker:index/volume:Volume");
     expect(volume.inputs.name).toBe("montagu_primary_data");
@@ -25,8 +26,6 @@ describe("the local stack", () => {
     expect(container.secretInputs).toContain("uploads");
     expect(container.secretInputs).not.toContain("envs");
 
-    const [component] = run.resources.filter((r) => r.type === "montagu:backup:StandInPrimary");
-    expect(container.parent).toBe(component.urn);
     expect(run.outputs.primary).toEqual({ container: "montagu-db", volume: "montagu_primary_data", port: 15432, database: "montagu" });
   });
 });

@@ -1,0 +1,46 @@
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import { VOLUMES_DIR } from "./layout";
+import { rsyncWithProgress, transferScript } from "./transfer";
+
+export interface PrivateerBackupArgs {
+  /** Changing it runs the backup again. */
+  id: string;
+  client: string;
+  server: string;
+  volumes: string[];
+  keyVolumeName: pulumi.Input<string>;
+  image: pulumi.Input<string>;
+  hostNetwork: boolean;
+  environment: Record<string, string>;
+}
+
+/** privateer's `backup <volume> --server <server>`, run when `id` changes. */
+export class PrivateerBackup extends pulumi.ComponentResource {
+  constructor(name: string, args: PrivateerBackupArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("montagu:backup:PrivateerBackup", name, {}, opts);
+    let previous: command.local.Command | undefined;
+    for (const volume of args.volumes) {
+      // One volume at a time: parallel pushes would only compete for the same link.
+      previous = new command.local.Command(
+        `${name}-${volume}`,
+        {
+          create: pulumi.all([args.keyVolumeName, args.image]).apply(([keyVolume, image]) =>
+            transferScript(`backup of ${volume} from ${args.client} to ${args.server}`, {
+              keyVolume,
+              image,
+              hostNetwork: args.hostNetwork,
+              volumes: [{ volume, readOnly: true }],
+              command: rsyncWithProgress(`${VOLUMES_DIR}/${volume}`, `${args.server}:${VOLUMES_DIR}/${args.client}`),
+            }),
+          ),
+          interpreter: ["/bin/bash", "-c"],
+          environment: args.environment,
+          triggers: [args.id],
+        },
+        { parent: this, dependsOn: previous === undefined ? [] : [previous] },
+      );
+    }
+    this.registerOutputs({ id: args.id });
+  }
+}

@@ -1,0 +1,99 @@
+import * as command from "@pulumi/command";
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import type { PrivateerClient as ClientSettings, PrivateerServer as ServerSettings } from "../../config/topology";
+import type { MachineKey } from "./keys";
+import { PrivateerKeyVolume } from "./keyVolume";
+import { CLIENT_KEY_FILES, KEYS_DIR, knownHosts, onLoopback, SCHEDULE_FILE, scheduleFile, sshConfig, VOLUMES_DIR } from "./layout";
+import { connectionCheckScript } from "./transfer";
+
+export interface PrivateerClientArgs {
+  client: ClientSettings;
+  /** Every server of the topology, each with its public key. */
+  servers: { server: ServerSettings; publicKey: pulumi.Input<string> }[];
+  key: MachineKey;
+  timezone: string;
+  image: pulumi.Input<string>;
+  /** The environment that points the docker CLI at the stack's engine. */
+  environment: Record<string, string>;
+}
+
+/**
+ * privateer's `configure <client>`, `check --connection` and `schedule start`: the key
+ * volume, a connection check to every server, and the scheduler when the client has jobs.
+ */
+export class PrivateerClient extends pulumi.ComponentResource {
+  readonly keyVolumeName: pulumi.Output<string>;
+  /** Where the scheduler's web API listens on the machine, when it has one. */
+  readonly schedulerUrl: pulumi.Output<string | undefined>;
+  /** True when a server is on the engine's loopback, so transfers use the host's network. */
+  readonly hostNetwork: boolean;
+  /** Resources that transfers must wait for. */
+  readonly ready: pulumi.Resource[];
+
+  constructor(name: string, args: PrivateerClientArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("montagu:backup:PrivateerClient", name, {}, opts);
+    const { client } = args;
+    const servers = args.servers.map((s) => s.server);
+    this.hostNetwork = servers.some((s) => onLoopback(s.hostname));
+
+    const content: Record<string, pulumi.Input<string>> = {
+      id_rsa: args.key.privateKey,
+      "id_rsa.pub": args.key.publicKey.apply((k) => `${k}\n`),
+      known_hosts: pulumi
+        .all(args.servers.map((s) => s.publicKey))
+        .apply((keys) => knownHosts(servers.map((server, i) => ({ server, publicKey: keys[i] })))),
+      config: sshConfig(servers),
+      name: client.name,
+    };
+    const files = CLIENT_KEY_FILES.map((f) => ({ ...f, content: content[f.name] }));
+    if (client.schedule !== undefined) files.push({ ...SCHEDULE_FILE, content: scheduleFile(client, args.timezone) });
+    const keys = new PrivateerKeyVolume(`${name}-keys`, { volumeName: client.key_volume, image: args.image, files }, { parent: this });
+
+    const checks = servers.map(
+      (server) =>
+        new command.local.Command(
+          `${name}-check-${server.name}`,
+          {
+            create: keys.volumeName.apply((volume) =>
+              pulumi.output(args.image).apply((image) =>
+                connectionCheckScript(client.name, server, { keyVolume: volume, image, volumes: [], hostNetwork: this.hostNetwork }),
+              ),
+            ),
+            interpreter: ["/bin/bash", "-c"],
+            environment: args.environment,
+            // Checked again whenever the keys or the server change.
+            triggers: [keys.revision, server.hostname, server.port],
+          },
+          { parent: this, dependsOn: [keys] },
+        ),
+    );
+
+    const schedule = client.schedule;
+    if (schedule !== undefined) {
+      const scheduled = [...new Set(schedule.jobs.map((job) => job.volume))];
+      new docker.Container(
+        `${name}-scheduler`,
+        {
+          name: schedule.container,
+          image: args.image,
+          restart: "always",
+          networkMode: this.hostNetwork ? "host" : undefined,
+          ports: schedule.port !== undefined && !this.hostNetwork ? [{ internal: schedule.port, external: schedule.port }] : undefined,
+          volumes: [
+            { volumeName: keys.volumeName, containerPath: KEYS_DIR, readOnly: true },
+            ...scheduled.map((volume) => ({ volumeName: volume, containerPath: `${VOLUMES_DIR}/${volume}`, readOnly: true })),
+          ],
+          // The schedule is read at start: a new schedule, a new container.
+          labels: [{ label: "montagu.privateer.keys-revision", value: keys.revision }],
+        },
+        { parent: this, deleteBeforeReplace: true, dependsOn: checks },
+      );
+    }
+
+    this.keyVolumeName = keys.volumeName;
+    this.schedulerUrl = pulumi.output(schedule?.port !== undefined ? `http://localhost:${schedule.port}` : undefined);
+    this.ready = [keys, ...checks];
+    this.registerOutputs({ keyVolumeName: this.keyVolumeName, schedulerUrl: this.schedulerUrl });
+  }
+}

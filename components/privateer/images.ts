@@ -1,0 +1,29 @@
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import { imageFromDirectory } from "../images";
+
+export interface PrivateerImagesArgs {
+  /** `local` builds images/privateer/*; `upstream` pulls mrcide/privateer-*:<tag>. */
+  source: "local" | "upstream";
+  tag: string;
+}
+
+/** The server and client images, ours or upstream's, as image IDs for containers to use. */
+export class PrivateerImages extends pulumi.ComponentResource {
+  readonly server: pulumi.Output<string>;
+  readonly client: pulumi.Output<string>;
+
+  constructor(name: string, args: PrivateerImagesArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("montagu:backup:PrivateerImages", name, {}, opts);
+    const image = (role: "server" | "client") => {
+      if (args.source === "upstream") {
+        const remote = new docker.RemoteImage(`${name}-${role}`, { name: `mrcide/privateer-${role}:${args.tag}`, keepLocally: true }, { parent: this });
+        return remote.imageId;
+      }
+      return imageFromDirectory(`${name}-${role}`, `privateer/${role}`, `montagu-backup/privateer-${role}:local`, { parent: this }).repoDigest;
+    };
+    this.server = image("server");
+    this.client = image("client");
+    this.registerOutputs({ server: this.server, client: this.client });
+  }
+}

@@ -1,0 +1,62 @@
+import { quote } from "shell-quote";
+import { KEYS_DIR, VOLUMES_DIR } from "./layout";
+
+// The shell scripts that command resources run on the machine running `pulumi up`. Each
+// starts a throwaway privateer client container on the stack's Docker engine, as privateer
+// does for its verbs.
+
+export interface ClientRun {
+  keyVolume: string;
+  image: string;
+  /** Volumes mounted under /privateer/volumes/<volume>. */
+  volumes: { volume: string; readOnly: boolean }[];
+  /** A server on the engine's loopback is reached over the host's network. */
+  hostNetwork: boolean;
+  command: string[];
+}
+
+export function dockerRun(run: ClientRun): string {
+  const args = ["docker", "run", "--rm"];
+  if (run.hostNetwork) args.push("--network", "host");
+  args.push("--volume", `${run.keyVolume}:${KEYS_DIR}:ro`);
+  for (const { volume, readOnly } of run.volumes) args.push("--volume", `${volume}:${VOLUMES_DIR}/${volume}${readOnly ? ":ro" : ""}`);
+  args.push(run.image, ...run.command);
+  return quote(args);
+}
+
+/**
+ * rsync's overall progress, one line per 10% rather than one per file, so that a long copy
+ * shows in the update log without burying it.
+ */
+const PROGRESS_FILTER = `tr '\\r' '\\n' | awk '/%/ { p = int($2); if (p >= shown + 10 || p == 100) { print; shown = p }; next } NF { print }'`;
+
+/** rsync with privateer's semantics (`-a --delete`), reporting progress and totals instead of every file. */
+export function rsyncWithProgress(source: string, destination: string): string[] {
+  return ["rsync", "-a", "--delete", "--info=progress2,stats1", source, destination];
+}
+
+export function transferScript(description: string, run: ClientRun): string {
+  return [
+    "set -euo pipefail",
+    `echo ${quote([`${description}: starting`])}`,
+    `${dockerRun(run)} | ${PROGRESS_FILTER}`,
+    `echo ${quote([`${description}: done`])}`,
+  ].join("\n");
+}
+
+/** privateer's `check --connection`: the server must answer with its own name. */
+export function connectionCheckScript(client: string, server: { name: string; hostname: string; port: number }, run: Omit<ClientRun, "command">): string {
+  const where = `${client} -> ${server.name} (${server.hostname}:${server.port})`;
+  return [
+    "set -euo pipefail",
+    `if ! answer=$(${dockerRun({ ...run, command: ["ssh", server.name, "cat", `${KEYS_DIR}/name`] })} 2>&1); then`,
+    `  echo ${quote([`privateer: connection ${where} refused:`])} "$answer" >&2`,
+    "  exit 1",
+    "fi",
+    `if [ "$answer" != ${quote([server.name])} ]; then`,
+    `  echo ${quote([`privateer: ${where} answered as`])} "'$answer'" ${quote([`instead of '${server.name}'`])} >&2`,
+    "  exit 1",
+    "fi",
+    `echo ${quote([`privateer: connection ${where} ok`])}`,
+  ].join("\n");
+}
