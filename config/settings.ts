@@ -77,6 +77,8 @@ const privateer = z.strictObject({
       generation: z.number().int().min(1).default(1),
     })
     .prefault({}),
+  /** Changing it runs every connection check again (they also run whenever keys or servers change). */
+  checkId: z.string().min(1).optional(),
   /** An on-demand push: runs when `id` changes. */
   backup: z.strictObject({ id: z.string().min(1), volumes: z.array(backupVolume).min(1) }).optional(),
   /** A restore from a server: runs when `id` changes. */

@@ -14,6 +14,8 @@ export interface PrivateerClientArgs {
   key: MachineKey;
   timezone: string;
   image: pulumi.Input<string>;
+  /** Changing it runs the connection checks again. */
+  checkId?: string;
   /** The environment that points the docker CLI at the stack's engine. */
   environment: Record<string, string>;
 }
@@ -63,7 +65,7 @@ export class PrivateerClient extends pulumi.ComponentResource {
             interpreter: ["/bin/bash", "-c"],
             environment: args.environment,
             // Checked again whenever the keys or the server change.
-            triggers: [keys.revision, server.hostname, server.port],
+            triggers: [keys.revision, server.hostname, server.port, args.checkId ?? ""],
           },
           { parent: this, dependsOn: [keys] },
         ),

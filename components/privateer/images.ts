@@ -6,12 +6,14 @@ export interface PrivateerImagesArgs {
   /** `local` builds images/privateer/*; `upstream` pulls mrcide/privateer-*:<tag>. */
   source: "local" | "upstream";
   tag: string;
+  /** The images this stack's machines need. */
+  roles: ("server" | "client")[];
 }
 
 /** The server and client images, ours or upstream's, as image IDs for containers to use. */
 export class PrivateerImages extends pulumi.ComponentResource {
-  readonly server: pulumi.Output<string>;
-  readonly client: pulumi.Output<string>;
+  readonly server: pulumi.Output<string> | undefined;
+  readonly client: pulumi.Output<string> | undefined;
 
   constructor(name: string, args: PrivateerImagesArgs, opts?: pulumi.ComponentResourceOptions) {
     super("montagu:backup:PrivateerImages", name, {}, opts);
@@ -22,8 +24,8 @@ export class PrivateerImages extends pulumi.ComponentResource {
       }
       return imageFromDirectory(`${name}-${role}`, `privateer/${role}`, `montagu-backup/privateer-${role}:local`, { parent: this }).repoDigest;
     };
-    this.server = image("server");
-    this.client = image("client");
+    this.server = args.roles.includes("server") ? image("server") : undefined;
+    this.client = args.roles.includes("client") ? image("client") : undefined;
     this.registerOutputs({ server: this.server, client: this.client });
   }
 }

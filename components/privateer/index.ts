@@ -28,7 +28,13 @@ export function declarePrivateer(settings: Settings, environment: Record<string,
 
   const provider = topology.vault === undefined ? undefined : new vault.Provider("vault", { address: topology.vault.url, token: topology.vault.token });
   const keys = machineKeys(settings, provider);
-  const images = new PrivateerImages("privateer-images", { source: options.images, tag: topology.tag });
+  const images = new PrivateerImages("privateer-images", {
+    source: options.images,
+    tag: topology.tag,
+    roles: [...(servers.length > 0 ? ["server" as const] : []), ...(clients.length > 0 ? ["client" as const] : [])],
+  });
+  const serverImage = images.server!;
+  const clientImage = images.client!;
 
   const serverComponents = servers.map(
     (server) =>
@@ -37,7 +43,7 @@ export function declarePrivateer(settings: Settings, environment: Record<string,
         key: keys[server.name],
         clientPublicKeys: topology.clients.map((c) => keys[c.name].publicKey),
         localVolumes: topology.volumes.filter((v) => v.local).map((v) => v.name),
-        image: images.server,
+        image: serverImage,
       }),
   );
   const clientComponents = new Map(
@@ -50,7 +56,8 @@ export function declarePrivateer(settings: Settings, environment: Record<string,
           servers: topology.servers.map((server) => ({ server, publicKey: keys[server.name].publicKey })),
           key: keys[client.name],
           timezone: config.timezone,
-          image: images.client,
+          image: clientImage,
+          checkId: options.checkId,
           environment,
         },
         // On a stack that also runs the server, the client's checks need it up.
@@ -77,7 +84,7 @@ export function declarePrivateer(settings: Settings, environment: Record<string,
       const { component } = transferOn(group.client);
       new PrivateerBackup(
         `privateer-backup-${group.client}-${group.server}`,
-        { id: options.backup.id, ...group, keyVolumeName: component.keyVolumeName, image: images.client, hostNetwork: component.hostNetwork, environment },
+        { id: options.backup.id, ...group, keyVolumeName: component.keyVolumeName, image: clientImage, hostNetwork: component.hostNetwork, environment },
         { dependsOn: component.ready },
       );
     }
@@ -97,7 +104,7 @@ export function declarePrivateer(settings: Settings, environment: Record<string,
       const { component } = transferOn(client);
       new PrivateerRestore(
         `privateer-restore-${client}`,
-        { id: options.restore.id, client, volumes, keyVolumeName: component.keyVolumeName, image: images.client, hostNetwork: component.hostNetwork, environment },
+        { id: options.restore.id, client, volumes, keyVolumeName: component.keyVolumeName, image: clientImage, hostNetwork: component.hostNetwork, environment },
         { dependsOn: component.ready },
       );
     }

@@ -32,7 +32,7 @@ const PROGRESS_FILTER = `tr '\\r' '\\n' | awk '/%/ { p = int($2); if (p >= shown
 
 /** rsync with privateer's semantics (`-a --delete`), reporting progress and totals instead of every file. */
 export function rsyncWithProgress(source: string, destination: string): string[] {
-  return ["rsync", "-a", "--delete", "--info=progress2,stats1", source, destination];
+  return ["rsync", "-a", "--delete", "--info=progress2,stats2", source, destination];
 }
 
 export function transferScript(description: string, run: ClientRun): string {

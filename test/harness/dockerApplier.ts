@@ -5,6 +5,12 @@ import { isDeepStrictEqual } from "node:util";
 import { DockerCli, run } from "./docker";
 import type { RegisteredResource, ResourceProvider } from "./run";
 import { PROJECT_DIR } from "./stackConfig";
+import { rsaPrivateKeyOutputs } from "./tlsKey";
+
+/** A vault server's KV v1 secrets engine, in memory, shared by the stacks of one test. */
+export class FakeVault {
+  readonly secrets = new Map<string, Record<string, string>>();
+}
 
 // Applies what the program declares to a real Docker engine, the way the docker and command
 // providers would. Strict: an input it does not map fails the update, never silently dropped.
@@ -60,6 +66,8 @@ export interface ApplierOptions {
   dockerHost: string;
   /** Streams command output, as the update log would show it. */
   log?: (line: string) => void;
+  /** The vault that vault resources and look-ups use. */
+  vault?: FakeVault;
 }
 
 export class DockerApplier implements ResourceProvider {
@@ -67,16 +75,37 @@ export class DockerApplier implements ResourceProvider {
   private readonly state = new Map<string, Applied>();
   private readonly order: string[] = [];
   private readonly log: (line: string) => void;
+  private readonly vault: FakeVault | undefined;
   /** URNs touched (created, updated or left unchanged) by each run, most recent last. */
   readonly history: { created: string[]; updated: string[]; unchanged: string[] }[] = [];
 
   constructor(options: ApplierOptions) {
     this.docker = new DockerCli(options.dockerHost);
     this.log = options.log ?? (() => undefined);
+    this.vault = options.vault;
   }
 
-  async invoke(token: string): Promise<Outputs> {
-    throw new Error(`the test applier answers no invoke; the program called ${token}`);
+  private requireVault(): FakeVault {
+    if (this.vault === undefined) throw new Error("the program uses vault, but this test gave the applier none");
+    return this.vault;
+  }
+
+  async invoke(token: string, args: Record<string, unknown>): Promise<Outputs> {
+    if (token === "vault:generic/getSecret:getSecret") {
+      const path = String(args.path);
+      const data = this.requireVault().secrets.get(path);
+      // What the vault provider reports for a path with nothing there.
+      if (data === undefined) throw new Error(`no secret found at "${path}"`);
+      return { path, data, dataJson: JSON.stringify(data), leaseId: "", leaseDuration: 0, leaseRenewable: false, leaseStartTime: "" };
+    }
+    throw new UnmappedInputError(`the test applier answers no invoke ${token}`);
+  }
+
+  /** What a resource's provider returned, as the stack's state holds it. */
+  outputsOf(urn: string): Outputs {
+    const applied = this.state.get(urn);
+    if (applied === undefined) throw new Error(`no resource ${urn} in the state`);
+    return applied.outputs;
   }
 
   /** Starts the bookkeeping of one `pulumi up`. */
@@ -137,6 +166,35 @@ export class DockerApplier implements ResourceProvider {
   }
 
   private readonly handlers: Record<string, Handler> = {
+    "tls:index/privateKey:PrivateKey": {
+      mapped: ["algorithm", "rsaBits"],
+      create: async (inputs) => {
+        if (inputs.algorithm !== "RSA") throw new UnmappedInputError(`the test applier makes RSA keys only, not ${inputs.algorithm}`);
+        return rsaPrivateKeyOutputs(inputs.rsaBits ?? 2048);
+      },
+      delete: async () => undefined,
+    },
+
+    "pulumi:providers:vault": {
+      mapped: ["address", "token", "version"],
+      create: async () => ({}),
+      delete: async () => undefined,
+    },
+
+    "vault:generic/secret:Secret": {
+      mapped: ["path", "dataJson"],
+      create: async (inputs) => {
+        const data = JSON.parse(inputs.dataJson) as Record<string, string>;
+        this.requireVault().secrets.set(inputs.path, data);
+        return { data };
+      },
+      update: (_previous, inputs, resource) => this.handlers["vault:generic/secret:Secret"].create(inputs, resource),
+      replaces: (previous, inputs) => previous.resource.inputs.path !== inputs.path,
+      delete: async ({ resource }) => {
+        this.requireVault().secrets.delete(resource.inputs.path);
+      },
+    },
+
     "docker:index/volume:Volume": {
       mapped: ["name", "driver", "driverOpts", "labels", "labels.label", "labels.value"],
       create: async (inputs) => {

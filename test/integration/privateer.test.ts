@@ -1,0 +1,188 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { DockerApplier, FakeVault } from "../harness/dockerApplier";
+import { runStack } from "../harness/run";
+import { rsaPrivateKeyOutputs } from "../harness/tlsKey";
+import type { StackConfig } from "../harness/stackConfig";
+import { startHost, type SimulatedHost } from "../rig/hosts";
+import { inVolume, manifest, seedVolume } from "./volumes";
+
+// annex2 receives, production2 pushes, uat restores: three machines, three engines, one vault.
+
+const TOPOLOGY = "test/fixtures/privateer.json";
+const CLIENT_IMAGE = "montagu-backup/privateer-client:local";
+
+describe("privateer-compatible backup and restore between simulated hosts", () => {
+  const vault = new FakeVault();
+  const hosts: Record<string, SimulatedHost> = {};
+  const appliers: Record<string, DockerApplier> = {};
+
+  const up = (machine: string, privateer: Record<string, unknown> = {}) => {
+    const config: StackConfig = {
+      "docker:host": hosts[machine].dockerHost,
+      "montagu-backup:topology": TOPOLOGY,
+      "montagu-backup:machines": [machine],
+      "montagu-backup:privateer": privateer,
+    };
+    return runStack(machine, config, appliers[machine]);
+  };
+  const lastRun = (machine: string) => appliers[machine].history[appliers[machine].history.length - 1];
+
+  const sshFromProduction2 = (...command: string[]) =>
+    hosts.production2.docker.run(
+      ["run", "--rm", "--volume", "privateer_keys:/privateer/keys:ro", CLIENT_IMAGE, "ssh", "annex2", ...command],
+      { allowFailure: true },
+    );
+
+  beforeAll(async () => {
+    for (const name of ["annex2", "production2", "uat"]) {
+      hosts[name] = await startHost(name);
+      appliers[name] = new DockerApplier({ dockerHost: hosts[name].dockerHost, vault, log: (line) => process.env.RIG_VERBOSE && console.log(`${name}: ${line}`) });
+    }
+    await seedVolume(hosts.production2, "montagu_orderly_volume");
+    // What barman's recovery would have left on the backup host.
+    await inVolume(hosts.annex2, "barman_recover", "mkdir -p base && echo 'PG_VERSION 15' > base/PG_VERSION && echo recovered > .barman-recover-marker");
+  });
+
+  it("configures the server from the keys it generates, as privateer lays them out", async () => {
+    const run = await up("annex2", { keys: { generate: true } });
+    expect([...vault.secrets.keys()].sort()).toEqual(["secret/vimc/privateer/annex2", "secret/vimc/privateer/production2", "secret/vimc/privateer/uat"]);
+    for (const data of vault.secrets.values()) {
+      expect(Object.keys(data).sort()).toEqual(["private", "public"]);
+      expect(data.private).toMatch(/^-----BEGIN PRIVATE KEY-----\n/);
+      expect(data.public).toMatch(/^ssh-rsa AAAA[0-9A-Za-z+/=]+$/);
+    }
+    const files = await inVolume(hosts.annex2, "privateer_montagu_keys", "stat -c '%n %a %U:%G' * | sort; echo; cat name; echo; cat authorized_keys", true);
+    expect(files).toBe(
+      [
+        "authorized_keys 600 root:root",
+        "id_rsa 600 root:root",
+        "id_rsa.pub 644 root:root",
+        "name 644 root:root",
+        "",
+        "annex2",
+        `${vault.secrets.get("secret/vimc/privateer/production2")!.public}`,
+        `${vault.secrets.get("secret/vimc/privateer/uat")!.public}`,
+      ].join("\n"),
+    );
+    expect((run.outputs.privateer as any).servers).toEqual({ annex2: { address: "annex2", port: 10022 } });
+    expect((run.outputs.privateer as any).fingerprints.annex2).toMatch(/^SHA256:[0-9A-Za-z+/]{43}$/);
+  });
+
+  it("configures each client from vault, and each client's connection check passes", async () => {
+    await up("production2");
+    await up("uat");
+    const files = await inVolume(hosts.production2, "privateer_keys", "stat -c '%n %a %U:%G' * | sort; cat known_hosts config", true);
+    expect(files).toBe(
+      [
+        "config 600 root:root",
+        "id_rsa 600 root:root",
+        "id_rsa.pub 644 root:root",
+        "known_hosts 600 root:root",
+        "name 644 root:root",
+        "yacron.yml 644 root:root",
+        `[annex2]:10022 ${vault.secrets.get("secret/vimc/privateer/annex2")!.public}`,
+        "Host annex2",
+        "    User root",
+        "    Port 10022",
+        "    HostName annex2",
+      ].join("\n"),
+    );
+    for (const machine of ["production2", "uat"]) {
+      expect(lastRun(machine).created).toEqual(expect.arrayContaining([expect.stringMatching(/::privateer-client-.*-check-annex2$/)]));
+    }
+    expect((await sshFromProduction2("cat", "/privateer/keys/name")).stdout.trim()).toBe("annex2");
+  });
+
+  it("pushes a volume on demand: the server's copy is identical", async () => {
+    await up("production2", { backup: { id: "first", volumes: [{ volume: "montagu_orderly_volume", server: "annex2" }] } });
+    const source = await manifest(hosts.production2, "montagu_orderly_volume");
+    expect(source.split("\n").length).toBeGreaterThan(2000);
+    expect(await manifest(hosts.annex2, "privateer_montagu_data", "production2/montagu_orderly_volume")).toBe(source);
+  });
+
+  it("does nothing on an unchanged id; after 1% of files change, moves only the change and deletes what was deleted", async () => {
+    await up("production2", { backup: { id: "first", volumes: [{ volume: "montagu_orderly_volume", server: "annex2" }] } });
+    expect(lastRun("production2").created).toEqual([]);
+    expect(lastRun("production2").updated).toEqual([]);
+
+    await inVolume(
+      hosts.production2,
+      "montagu_orderly_volume",
+      "for d in $(seq 0 9); do echo changed >> reports/$d/r5/file-3.txt; done; rm reports/9/r9/file-8.txt reports/9/r9/file-9.txt",
+    );
+    const run = await up("production2", { backup: { id: "second", volumes: [{ volume: "montagu_orderly_volume", server: "annex2" }] } });
+    const push = run.resources.find((r) => r.type === "command:local:Command" && r.name.includes("backup"))!;
+    const stdout = String(appliers.production2.outputsOf(push.urn).stdout);
+    expect(stdout).toMatch(/Number of regular files transferred: 10\b/);
+    expect(stdout).toMatch(/Number of deleted files: 2\b/);
+    expect(await manifest(hosts.annex2, "privateer_montagu_data", "production2/montagu_orderly_volume")).toBe(
+      await manifest(hosts.production2, "montagu_orderly_volume"),
+    );
+  });
+
+  it("restores a client's copy and a server-local volume onto another machine", async () => {
+    await up("uat", {
+      restore: {
+        id: "refresh-1",
+        volumes: [
+          { volume: "montagu_orderly_volume", server: "annex2", source: "production2" },
+          { volume: "barman_recover", server: "annex2", to: "montagu_db_volume" },
+        ],
+      },
+    });
+    expect(await manifest(hosts.uat, "montagu_orderly_volume")).toBe(await manifest(hosts.production2, "montagu_orderly_volume"));
+    expect(await manifest(hosts.uat, "montagu_db_volume")).toBe(await manifest(hosts.annex2, "barman_recover"));
+  });
+
+  it("runs the scheduled push every minute, and serves its status", async () => {
+    await inVolume(hosts.production2, "montagu_orderly_volume", "echo scheduled > reports/new-file.txt; rm latest; ln -s big.bin latest");
+    const expected = await manifest(hosts.production2, "montagu_orderly_volume");
+    const deadline = Date.now() + 150_000;
+    let copy = "";
+    while (Date.now() < deadline) {
+      copy = await manifest(hosts.annex2, "privateer_montagu_data", "production2/montagu_orderly_volume");
+      if (copy === expected) break;
+      await new Promise((resolve) => setTimeout(resolve, 5_000));
+    }
+    expect(copy).toBe(expected);
+    const status = await hosts.production2.docker.out(
+      "run", "--rm", "--network", "host", CLIENT_IMAGE, "python3", "-c",
+      "import urllib.request; print(urllib.request.urlopen('http://production2:8080/status').read().decode())",
+    );
+    expect(JSON.parse(status)).toEqual([expect.objectContaining({ job: "job-1", schedule: "* * * * *", last_exit_code: 0 })]);
+  });
+
+  it("refuses a client with a wrong key, saying so", async () => {
+    const uatKey = vault.secrets.get("secret/vimc/privateer/uat")!.private;
+    const writeKey = (pem: string) =>
+      hosts.uat.docker.run(["run", "--rm", "-i", "--volume", "privateer_keys:/k", "debian:bookworm", "bash", "-c", "cat > /k/id_rsa"], { input: pem });
+    await writeKey(rsaPrivateKeyOutputs(2048).privateKeyPemPkcs8);
+    await expect(up("uat", { checkId: "wrong-key" })).rejects.toThrow(
+      /privateer: connection uat -> annex2 \(annex2:10022\) refused:.*Permission denied \(publickey\)/s,
+    );
+    await writeKey(uatKey);
+    await up("uat", { checkId: "right-key" });
+  });
+
+  it("refuses a client missing from the server's authorized_keys, saying so", async () => {
+    const authorized = await inVolume(hosts.annex2, "privateer_montagu_keys", "cat authorized_keys", true);
+    const setAuthorized = (content: string) =>
+      hosts.annex2.docker.run(["run", "--rm", "-i", "--volume", "privateer_montagu_keys:/k", "debian:bookworm", "bash", "-c", "cat > /k/authorized_keys"], {
+        input: content,
+      });
+    await setAuthorized(`${vault.secrets.get("secret/vimc/privateer/production2")!.public}\n`);
+    await expect(up("uat", { checkId: "not-authorized" })).rejects.toThrow(/privateer: connection uat -> annex2 \(annex2:10022\) refused:.*Permission denied/s);
+    await setAuthorized(`${authorized}\n`);
+    await up("uat", { checkId: "authorized" });
+  });
+
+  it("refuses a server whose host key changed, until the client is configured again", async () => {
+    await up("annex2", { keys: { generate: true, generation: 2 } });
+    const refused = await sshFromProduction2("cat", "/privateer/keys/name");
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/REMOTE HOST IDENTIFICATION HAS CHANGED|Host key verification failed/);
+
+    await up("production2");
+    expect((await sshFromProduction2("cat", "/privateer/keys/name")).stdout.trim()).toBe("annex2");
+  });
+});
