@@ -176,7 +176,8 @@ export class DockerApplier implements ResourceProvider {
     },
 
     "pulumi:providers:vault": {
-      mapped: ["address", "token", "version"],
+      // The SDK fills in the last three from the environment; they tune the client, not what it writes.
+      mapped: ["address", "token", "version", "maxLeaseTtlSeconds", "maxRetries", "skipTlsVerify"],
       create: async () => ({}),
       delete: async () => undefined,
     },
