@@ -5,8 +5,8 @@ export default defineConfig({
     // A resource that fails rejects the outputs of every resource that used it, as in Pulumi's
     // own runtime; runStack already fails the update with that error, so these echoes of it
     // are not errors of their own.
-    onUnhandledError(error) {
-      if (/failed to register new resource /.test(error.message ?? "")) return false;
+    onUnhandledError(error: { message?: string }): boolean {
+      return !/failed to register new resource /.test(error.message ?? "");
     },
     reporters: ["default", ["json", { outputFile: "test-results/results.json" }]],
     projects: [
