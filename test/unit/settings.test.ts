@@ -210,6 +210,55 @@ describe("stack settings", () => {
   });
 });
 
+describe("privateer transfers in stack settings", () => {
+  const onClient = (machine: string, privateer: Json) => problems(baseTopology(), { machines: [machine], privateer });
+
+  it("accepts a backup and a restore that privateer would run", () => {
+    expect(onClient("production2", { backup: { id: "1", volumes: [{ volume: "orderly", server: "annex2" }] } })).toEqual([]);
+    expect(onClient("uat", { restore: { id: "1", volumes: [{ volume: "orderly", server: "annex2" }, { volume: "barman_recover", server: "annex2", to: "db" }] } })).toEqual([]);
+  });
+
+  it("rejects a backup of a volume the client does not back up, or to an unknown server", () => {
+    expect(onClient("uat", { backup: { id: "1", volumes: [{ volume: "orderly", server: "annex3" }] } })).toEqual([
+      "montagu-backup:privateer.backup.volumes[0].server: unknown server 'annex3'",
+      "montagu-backup:privateer.backup.volumes[0].volume: client 'uat' does not back up volume 'orderly'",
+    ]);
+  });
+
+  it("rejects a restore from a client that does not back the volume up, or a source for a local volume", () => {
+    expect(
+      onClient("uat", {
+        restore: {
+          id: "1",
+          volumes: [
+            { volume: "orderly", server: "annex2", source: "uat" },
+            { volume: "barman_recover", server: "annex2", source: "production2" },
+            { volume: "outpack", server: "annex2" },
+          ],
+        },
+      }),
+    ).toEqual([
+      "montagu-backup:privateer.restore.volumes[0].source: client 'uat' does not back up volume 'orderly'",
+      "montagu-backup:privateer.restore.volumes[1].source: volume 'barman_recover' is local to the server: it has no source",
+      "montagu-backup:privateer.restore.volumes[2].volume: unknown volume 'outpack'",
+    ]);
+  });
+
+  it("asks for the client when a stack provisions several", () => {
+    const topology = baseTopology();
+    topology.clients[1].key_volume = "uat_keys";
+    expect(problems(topology, { machines: ["production2", "uat"], privateer: { restore: { id: "1", volumes: [{ volume: "orderly", server: "annex2" }] } } })).toEqual([
+      "montagu-backup:privateer.restore.volumes[0].client: name the client: this stack provisions several (production2, uat)",
+    ]);
+  });
+
+  it("rejects reading keys from a vault the topology does not have", () => {
+    expect(onClient("uat", { keys: { generate: false } })).toEqual([
+      "montagu-backup:privateer.keys.generate: the topology has no vault to read keys from, so this stack must generate them",
+    ]);
+  });
+});
+
 describe("the program on bad input", () => {
   it("declares nothing and fails with one message listing every problem", async () => {
     const config = { ...readStackConfig("annex2"), "montagu-backup:machines": ["annex3"], "montagu-backup:barman": { database: { host: "db" } } };

@@ -1,0 +1,210 @@
+import { parse as parseShell } from "shell-quote";
+import { parse } from "yaml";
+import { describe, expect, it } from "vitest";
+import { dryProvider } from "../harness/dryProvider";
+import { type RegisteredResource, runStack, type StackRun } from "../harness/run";
+import { readStackConfig, type StackConfig } from "../harness/stackConfig";
+import { rsaPrivateKeyOutputs } from "../harness/tlsKey";
+
+// The montagu topology (privateer.json) as each machine's stack declares it.
+
+const vaultReads: string[] = [];
+const provider = dryProvider({
+  "vault:generic/getSecret:getSecret": ({ path }) => {
+    vaultReads.push(String(path));
+    const key = rsaPrivateKeyOutputs(1024);
+    return { data: { private: key.privateKeyPemPkcs8, public: key.publicKeyOpenssh.trim() } };
+  },
+});
+
+function stack(name: string, privateer: Record<string, unknown> = {}): Promise<StackRun> {
+  const config: StackConfig = { ...readStackConfig(name), "montagu-backup:privateer": privateer };
+  return runStack(name, config, provider);
+}
+
+const ofType = (run: StackRun, type: string) => run.resources.filter((r) => r.type === type);
+const named = (run: StackRun, name: string) => {
+  const found = run.resources.find((r) => r.name === name);
+  if (found === undefined) throw new Error(`no resource ${name}; have ${run.resources.map((r) => r.name).join(", ")}`);
+  return found;
+};
+/** The arguments of the script's `docker run`, as the shell will see them. */
+const dockerRunArgs = (script: string): string[] => {
+  const line = script.split("\n").find((l) => l.startsWith("docker run"))!;
+  const words = parseShell(line);
+  const end = words.findIndex((w) => typeof w !== "string");
+  return (end === -1 ? words : words.slice(0, end)) as string[];
+};
+const uploads = (r: RegisteredResource) => r.inputs.uploads as { file: string; content: string; permissions: string }[];
+
+describe("keys", () => {
+  it("are generated once per machine, RSA 2048, and written to vault KV v1 at <prefix>/<machine> with fields private and public", async () => {
+    const run = await stack("annex2", { keys: { generate: true } });
+    const keys = ofType(run, "tls:index/privateKey:PrivateKey");
+    expect(keys.map((k) => k.inputs)).toEqual(Array(6).fill({ algorithm: "RSA", rsaBits: 2048 }));
+    const secrets = ofType(run, "vault:generic/secret:Secret");
+    expect(secrets.map((s) => s.inputs.path).sort()).toEqual(
+      ["annex", "annex2", "production", "production2", "science", "uat"].map((m) => `secret/vimc/privateer/${m}`),
+    );
+    for (const secret of secrets) {
+      expect(secret.secretInputs).toContain("dataJson");
+      const data = JSON.parse(secret.inputs.dataJson);
+      expect(Object.keys(data).sort()).toEqual(["private", "public"]);
+      expect(data.private).toMatch(/^-----BEGIN PRIVATE KEY-----\n/);
+      expect(data.public).toMatch(/^ssh-rsa AAAA\S+$/);
+    }
+    const [vaultProvider] = ofType(run, "pulumi:providers:vault");
+    expect(vaultProvider.inputs.address).toBe("https://vault.dide.ic.ac.uk:8200");
+  });
+
+  it("are read from vault by the other stacks, only those each machine needs", async () => {
+    vaultReads.length = 0;
+    const run = await stack("production2");
+    expect(vaultReads.sort()).toEqual(["secret/vimc/privateer/annex", "secret/vimc/privateer/annex2", "secret/vimc/privateer/production2"]);
+    expect(ofType(run, "tls:index/privateKey:PrivateKey")).toEqual([]);
+    expect(ofType(run, "vault:generic/secret:Secret")).toEqual([]);
+  });
+
+  it("are replaced, every one, when the generation is raised", async () => {
+    const first = await stack("annex2", { keys: { generate: true } });
+    const second = await stack("annex2", { keys: { generate: true, generation: 2 } });
+    const names = (run: StackRun) => ofType(run, "tls:index/privateKey:PrivateKey").map((k) => k.name);
+    expect(names(first).every((n) => n.endsWith("-gen1"))).toBe(true);
+    expect(names(second).every((n) => n.endsWith("-gen2"))).toBe(true);
+  });
+
+  it("never appear in plain text: every input holding a private key is secret, and no output holds one", async () => {
+    for (const run of [await stack("annex2", { keys: { generate: true } }), await stack("production2"), await stack("local")]) {
+      let privateKeys = 0;
+      for (const resource of run.resources) {
+        const visit = (value: unknown, path: string) => {
+          if (typeof value === "string" && value.includes("PRIVATE KEY")) {
+            privateKeys++;
+            expect(resource.secretInputs.some((secret) => path === secret || path.startsWith(`${secret}.`) || path.startsWith(`${secret}[`))).toBe(true);
+          } else if (typeof value === "object" && value !== null) {
+            for (const [key, child] of Object.entries(value)) visit(child, Array.isArray(value) ? `${path}[${key}]` : path === "" ? key : `${path}.${key}`);
+          }
+        };
+        visit(resource.inputs, "");
+      }
+      expect(privateKeys).toBeGreaterThan(0);
+      expect(JSON.stringify(run.outputs)).not.toMatch(/PRIVATE KEY/);
+    }
+  });
+});
+
+describe("the server (annex2)", () => {
+  it("writes privateer's key files with privateer's modes, and serves the data and local volumes", async () => {
+    const run = await stack("annex2", { keys: { generate: true } });
+    const writer = named(run, "privateer-server-annex2-keys-configure");
+    expect(writer.inputs).toMatchObject({ name: "privateer_montagu_keys_configure", start: false, mustRun: false });
+    expect(uploads(writer).map((u) => `${u.file} ${u.permissions}`)).toEqual([
+      "/privateer/keys/id_rsa 0600",
+      "/privateer/keys/id_rsa.pub 0644",
+      "/privateer/keys/authorized_keys 0600",
+      "/privateer/keys/name 0644",
+    ]);
+    const content = Object.fromEntries(uploads(writer).map((u) => [u.file.split("/").pop(), u.content]));
+    expect(content.name).toBe("annex2");
+    expect(content.authorized_keys.trim().split("\n")).toHaveLength(4);
+    expect(content.authorized_keys).toMatch(/^(ssh-rsa \S+\n){4}$/);
+
+    const server = named(run, "privateer-server-annex2-container");
+    expect(server.inputs).toMatchObject({ name: "privateer_montagu_server", restart: "always", ports: [{ internal: 22, external: 10022 }] });
+    expect(server.inputs.volumes).toEqual([
+      { volumeName: "privateer_montagu_keys", containerPath: "/privateer/keys", readOnly: true },
+      { volumeName: "privateer_montagu_data", containerPath: "/privateer/volumes" },
+      { volumeName: "barman_recover", containerPath: "/privateer/local/barman_recover", readOnly: true },
+    ]);
+    expect(server.deleteBeforeReplace).toBe(true);
+    expect(named(run, "privateer-server-annex2-data").retainOnDelete).toBe(true);
+    expect((run.outputs.privateer as any).servers).toEqual({ annex2: { address: "annex2.montagu.dide.ic.ac.uk", port: 10022 } });
+  });
+
+  it("can run upstream's images instead of ours", async () => {
+    const run = await stack("annex2", { keys: { generate: true }, images: "upstream" });
+    expect(ofType(run, "docker:index/remoteImage:RemoteImage").map((r) => r.inputs.name)).toEqual(["mrcide/privateer-server:latest"]);
+    expect(ofType(run, "docker:index/image:Image")).toEqual([]);
+  });
+});
+
+describe("the clients", () => {
+  it("write known_hosts, config, name and the schedule as privateer does, and check every server", async () => {
+    const run = await stack("production2");
+    const writer = named(run, "privateer-client-production2-keys-configure");
+    expect(uploads(writer).map((u) => `${u.file} ${u.permissions}`)).toEqual([
+      "/privateer/keys/id_rsa 0600",
+      "/privateer/keys/id_rsa.pub 0644",
+      "/privateer/keys/known_hosts 0600",
+      "/privateer/keys/config 0600",
+      "/privateer/keys/name 0644",
+      "/privateer/keys/yacron.yml 0644",
+    ]);
+    const content = Object.fromEntries(uploads(writer).map((u) => [u.file.split("/").pop(), u.content]));
+    expect(content.known_hosts).toMatch(/^\[annex\.montagu\.dide\.ic\.ac\.uk\]:10022 ssh-rsa \S+\n\[annex2\.montagu\.dide\.ic\.ac\.uk\]:10022 ssh-rsa \S+\n$/);
+    expect(content.config).toBe(
+      "Host annex\n    User root\n    Port 10022\n    HostName annex.montagu.dide.ic.ac.uk\n\n" +
+        "Host annex2\n    User root\n    Port 10022\n    HostName annex2.montagu.dide.ic.ac.uk\n",
+    );
+    expect(content.name).toBe("production2");
+    expect(parse(content["yacron.yml"])).toEqual({
+      defaults: { timezone: "Europe/London" },
+      web: { listen: ["http://0.0.0.0:8080"] },
+      jobs: [
+        {
+          name: "job-1",
+          command: "rsync -av --delete /privateer/volumes/montagu_outpack_volume annex2:/privateer/volumes/production2",
+          schedule: "@daily",
+        },
+      ],
+    });
+
+    const scheduler = named(run, "privateer-client-production2-scheduler");
+    expect(scheduler.inputs).toMatchObject({ name: "privateer_scheduler", restart: "always", ports: [{ internal: 8080, external: 8080 }] });
+    expect(scheduler.inputs.volumes).toEqual([
+      { volumeName: "privateer_keys", containerPath: "/privateer/keys", readOnly: true },
+      { volumeName: "montagu_outpack_volume", containerPath: "/privateer/volumes/montagu_outpack_volume", readOnly: true },
+    ]);
+    const checks = ofType(run, "command:local:Command").filter((c) => c.name.includes("-check-"));
+    expect(checks.map((c) => c.name)).toEqual(["privateer-client-production2-check-annex", "privateer-client-production2-check-annex2"]);
+    expect(checks[1].inputs.create).toContain("ssh annex2 cat /privateer/keys/name");
+    expect(checks[1].inputs.environment).toEqual({ DOCKER_HOST: "ssh://vagrant@production2.montagu.dide.ic.ac.uk" });
+    expect((run.outputs.privateer as any).schedulers).toEqual({ production2: "http://localhost:8080" });
+  });
+
+  it("push on demand when the backup id is given, with privateer's rsync and layout", async () => {
+    const run = await stack("production2", { backup: { id: "b1", volumes: [{ volume: "montagu_orderly_volume", server: "annex2" }] } });
+    const [push] = ofType(run, "command:local:Command").filter((c) => c.name.startsWith("privateer-backup-"));
+    expect(push.inputs.triggers).toEqual(["b1"]);
+    expect(push.inputs.interpreter).toEqual(["/bin/bash", "-c"]);
+    expect(push.inputs.create).toMatch(/^set -euo pipefail\n/);
+    expect(dockerRunArgs(push.inputs.create)).toEqual([
+      ...["docker", "run", "--rm", "--volume", "privateer_keys:/privateer/keys:ro"],
+      ...["--volume", "montagu_orderly_volume:/privateer/volumes/montagu_orderly_volume:ro", expect.stringMatching(/^sha256:/)],
+      ...["rsync", "-a", "--delete", "--info=progress2,stats2", "/privateer/volumes/montagu_orderly_volume", "annex2:/privateer/volumes/production2"],
+    ]);
+  });
+
+  it("restore when the restore id is given: a client's copy, and a server-local volume into another volume", async () => {
+    const run = await stack("uat", {
+      restore: {
+        id: "r1",
+        volumes: [
+          { volume: "montagu_orderly_volume", server: "annex2", source: "production2" },
+          { volume: "barman_recover", server: "annex2", to: "montagu_db_volume" },
+        ],
+      },
+    });
+    const steps = ofType(run, "command:local:Command").filter((c) => c.name.startsWith("privateer-restore-"));
+    expect(steps.map((s) => s.inputs.triggers)).toEqual([["r1"], ["r1"]]);
+    expect(dockerRunArgs(steps[0].inputs.create).slice(-3)).toEqual([
+      "--info=progress2,stats2",
+      "annex2:/privateer/volumes/production2/montagu_orderly_volume/",
+      "/privateer/volumes/montagu_orderly_volume/",
+    ]);
+    const local = dockerRunArgs(steps[1].inputs.create);
+    expect(local.slice(3, 7)).toEqual(["--volume", "privateer_keys:/privateer/keys:ro", "--volume", "montagu_db_volume:/privateer/volumes/montagu_db_volume"]);
+    expect(local.slice(-2)).toEqual(["annex2:/privateer/local/barman_recover/", "/privateer/volumes/montagu_db_volume/"]);
+    expect(steps[1].dependencies).toContain(steps[0].urn);
+  });
+});
