@@ -6,8 +6,9 @@ import * as pulumi from "@pulumi/pulumi";
 export const IMAGES_DIR = path.join(__dirname, "..", "images");
 
 /**
- * Builds `images/<directory>` on the stack's Docker engine and keeps it there: there is no
- * registry to push to, the engine that runs the container is the one that builds it.
+ * Builds `images/<directory>/Dockerfile` on the stack's Docker engine and keeps it there:
+ * there is no registry to push to, the engine that runs the container is the one that
+ * builds it. The context is all of `images/`, so images share files (the scheduler).
  */
 export function imageFromDirectory(
   resourceName: string,
@@ -21,7 +22,7 @@ export function imageFromDirectory(
       imageName,
       skipPush: true,
       build: {
-        context: path.join(IMAGES_DIR, directory),
+        context: IMAGES_DIR,
         dockerfile: path.join(IMAGES_DIR, directory, "Dockerfile"),
         // The classic builder is on every engine; these small Dockerfiles gain nothing from BuildKit.
         builderVersion: docker.BuilderVersion.BuilderV1,

@@ -37,7 +37,7 @@ export async function prepareRig(): Promise<void> {
   await outer.run(["image", "save", "--output", BASE_ARCHIVE, BASE_IMAGE]);
 }
 
-async function removeHost(name: string) {
+export async function removeHost(name: string) {
   await outer.run(["rm", "--force", "--volumes", `rig-${name}`], { allowFailure: true });
   await outer.run(["volume", "rm", "--force", `rig-${name}-docker`], { allowFailure: true });
 }

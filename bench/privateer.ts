@@ -1,0 +1,114 @@
+// npm run bench:privateer — our volume push against three references on the same files and
+// the same link between two simulated hosts; each figure the median of three runs.
+// BENCH_FILES and BENCH_FILE_KB change the size (default: 20,000 files of 100 KB, about 2 GB).
+import { performance } from "node:perf_hooks";
+import { DockerApplier, FakeVault } from "../test/harness/dockerApplier";
+import { run } from "../test/harness/docker";
+import { runStack } from "../test/harness/run";
+import { prepareRig, removeHost, startHost, type SimulatedHost } from "../test/rig/hosts";
+
+const FILES = Number(process.env.BENCH_FILES ?? 20_000);
+const FILE_KB = Number(process.env.BENCH_FILE_KB ?? 100);
+const RUNS = 3;
+const VOLUME = "montagu_orderly_volume";
+const CLIENT_IMAGE = "montagu-backup/privateer-client:local";
+// OpenSSH's own cipher preference, which privateer's transfer gets.
+const OPENSSH_DEFAULT_CIPHERS = "chacha20-poly1305@openssh.com,aes128-ctr,aes192-ctr,aes256-ctr,aes128-gcm@openssh.com,aes256-gcm@openssh.com";
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+async function timed(what: string, action: () => Promise<unknown>, before?: () => Promise<unknown>): Promise<number> {
+  const seconds: number[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    if (before !== undefined) await before();
+    const start = performance.now();
+    await action();
+    seconds.push((performance.now() - start) / 1000);
+  }
+  console.log(`${what.padEnd(44)} ${seconds.map((s) => s.toFixed(2)).join("  ")}  median ${median(seconds).toFixed(2)} s`);
+  return median(seconds);
+}
+
+async function main() {
+  await prepareRig();
+  const vault = new FakeVault();
+  const hosts: Record<string, SimulatedHost> = {};
+  const appliers: Record<string, DockerApplier> = {};
+  // Hosts of its own, so that a benchmark and the tests can run side by side.
+  for (const name of ["annex2", "production2"]) {
+    hosts[name] = await startHost(`bench-${name}`);
+    appliers[name] = new DockerApplier({ dockerHost: hosts[name].dockerHost, vault });
+  }
+  const up = (machine: string, privateer: Record<string, unknown>) =>
+    runStack(machine, { "docker:host": hosts[machine].dockerHost, "montagu-backup:topology": "bench/privateer.json", "montagu-backup:machines": [machine], "montagu-backup:privateer": privateer }, appliers[machine]);
+  const { annex2, production2 } = hosts;
+
+  console.log(`setting up: ${FILES} files of ${FILE_KB} KB in ${VOLUME} on production2`);
+  await up("annex2", { keys: { generate: true } });
+  await production2.docker.run([
+    "run", "--rm", "--volume", `${VOLUME}:/data`, "debian:bookworm", "bash", "-c",
+    `head -c ${FILE_KB * 1024 * 64} /dev/urandom > /tmp/pool
+     for i in $(seq 0 $((${FILES} - 1))); do
+       d=/data/d$((i / 500))/e$((i % 500 / 50)); [ -d $d ] || mkdir -p $d
+       dd if=/tmp/pool of=$d/f$i bs=1024 skip=$(( (i * 7) % (${FILE_KB} * 63) )) count=${FILE_KB} status=none
+     done`,
+  ]);
+  const bytes = Number(await production2.docker.out("run", "--rm", "--volume", `${VOLUME}:/data:ro`, "debian:bookworm", "du", "-sb", "/data").then((o) => o.split(/\s/)[0]));
+  const megabytes = bytes / 1e6;
+  console.log(`volume: ${megabytes.toFixed(0)} MB`);
+
+  // Our push, exactly as the stack runs it.
+  const configured = await up("production2", { backup: { id: "bench", volumes: [{ volume: VOLUME, server: "annex2" }] } });
+  const push = configured.resources.find((r) => r.type === "command:local:Command" && r.name.startsWith("privateer-backup-"))!;
+  const ours = () => run("bash", ["-c", push.inputs.create], { env: { ...process.env, DOCKER_HOST: production2.dockerHost } });
+  const clearServerCopy = () => annex2.docker.run(["run", "--rm", "--volume", "privateer_montagu_data:/d", "debian:bookworm", "rm", "-rf", "/d/production2", "/d/tar"]);
+  const client = (script: string, extra: string[] = []) =>
+    production2.docker.run(["run", "--rm", "--volume", "privateer_keys:/privateer/keys:ro", "--volume", `${VOLUME}:/privateer/volumes/${VOLUME}`, ...extra, CLIENT_IMAGE, "bash", "-c", script]);
+
+  const oursFull = await timed("our push (full)", ours, clearServerCopy);
+  const privateerFull = await timed("privateer's rsync -av --delete over ssh", () =>
+    client(`rsync -av --delete -e 'ssh -o Ciphers=${OPENSSH_DEFAULT_CIPHERS}' /privateer/volumes/${VOLUME} annex2:/privateer/volumes/production2 > /dev/null`), clearServerCopy);
+  const tarFull = await timed("tar | ssh | tar", () =>
+    client(`tar -C /privateer/volumes -cf - ${VOLUME} | ssh annex2 'mkdir -p /privateer/volumes/tar && tar -C /privateer/volumes/tar -xf -'`), clearServerCopy);
+  const localCopy = await timed("cp -a on the same disk (the limit)", () =>
+    production2.docker.run(["run", "--rm", "--volume", `${VOLUME}:/src:ro`, "--volume", "bench_copy:/dst", "debian:bookworm", "cp", "-a", "/src/.", "/dst/"]),
+    () => production2.docker.run(["volume", "rm", "--force", "bench_copy"]));
+
+  // Incremental: 1% of the files change, then push again (the copy is otherwise current).
+  await ours();
+  let round = 0;
+  const changeOnePercent = async () => {
+    round++;
+    await client(`for i in $(seq 0 100 $((${FILES} - 1))); do f=$(ls -d /privateer/volumes/${VOLUME}/d$((i / 500))/e$((i % 500 / 50)))/f$i; echo "change ${"$"}{RANDOM} ${round}" >> $f; done`);
+  };
+  const oursIncremental = await timed("our push after 1% changed", ours, changeOnePercent);
+  const privateerIncremental = await timed("privateer's push after 1% changed", () =>
+    client(`rsync -av --delete -e 'ssh -o Ciphers=${OPENSSH_DEFAULT_CIPHERS}' /privateer/volumes/${VOLUME} annex2:/privateer/volumes/production2 > /dev/null`), changeOnePercent);
+
+  // Restore: the server's copy back into a fresh volume on production2.
+  const restoreTo = "bench_restore";
+  const clearRestore = () => production2.docker.run(["volume", "rm", "--force", restoreTo]);
+  const restoreScript = (rsyncOptions: string) =>
+    `docker run --rm --volume privateer_keys:/privateer/keys:ro --volume ${restoreTo}:/privateer/volumes/${restoreTo} ${CLIENT_IMAGE} rsync ${rsyncOptions} annex2:/privateer/volumes/production2/${VOLUME}/ /privateer/volumes/${restoreTo}/`;
+  const oursRestore = await timed("our restore", () =>
+    run("bash", ["-c", restoreScript("-a --delete --info=progress2,stats2")], { env: { ...process.env, DOCKER_HOST: production2.dockerHost } }), clearRestore);
+  const privateerRestore = await timed("privateer's restore", () =>
+    run("bash", ["-c", `${restoreScript(`-av --delete -e 'ssh -o Ciphers=${OPENSSH_DEFAULT_CIPHERS}'`)} > /dev/null`], { env: { ...process.env, DOCKER_HOST: production2.dockerHost } }), clearRestore);
+
+  console.log("");
+  console.log(`full push: ours ${oursFull.toFixed(2)} s, privateer ${privateerFull.toFixed(2)} s, tar over ssh ${tarFull.toFixed(2)} s, local copy ${localCopy.toFixed(2)} s`);
+  console.log(`incremental push (1% changed): ours ${oursIncremental.toFixed(2)} s (${(oursIncremental / oursFull).toFixed(3)} of full), privateer ${privateerIncremental.toFixed(2)} s (${(privateerIncremental / privateerFull).toFixed(3)} of full)`);
+  console.log(`restore: ours ${(megabytes / oursRestore).toFixed(0)} MB/s, privateer ${(megabytes / privateerRestore).toFixed(0)} MB/s, local copy ${(megabytes / localCopy).toFixed(0)} MB/s`);
+  console.log(
+    `RESULT privateer vs_privateer=${(privateerFull / oursFull).toFixed(2)} vs_local_copy=${(localCopy / oursFull).toFixed(2)} ` +
+      `incremental_fraction=${(oursIncremental / oursFull).toFixed(3)} restore_mb_s=${(megabytes / oursRestore).toFixed(0)}`,
+  );
+  if (process.env.RIG_KEEP !== "1") {
+    for (const name of ["bench-annex2", "bench-production2"]) await removeHost(name);
+  }
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
