@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { loadSettings } from "./config/load";
 import type { Settings } from "./config/settings";
 import { databasePassword } from "./components/passwords";
+import { Barman } from "./components/barman";
 import { declarePrivateer, type PrivateerOutputs } from "./components/privateer";
 import { DATABASE_USERS, StandInPrimary } from "./components/standInPrimary";
 
@@ -15,6 +16,12 @@ export interface StackOutputs {
     database: pulumi.Output<string>;
   };
   privateer?: PrivateerOutputs;
+  barman?: {
+    container: pulumi.Output<string>;
+    volumes: Record<string, pulumi.Output<string>>;
+    metricsUrl: pulumi.Output<string>;
+    commands: { status: string; check: string; barman: string };
+  };
 }
 
 /** Points the docker CLI in command resources at the engine the docker provider uses. */
@@ -41,6 +48,15 @@ export function declareStack(settings: Settings): StackOutputs {
       port: primary.port,
       database: primary.database,
     };
+  }
+  if (config.barman !== undefined) {
+    const group = config.barman.passwordGroup;
+    const barman = new Barman("barman", {
+      settings: config.barman,
+      timezone: config.timezone,
+      passwords: { backup: databasePassword(group, "barman"), stream: databasePassword(group, "streaming_barman") },
+    });
+    outputs.barman = { container: barman.containerName, volumes: barman.volumeNames, metricsUrl: barman.metricsUrl, commands: barman.commands };
   }
   outputs.privateer = declarePrivateer(settings, dockerEnvironment());
   return outputs;

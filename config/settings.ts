@@ -28,6 +28,9 @@ const barman = z.strictObject({
       name: z.string().min(1).default("montagu"),
     }),
   passwordGroup: passwordGroup.default("production"),
+  /** `local` builds images/barman; `upstream` pulls vimc/montagu-barman:<imageTag>. */
+  image: z.enum(["local", "upstream"]).default("local"),
+  imageTag: z.string().min(1).default("master"),
   retentionPolicy: z.string().min(1).default("RECOVERY WINDOW OF 3 MONTHS"),
   metricsPort: port.default(5000),
   schedule: z

@@ -11,6 +11,7 @@ import { rsaPrivateKeyOutputs } from "../harness/tlsKey";
 const vaultReads: string[] = [];
 const provider = dryProvider({
   "vault:generic/getSecret:getSecret": ({ path }) => {
+    if (String(path).startsWith("secret/vimc/database/")) return { data: { password: "from-vault" } };
     vaultReads.push(String(path));
     const key = rsaPrivateKeyOutputs(1024);
     return { data: { private: key.privateKeyPemPkcs8, public: key.publicKeyOpenssh.trim() } };
@@ -124,7 +125,7 @@ describe("the server (annex2)", () => {
   it("can run upstream's images instead of ours", async () => {
     const run = await stack("annex2", { keys: { generate: true }, images: "upstream" });
     expect(ofType(run, "docker:index/remoteImage:RemoteImage").map((r) => r.inputs.name)).toEqual(["mrcide/privateer-server:latest"]);
-    expect(ofType(run, "docker:index/image:Image")).toEqual([]);
+    expect(ofType(run, "docker:index/image:Image").filter((r) => r.name.startsWith("privateer"))).toEqual([]);
   });
 });
 
