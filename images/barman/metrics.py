@@ -81,7 +81,7 @@ def collect():
         backups = [b for b in barman_json("list-backups", SERVER) if b.get("status") == "DONE"]
         state["available_backups"] = len(backups)
         state["last_backup"] = max((int(b["end_time_timestamp"]) for b in backups), default=None)
-        version = barman_json("status", SERVER).get("server_txt_version", {}).get("message", "")
+        version = barman_json("status", SERVER).get("pg_version", {}).get("message", "")
         match = re.match(r"(\d+)(?:\.(\d+))?", version)
         if match:
             state["pg_version_major"] = int(match.group(1))

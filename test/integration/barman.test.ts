@@ -1,0 +1,129 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { DockerApplier, FakeVault } from "../harness/dockerApplier";
+import { runStack } from "../harness/run";
+import { startHost, type SimulatedHost } from "../rig/hosts";
+
+// A real PostgreSQL primary on production2, barman streaming from it on annex2.
+
+const TOPOLOGY = "test/fixtures/privateer.json";
+const BARMAN_IMAGE = "montagu-backup/barman:local";
+
+async function eventually<T>(what: string, seconds: number, attempt: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + seconds * 1000;
+  for (;;) {
+    const result = await attempt().catch(() => undefined);
+    if (result !== undefined) return result;
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${seconds}s`);
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+  }
+}
+
+describe("barman on the backup host, streaming from a real primary", () => {
+  const vault = new FakeVault();
+  let annex2: SimulatedHost;
+  let production2: SimulatedHost;
+
+  const barman = (...args: string[]) => annex2.docker.run(["exec", "barman-montagu", "barman", ...args], { allowFailure: true });
+  const sql = (query: string) =>
+    production2.docker.out("exec", "montagu-db", "runuser", "-u", "postgres", "--", "psql", "-d", "montagu", "--no-psqlrc", "-v", "ON_ERROR_STOP=1", "-Atc", query);
+  const metrics = async () => {
+    const text = await annex2.docker.out(
+      "run", "--rm", "--network", "host", "--entrypoint", "python3", BARMAN_IMAGE, "-c",
+      "import urllib.request; print(urllib.request.urlopen('http://localhost:5000/metrics', timeout=10).read().decode())",
+    );
+    return Object.fromEntries(text.split("\n").filter(Boolean).map((line) => [line.split("{")[0], Number(line.split(" ").pop())]));
+  };
+  const collect = () => annex2.docker.run(["exec", "barman-montagu", "barman-metrics", "collect"], { allowFailure: true });
+
+  beforeAll(async () => {
+    [annex2, production2] = await Promise.all([startHost("annex2"), startHost("production2")]);
+    const common = { "montagu-backup:topology": TOPOLOGY };
+    await runStack(
+      "annex2",
+      {
+        ...common,
+        "docker:host": annex2.dockerHost,
+        "montagu-backup:machines": ["annex2"],
+        "montagu-backup:privateer": { keys: { generate: true } },
+        "montagu-backup:barman": { slot: "barman", database: { host: "production2", port: 5432 }, passwordGroup: "fake" },
+      },
+      new DockerApplier({ dockerHost: annex2.dockerHost, vault }),
+    );
+    await runStack(
+      "production2",
+      {
+        ...common,
+        "docker:host": production2.dockerHost,
+        "montagu-backup:machines": ["production2"],
+        "montagu-backup:standInPrimary": { port: 5432, passwordGroup: "fake" },
+      },
+      new DockerApplier({ dockerHost: production2.dockerHost, vault }),
+    );
+  });
+
+  it("takes the first base backup by itself, and barman check is all OK", async () => {
+    const backups = await eventually("a base backup", 240, async () => {
+      const listed = (await barman("list-backups", "--minimal", "montagu")).stdout.trim();
+      return listed === "" ? undefined : listed.split("\n");
+    });
+    expect(backups.length).toBeGreaterThanOrEqual(1);
+    const check = await eventually("barman check all OK", 120, async () => {
+      await barman("cron");
+      const result = await barman("check", "montagu");
+      return result.code === 0 ? result.stdout : undefined;
+    });
+    expect(check).not.toMatch(/FAILED/);
+    expect(check).toMatch(/replication slot: OK/);
+  });
+
+  it("receives the WAL holding rows just committed on the primary", async () => {
+    await sql("CREATE TABLE IF NOT EXISTS batch (id serial PRIMARY KEY, payload text)");
+    const segment = await sql("INSERT INTO batch (payload) SELECT md5(g::text) FROM generate_series(1, 1000) g; SELECT pg_walfile_name(pg_current_wal_lsn())");
+    const switched = await barman("switch-wal", "--force", "--archive", "--archive-timeout", "120", "montagu");
+    expect(switched.code, switched.stderr).toBe(0);
+    const archived = await annex2.docker.out("exec", "barman-montagu", "bash", "-c", `ls /var/lib/barman/montagu/wals/*/ | grep -c '^${segment}' || true`);
+    expect(Number(archived)).toBeGreaterThanOrEqual(1);
+  });
+
+  it("serves metrics that tell the truth: OK now, not OK with the primary down, OK again after", async () => {
+    expect(await collect()).toMatchObject({ code: 0 });
+    const healthy = await metrics();
+    expect(healthy.barman_ok).toBe(1);
+    expect(healthy.barman_available_backups).toBeGreaterThanOrEqual(1);
+    expect(healthy.barman_time_since_last_backup_seconds).toBeLessThan(600);
+    expect(healthy.pg_version_major).toBe(15);
+
+    await production2.docker.run(["stop", "montagu-db"]);
+    await collect();
+    const down = await metrics();
+    expect(down.barman_ok).toBe(0);
+    expect(down.barman_time_since_last_backup_seconds).toBeGreaterThanOrEqual(healthy.barman_time_since_last_backup_seconds);
+
+    await production2.docker.run(["start", "montagu-db"]);
+    await eventually("barman_ok 1 again", 180, async () => {
+      await barman("cron");
+      await collect();
+      return (await metrics()).barman_ok === 1 ? true : undefined;
+    });
+  });
+
+  it("says which user cannot connect when a password is wrong, and reports barman_ok 0", async () => {
+    await sql("ALTER ROLE streaming_barman PASSWORD 'not-the-one-barman-has'");
+    await annex2.docker.run(["restart", "barman-montagu"]);
+    const logs = await eventually("the failing user in the log", 90, async () => {
+      const result = await annex2.docker.run(["logs", "--since", "2m", "barman-montagu"], { allowFailure: true });
+      const text = `${result.stdout}${result.stderr}`;
+      return /replication user 'streaming_barman' cannot connect/.test(text) ? text : undefined;
+    });
+    expect(logs).toMatch(/password authentication failed for user "streaming_barman"/);
+    expect((await metrics()).barman_ok).toBe(0);
+
+    await sql("ALTER ROLE streaming_barman PASSWORD 'streaming_barman'");
+    await annex2.docker.run(["restart", "barman-montagu"]);
+    await eventually("barman_ok 1 after the password is right", 180, async () => {
+      await barman("cron");
+      await collect();
+      return (await metrics()).barman_ok === 1 ? true : undefined;
+    });
+  });
+});
