@@ -4,6 +4,7 @@ import type { Settings } from "./config/settings";
 import { databasePassword } from "./components/passwords";
 import { Barman } from "./components/barman";
 import { declarePrivateer, type PrivateerOutputs } from "./components/privateer";
+import { Restore } from "./components/restore";
 import { DATABASE_USERS, StandInPrimary } from "./components/standInPrimary";
 
 /** The stack's outputs; every field is something an operator reads or another stack uses. */
@@ -16,6 +17,7 @@ export interface StackOutputs {
     database: pulumi.Output<string>;
   };
   privateer?: PrivateerOutputs;
+  restore?: { id: string; verification: pulumi.Output<string | undefined> };
   barman?: {
     container: pulumi.Output<string>;
     volumes: Record<string, pulumi.Output<string>>;
@@ -58,7 +60,19 @@ export function declareStack(settings: Settings): StackOutputs {
     });
     outputs.barman = { container: barman.containerName, volumes: barman.volumeNames, metricsUrl: barman.metricsUrl, commands: barman.commands };
   }
-  outputs.privateer = declarePrivateer(settings, dockerEnvironment());
+  const environment = dockerEnvironment();
+  const privateer = declarePrivateer(settings, environment);
+  outputs.privateer = privateer?.outputs;
+  if (config.restore !== undefined && privateer !== undefined) {
+    const restore = new Restore("restore", {
+      settings: config.restore,
+      topology: settings.topology,
+      clients: privateer.clients,
+      clientImage: privateer.clientImage!,
+      environment,
+    });
+    outputs.restore = { id: config.restore.id, verification: restore.verification };
+  }
   return outputs;
 }
 

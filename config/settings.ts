@@ -84,8 +84,50 @@ const privateer = z.strictObject({
   checkId: z.string().min(1).optional(),
   /** An on-demand push: runs when `id` changes. */
   backup: z.strictObject({ id: z.string().min(1), volumes: z.array(backupVolume).min(1) }).optional(),
-  /** A restore from a server: runs when `id` changes. */
-  restore: z.strictObject({ id: z.string().min(1), volumes: z.array(restoreVolume).min(1) }).optional(),
+});
+
+const isoTimestamp = z.string().refine((value) => /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/.test(value) && !Number.isNaN(Date.parse(value)), {
+  error: (issue) => `'${String(issue.input)}' is not a time with a zone, such as 2026-11-21T18:30:00Z`,
+});
+
+/** A restorable copy of the database on the backup host, made when `id` changes. */
+const prepareRestore = z.strictObject({
+  id: z.string().min(1),
+  backup: z.string().regex(/^(latest|oldest|\d{8}T\d{6})$/, { error: "must be latest, oldest or a backup id such as 20250601T010001" }).default("latest"),
+  /** Point-in-time recovery: replay WAL up to this moment. */
+  targetTime: isoTimestamp.optional(),
+  /** Parallel copy jobs; the backup host's core count when left out. */
+  jobs: z.number().int().min(1).optional(),
+  /** How long replaying WAL may take, in seconds. */
+  replayTimeout: z.number().int().min(1).default(3600),
+  /** The database image that replays WAL on the copy: `local` builds images/postgres. */
+  database: z
+    .strictObject({
+      image: z.string().min(1).default("ghcr.io/vimc/montagu-db:main"),
+      args: z.array(z.string()).optional(),
+    })
+    .prefault({}),
+});
+
+const verify = z.strictObject({
+  container: dockerName,
+  user: z.string().min(1).default("vimc"),
+  database: z.string().min(1).default("montagu"),
+  query: z.string().min(1),
+});
+
+/** A restore onto this machine, run when `id` changes: stop, copy each volume, start, verify. */
+const restore = z.strictObject({
+  id: z.string().min(1),
+  volumes: z.array(restoreVolume).min(1),
+  /** Containers stopped before anything is copied. */
+  stop: z.array(dockerName).default([]),
+  /** Containers started once everything is copied. */
+  start: z.array(dockerName).default([]),
+  /** A query run on the restored database; its result is a stack output. */
+  verify: verify.optional(),
+  /** Restoring over a volume this machine backs up destroys the source of its backups: refused unless set. */
+  allowOverwriteSource: z.boolean().default(false),
 });
 
 export const stackConfigSchema = z.strictObject({
@@ -98,12 +140,16 @@ export const stackConfigSchema = z.strictObject({
   standInPrimary: standInPrimary.optional(),
   barman: barman.optional(),
   privateer: privateer.prefault({}),
+  prepareRestore: prepareRestore.optional(),
+  restore: restore.optional(),
 });
 
 export type StackConfig = z.output<typeof stackConfigSchema>;
 export type StandInPrimaryConfig = NonNullable<StackConfig["standInPrimary"]>;
 export type BarmanConfig = NonNullable<StackConfig["barman"]>;
 export type PrivateerConfig = StackConfig["privateer"];
+export type PrepareRestoreConfig = NonNullable<StackConfig["prepareRestore"]>;
+export type RestoreConfig = NonNullable<StackConfig["restore"]>;
 
 type Path = (string | number)[];
 interface Claim {
@@ -183,15 +229,17 @@ function transferClient(topology: TopologyParts, machines: string[], named: stri
   return { problem: `name the client: this stack provisions ${clients.length === 0 ? "no client" : `several (${clients.join(", ")})`}` };
 }
 
-/** privateer's rules for `backup` and `restore`, on this stack's transfers. */
-function transferProblems(topology: TopologyParts, machines: string[], rawPrivateer: unknown) {
+/** privateer's rules for `backup` and `restore`, on this stack's transfers, and the guard on restores. */
+function transferProblems(topology: TopologyParts, machines: string[], rawConfig: unknown) {
   const problems: { path: Path; message: string }[] = [];
-  const settings = validFields(privateer, rawPrivateer);
+  const settings = validFields(privateer, (rawConfig as { privateer?: unknown } | undefined)?.privateer);
+  const restoreSettings = validFields(restore, (rawConfig as { restore?: unknown } | undefined)?.restore);
   const servers = new Set(topology.servers.map(({ value }) => value.name));
   const volumes = new Map(topology.volumes.map(({ value }) => [value.name, value]));
   const backersOf = (volume: string) =>
     topology.clients.filter(({ value }) => value.backup?.includes(volume)).map(({ value }) => value.name as string);
   const at = (...path: Path): Path => ["config", "privateer", ...path];
+  const atRestore = (...path: Path): Path => ["config", ...path];
   const checkServer = (server: string, path: Path) => {
     if (!servers.has(server)) problems.push({ path, message: `unknown server '${server}'` });
   };
@@ -206,29 +254,38 @@ function transferProblems(topology: TopologyParts, machines: string[], rawPrivat
     }
   });
 
-  settings.restore?.volumes.forEach((entry, i) => {
-    checkServer(entry.server, at("restore", "volumes", i, "server"));
+  restoreSettings.volumes?.forEach((entry, i) => {
+    checkServer(entry.server, atRestore("restore", "volumes", i, "server"));
     const client = transferClient(topology, machines, entry.client);
-    if (typeof client !== "string") problems.push({ path: at("restore", "volumes", i, "client"), message: client.problem });
+    if (typeof client !== "string") problems.push({ path: atRestore("restore", "volumes", i, "client"), message: client.problem });
     const volume = volumes.get(entry.volume);
     if (volume === undefined) {
-      problems.push({ path: at("restore", "volumes", i, "volume"), message: `unknown volume '${entry.volume}'` });
+      problems.push({ path: atRestore("restore", "volumes", i, "volume"), message: `unknown volume '${entry.volume}'` });
       return;
     }
     const backers = backersOf(entry.volume);
+    const target = entry.to ?? entry.volume;
+    if (typeof client === "string" && backersOf(target).includes(client) && restoreSettings.allowOverwriteSource !== true) {
+      problems.push({
+        path: atRestore("restore", "volumes", i, entry.to === undefined ? "volume" : "to"),
+        message:
+          `refused: '${client}' backs up volume '${target}', so restoring over it would overwrite the source of its backups ` +
+          `(set montagu-backup:restore.allowOverwriteSource to true if that is really meant)`,
+      });
+    }
     if (volume.local === true) {
       if (entry.source !== undefined) {
-        problems.push({ path: at("restore", "volumes", i, "source"), message: `volume '${entry.volume}' is local to the server: it has no source` });
+        problems.push({ path: atRestore("restore", "volumes", i, "source"), message: `volume '${entry.volume}' is local to the server: it has no source` });
       }
     } else if (entry.source === undefined) {
       if (backers.length !== 1) {
         problems.push({
-          path: at("restore", "volumes", i, "source"),
+          path: atRestore("restore", "volumes", i, "source"),
           message: `give the source: ${backers.length === 0 ? "no client backs up" : `${backers.join(", ")} back up`} volume '${entry.volume}'`,
         });
       }
     } else if (!backers.includes(entry.source)) {
-      problems.push({ path: at("restore", "volumes", i, "source"), message: `client '${entry.source}' does not back up volume '${entry.volume}'` });
+      problems.push({ path: atRestore("restore", "volumes", i, "source"), message: `client '${entry.source}' does not back up volume '${entry.volume}'` });
     }
   });
   return problems;
@@ -250,7 +307,11 @@ export const settingsSchema = z
       }
     });
     const rawPrivateer = (raw.config as { privateer?: unknown } | undefined)?.privateer;
-    for (const problem of transferProblems(topology, machines, rawPrivateer)) ctx.addIssue({ code: "custom", ...problem });
+    for (const problem of transferProblems(topology, machines, raw.config)) ctx.addIssue({ code: "custom", ...problem });
+    const configFields = validFields(stackConfigSchema, raw.config);
+    if (configFields.prepareRestore !== undefined && configFields.barman === undefined && (raw.config as { barman?: unknown } | undefined)?.barman === undefined) {
+      ctx.addIssue({ code: "custom", path: ["config", "prepareRestore"], message: "needs barman on this stack (montagu-backup:barman)" });
+    }
     const keys = validFields(privateer, rawPrivateer).keys;
     const hasVault = typeof raw.topology === "object" && raw.topology !== null && "vault" in raw.topology;
     if (keys?.generate === false && !hasVault) {

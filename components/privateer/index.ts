@@ -6,8 +6,14 @@ import { PrivateerClient } from "./client";
 import { PrivateerImages } from "./images";
 import { keysFromVault, type MachineKey, PrivateerKeys } from "./keys";
 import { publicKeyFingerprint } from "./layout";
-import { PrivateerRestore } from "./restore";
 import { PrivateerServer } from "./server";
+
+export interface PrivateerDeclared {
+  outputs: PrivateerOutputs;
+  /** This stack's clients, by name, for the transfers other components run on them. */
+  clients: Map<string, PrivateerClient>;
+  clientImage: pulumi.Output<string> | undefined;
+}
 
 export interface PrivateerOutputs {
   servers: Record<string, { address: pulumi.Output<string>; port: pulumi.Output<number> }>;
@@ -19,7 +25,7 @@ export interface PrivateerOutputs {
  * Everything privateer does for this stack's machines: keys, servers, clients with their
  * schedules, and the on-demand backups and restores the config asks for.
  */
-export function declarePrivateer(settings: Settings, environment: Record<string, string>): PrivateerOutputs | undefined {
+export function declarePrivateer(settings: Settings, environment: Record<string, string>): PrivateerDeclared | undefined {
   const { topology, config } = settings;
   const options = config.privateer;
   const servers = topology.servers.filter((s) => config.machines.includes(s.name));
@@ -65,11 +71,7 @@ export function declarePrivateer(settings: Settings, environment: Record<string,
       ),
     ]),
   );
-  const onlyClient = clients.length === 1 ? clients[0].name : undefined;
-  const transferOn = (name: string | undefined) => {
-    const component = clientComponents.get((name ?? onlyClient)!)!;
-    return { client: (name ?? onlyClient)!, component };
-  };
+  const transferOn = (name: string | undefined) => transferClientOf(clientComponents, name);
 
   if (options.backup !== undefined) {
     const groups = new Map<string, { client: string; server: string; volumes: string[] }>();
@@ -90,30 +92,14 @@ export function declarePrivateer(settings: Settings, environment: Record<string,
     }
   }
 
-  if (options.restore !== undefined) {
-    const byClient = new Map<string, { server: string; volume: string; source?: string; to: string }[]>();
-    for (const entry of options.restore.volumes) {
-      const { client } = transferOn(entry.client);
-      const local = topology.volumes.find((v) => v.name === entry.volume)?.local === true;
-      const source = local ? undefined : (entry.source ?? topology.clients.find((c) => c.backup.includes(entry.volume))!.name);
-      const list = byClient.get(client) ?? [];
-      list.push({ server: entry.server, volume: entry.volume, source, to: entry.to ?? entry.volume });
-      byClient.set(client, list);
-    }
-    for (const [client, volumes] of byClient) {
-      const { component } = transferOn(client);
-      new PrivateerRestore(
-        `privateer-restore-${client}`,
-        { id: options.restore.id, client, volumes, keyVolumeName: component.keyVolumeName, image: clientImage, hostNetwork: component.hostNetwork, environment },
-        { dependsOn: component.ready },
-      );
-    }
-  }
-
   return {
-    servers: Object.fromEntries(serverComponents.map((s, i) => [servers[i].name, { address: s.address, port: s.port }])),
-    fingerprints: Object.fromEntries(Object.entries(keys).map(([machine, key]) => [machine, key.publicKey.apply(publicKeyFingerprint)])),
-    schedulers: Object.fromEntries([...clientComponents].map(([name, c]) => [name, c.schedulerUrl])),
+    outputs: {
+      servers: Object.fromEntries(serverComponents.map((s, i) => [servers[i].name, { address: s.address, port: s.port }])),
+      fingerprints: Object.fromEntries(Object.entries(keys).map(([machine, key]) => [machine, key.publicKey.apply(publicKeyFingerprint)])),
+      schedulers: Object.fromEntries([...clientComponents].map(([name, c]) => [name, c.schedulerUrl])),
+    },
+    clients: clientComponents,
+    clientImage: images.client,
   };
 }
 
@@ -134,4 +120,10 @@ function machineKeys({ topology, config }: Settings, provider: vault.Provider | 
     ...(hasClient ? topology.servers.map((s) => s.name) : []),
   ]);
   return keysFromVault([...needed], topology.vault!.prefix, provider!);
+}
+
+/** The client a transfer runs on: the one named, or the stack's only client (the schema checked which). */
+export function transferClientOf(clients: Map<string, PrivateerClient>, name: string | undefined): { client: string; component: PrivateerClient } {
+  const client = name ?? [...clients.keys()][0];
+  return { client, component: clients.get(client)! };
 }

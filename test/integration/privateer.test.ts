@@ -16,12 +16,13 @@ describe("privateer-compatible backup and restore between simulated hosts", () =
   const hosts: Record<string, SimulatedHost> = {};
   const appliers: Record<string, DockerApplier> = {};
 
-  const up = (machine: string, privateer: Record<string, unknown> = {}) => {
+  const up = (machine: string, privateer: Record<string, unknown> = {}, extra: StackConfig = {}) => {
     const config: StackConfig = {
       "docker:host": hosts[machine].dockerHost,
       "montagu-backup:topology": TOPOLOGY,
       "montagu-backup:machines": [machine],
       "montagu-backup:privateer": privateer,
+      ...extra,
     };
     return runStack(machine, config, appliers[machine]);
   };
@@ -121,8 +122,8 @@ describe("privateer-compatible backup and restore between simulated hosts", () =
   });
 
   it("restores a client's copy and a server-local volume onto another machine", async () => {
-    await up("uat", {
-      restore: {
+    await up("uat", {}, {
+      "montagu-backup:restore": {
         id: "refresh-1",
         volumes: [
           { volume: "montagu_orderly_volume", server: "annex2", source: "production2" },

@@ -18,8 +18,8 @@ const provider = dryProvider({
   },
 });
 
-function stack(name: string, privateer: Record<string, unknown> = {}): Promise<StackRun> {
-  const config: StackConfig = { ...readStackConfig(name), "montagu-backup:privateer": privateer };
+function stack(name: string, privateer: Record<string, unknown> = {}, extra: StackConfig = {}): Promise<StackRun> {
+  const config: StackConfig = { ...readStackConfig(name), "montagu-backup:privateer": privateer, ...extra };
   return runStack(name, config, provider);
 }
 
@@ -187,8 +187,8 @@ describe("the clients", () => {
   });
 
   it("restore when the restore id is given: a client's copy, and a server-local volume into another volume", async () => {
-    const run = await stack("uat", {
-      restore: {
+    const run = await stack("uat", {}, {
+      "montagu-backup:restore": {
         id: "r1",
         volumes: [
           { volume: "montagu_orderly_volume", server: "annex2", source: "production2" },
@@ -196,7 +196,7 @@ describe("the clients", () => {
         ],
       },
     });
-    const steps = ofType(run, "command:local:Command").filter((c) => c.name.startsWith("privateer-restore-"));
+    const steps = ofType(run, "command:local:Command").filter((c) => c.name.startsWith("restore-uat-"));
     expect(steps.map((s) => s.inputs.triggers)).toEqual([["r1"], ["r1"]]);
     expect(dockerRunArgs(steps[0].inputs.create).slice(-3)).toEqual([
       "--info=progress2,stats2",

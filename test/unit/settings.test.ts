@@ -215,7 +215,7 @@ describe("privateer transfers in stack settings", () => {
 
   it("accepts a backup and a restore that privateer would run", () => {
     expect(onClient("production2", { backup: { id: "1", volumes: [{ volume: "orderly", server: "annex2" }] } })).toEqual([]);
-    expect(onClient("uat", { restore: { id: "1", volumes: [{ volume: "orderly", server: "annex2" }, { volume: "barman_recover", server: "annex2", to: "db" }] } })).toEqual([]);
+    expect(problems(baseTopology(), { machines: ["uat"], restore: { id: "1", volumes: [{ volume: "orderly", server: "annex2" }, { volume: "barman_recover", server: "annex2", to: "db" }] } })).toEqual([]);
   });
 
   it("rejects a backup of a volume the client does not back up, or to an unknown server", () => {
@@ -227,7 +227,8 @@ describe("privateer transfers in stack settings", () => {
 
   it("rejects a restore from a client that does not back the volume up, or a source for a local volume", () => {
     expect(
-      onClient("uat", {
+      problems(baseTopology(), {
+        machines: ["uat"],
         restore: {
           id: "1",
           volumes: [
@@ -238,17 +239,37 @@ describe("privateer transfers in stack settings", () => {
         },
       }),
     ).toEqual([
-      "montagu-backup:privateer.restore.volumes[0].source: client 'uat' does not back up volume 'orderly'",
-      "montagu-backup:privateer.restore.volumes[1].source: volume 'barman_recover' is local to the server: it has no source",
-      "montagu-backup:privateer.restore.volumes[2].volume: unknown volume 'outpack'",
+      "montagu-backup:restore.volumes[0].source: client 'uat' does not back up volume 'orderly'",
+      "montagu-backup:restore.volumes[1].source: volume 'barman_recover' is local to the server: it has no source",
+      "montagu-backup:restore.volumes[2].volume: unknown volume 'outpack'",
     ]);
   });
 
   it("asks for the client when a stack provisions several", () => {
     const topology = baseTopology();
     topology.clients[1].key_volume = "uat_keys";
-    expect(problems(topology, { machines: ["production2", "uat"], privateer: { restore: { id: "1", volumes: [{ volume: "orderly", server: "annex2" }] } } })).toEqual([
-      "montagu-backup:privateer.restore.volumes[0].client: name the client: this stack provisions several (production2, uat)",
+    expect(problems(topology, { machines: ["production2", "uat"], restore: { id: "1", volumes: [{ volume: "orderly", server: "annex2" }] } })).toEqual([
+      "montagu-backup:restore.volumes[0].client: name the client: this stack provisions several (production2, uat)",
+    ]);
+  });
+
+  it("refuses to restore over a volume the machine backs up, unless told to", () => {
+    const onto = (extra: Json) => problems(baseTopology(), { machines: ["production2"], restore: { id: "1", volumes: [{ volume: "orderly", server: "annex2" }], ...extra } });
+    expect(onto({})).toEqual([
+      "montagu-backup:restore.volumes[0].volume: refused: 'production2' backs up volume 'orderly', so restoring over it would overwrite the source of its backups (set montagu-backup:restore.allowOverwriteSource to true if that is really meant)",
+    ]);
+    expect(onto({ allowOverwriteSource: true })).toEqual([]);
+  });
+
+  it("needs barman for a prepared restore, and a time with a zone for point-in-time recovery", () => {
+    expect(problems(baseTopology(), { machines: ["uat"], prepareRestore: { id: "1" } })).toEqual([
+      "montagu-backup:prepareRestore: needs barman on this stack (montagu-backup:barman)",
+    ]);
+    expect(withConfig((c) => (c.prepareRestore = { id: "1", targetTime: "2026-11-21 18:30" }))).toEqual([
+      "montagu-backup:prepareRestore.targetTime: '2026-11-21 18:30' is not a time with a zone, such as 2026-11-21T18:30:00Z",
+    ]);
+    expect(withConfig((c) => (c.prepareRestore = { id: "1", backup: "yesterday" }))).toEqual([
+      "montagu-backup:prepareRestore.backup: must be latest, oldest or a backup id such as 20250601T010001",
     ]);
   });
 

@@ -1,0 +1,100 @@
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import { quote } from "shell-quote";
+import type { RestoreConfig } from "../config/settings";
+import type { Topology } from "../config/topology";
+import type { PrivateerClient } from "./privateer/client";
+import { transferClientOf } from "./privateer";
+import { PrivateerRestore, type RestoreEntry } from "./privateer/restore";
+
+export interface RestoreArgs {
+  settings: RestoreConfig;
+  topology: Topology;
+  clients: Map<string, PrivateerClient>;
+  clientImage: pulumi.Input<string>;
+  environment: Record<string, string>;
+}
+
+const bash = ["/bin/bash", "-c"];
+
+/**
+ * A restore onto this machine, as an explicit stack update: when `id` changes, stop what uses
+ * the volumes, copy every volume from its server, start again, and run the verification
+ * query. Each step waits for the one before; if one fails the update stops there, so nothing
+ * is started on half-restored data, and running the update again resumes at the failed step.
+ */
+export class Restore extends pulumi.ComponentResource {
+  /** What the verification query answered, when there is one. */
+  readonly verification: pulumi.Output<string | undefined>;
+
+  constructor(name: string, args: RestoreArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("montagu:backup:Restore", name, {}, opts);
+    const { settings } = args;
+    const step = (stepName: string, script: pulumi.Input<string>, after: pulumi.Resource[]) =>
+      new command.local.Command(
+        `${name}-${stepName}`,
+        { create: script, interpreter: bash, environment: args.environment, triggers: [settings.id] },
+        { parent: this, dependsOn: after },
+      );
+
+    const stop = step(
+      "stop",
+      [
+        "set -euo pipefail",
+        `for container in ${quote(settings.stop.length > 0 ? settings.stop : [""])}; do`,
+        '  [ -n "$container" ] || continue',
+        '  if docker container inspect "$container" >/dev/null 2>&1; then docker stop "$container" >/dev/null; echo "restore: stopped $container"',
+        '  else echo "restore: $container does not exist, nothing to stop"; fi',
+        "done",
+      ].join("\n"),
+      [],
+    );
+
+    const byClient = new Map<string, RestoreEntry[]>();
+    for (const entry of settings.volumes) {
+      const { client } = transferClientOf(args.clients, entry.client);
+      const local = args.topology.volumes.find((v) => v.name === entry.volume)?.local === true;
+      const source = local ? undefined : (entry.source ?? args.topology.clients.find((c) => c.backup.includes(entry.volume))!.name);
+      byClient.set(client, [...(byClient.get(client) ?? []), { server: entry.server, volume: entry.volume, source, to: entry.to ?? entry.volume }]);
+    }
+    let last: pulumi.Resource[] = [stop];
+    for (const [client, volumes] of byClient) {
+      const { component } = transferClientOf(args.clients, client);
+      const transfer = new PrivateerRestore(
+        `${name}-${client}`,
+        { id: settings.id, client, volumes, keyVolumeName: component.keyVolumeName, image: args.clientImage, hostNetwork: component.hostNetwork, environment: args.environment },
+        { parent: this, dependsOn: [...last, ...component.ready] },
+      );
+      last = [transfer];
+    }
+
+    const start = step(
+      "start",
+      ["set -euo pipefail", ...settings.start.map((c) => `docker start ${quote([c])} >/dev/null && echo ${quote([`restore: started ${c}`])}`), "true"].join("\n"),
+      last,
+    );
+
+    if (settings.verify !== undefined) {
+      const v = settings.verify;
+      const psql = quote(["docker", "exec", v.container, "psql", "-U", v.user, "-d", v.database, "--no-psqlrc", "-v", "ON_ERROR_STOP=1", "-Atc", v.query]);
+      const verify = step(
+        "verify",
+        [
+          "set -euo pipefail",
+          // The database may still be starting: give it a minute to accept connections.
+          "for attempt in $(seq 60); do",
+          `  if answer=$(${psql} 2>&1); then printf '%s\\n' "$answer"; exit 0; fi`,
+          "  sleep 1",
+          "done",
+          `echo "restore: the verification query failed: $answer" >&2`,
+          "exit 1",
+        ].join("\n"),
+        [start],
+      );
+      this.verification = verify.stdout;
+    } else {
+      this.verification = pulumi.output(undefined);
+    }
+    this.registerOutputs({ verification: this.verification });
+  }
+}
