@@ -4,6 +4,7 @@ import type { Settings } from "./config/settings";
 import { databasePassword } from "./components/passwords";
 import { Barman } from "./components/barman";
 import { declarePrivateer, type PrivateerOutputs } from "./components/privateer";
+import { PrepareRestore } from "./components/prepareRestore";
 import { Restore } from "./components/restore";
 import { DATABASE_USERS, StandInPrimary } from "./components/standInPrimary";
 
@@ -18,6 +19,7 @@ export interface StackOutputs {
   };
   privateer?: PrivateerOutputs;
   restore?: { id: string; verification: pulumi.Output<string | undefined> };
+  prepareRestore?: { id: string; preparedAt: pulumi.Output<string> };
   barman?: {
     container: pulumi.Output<string>;
     volumes: Record<string, pulumi.Output<string>>;
@@ -59,6 +61,14 @@ export function declareStack(settings: Settings): StackOutputs {
       passwords: { backup: databasePassword(group, "barman"), stream: databasePassword(group, "streaming_barman") },
     });
     outputs.barman = { container: barman.containerName, volumes: barman.volumeNames, metricsUrl: barman.metricsUrl, commands: barman.commands };
+    if (config.prepareRestore !== undefined) {
+      const prepared = new PrepareRestore(
+        "prepare-restore",
+        { settings: config.prepareRestore, barmanContainer: barman.containerName, recoverVolume: barman.volumeNames.recover, environment: dockerEnvironment() },
+        { dependsOn: [barman] },
+      );
+      outputs.prepareRestore = { id: config.prepareRestore.id, preparedAt: prepared.preparedAt };
+    }
   }
   const environment = dockerEnvironment();
   const privateer = declarePrivateer(settings, environment);

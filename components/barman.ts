@@ -27,6 +27,7 @@ export function barmanSchedule(settings: BarmanConfig, timezone: string): string
       { name: "barman-cron", command: "barman cron", schedule: settings.schedule.cron },
       { name: "metrics", command: "barman-metrics collect", schedule: settings.schedule.metrics },
       { name: "base-backup", command: "barman backup --wait montagu", schedule: settings.schedule.baseBackup },
+      { name: "nightly-recovery", command: `montagu-prepare nightly ${BARMAN_MOUNTS.nightly}`, schedule: settings.schedule.nightly },
     ],
   });
 }

@@ -38,6 +38,8 @@ const barman = z.strictObject({
       cron: cron.default("* * * * *"),
       metrics: cron.default("*/5 * * * *"),
       baseBackup: cron.default("0 0 1 * *"),
+      /** The nightly copy into the nightly volume, its age in the metrics. */
+      nightly: cron.default("0 3 * * *"),
     })
     .prefault({}),
   volumes: z

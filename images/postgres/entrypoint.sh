@@ -11,6 +11,11 @@ config_file="${1:-}"
 as_postgres() { runuser -u postgres -- "$@"; }
 
 mkdir -p "$PGDATA"
+# A copy restored by barman or rsync may belong to another user id than this image's postgres.
+if [ -e "$PGDATA/PG_VERSION" ] && [ "$(stat -c %U "$PGDATA/PG_VERSION")" != postgres ]; then
+  echo "montagu-db: taking ownership of the restored copy in $PGDATA"
+  chown -R postgres:postgres "$PGDATA"
+fi
 chown postgres:postgres "$PGDATA"
 chmod 0700 "$PGDATA"
 

@@ -57,7 +57,7 @@ describe("barman on annex2", () => {
     expect(JSON.stringify(run.outputs)).not.toMatch(/pw-of/);
   });
 
-  it("runs barman cron every minute, metrics every 5 minutes and a monthly base backup, as configured", async () => {
+  it("runs barman cron every minute, metrics every 5 minutes, a monthly base backup and a nightly copy, as configured", async () => {
     const schedule = async (barman: Record<string, unknown>) => {
       const run = await annex2(barman);
       const container = run.resources.find((r) => r.name === "barman-container")!;
@@ -69,6 +69,7 @@ describe("barman on annex2", () => {
         { name: "barman-cron", command: "barman cron", schedule: "* * * * *" },
         { name: "metrics", command: "barman-metrics collect", schedule: "*/5 * * * *" },
         { name: "base-backup", command: "barman backup --wait montagu", schedule: "0 0 1 * *" },
+        { name: "nightly-recovery", command: "montagu-prepare nightly /nightly", schedule: "0 3 * * *" },
       ],
     });
     expect((await schedule({ schedule: { baseBackup: "0 2 * * 0" } })).jobs[2].schedule).toBe("0 2 * * 0");

@@ -1,0 +1,74 @@
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import { quote } from "shell-quote";
+import type { PrepareRestoreConfig } from "../config/settings";
+import { imageFromDirectory } from "./images";
+
+export interface PrepareRestoreArgs {
+  settings: PrepareRestoreConfig;
+  /** The barman container, running. */
+  barmanContainer: pulumi.Input<string>;
+  /** The volume mounted at /recover in it, a privateer `local` volume that targets restore from. */
+  recoverVolume: pulumi.Input<string>;
+  environment: Record<string, string>;
+}
+
+const REPLAY_CONTAINER = "barman-replay-wal";
+
+/**
+ * A restorable copy of the database in the recovery volume, made when `id` changes: empty
+ * the volume, `barman recover` the chosen backup (or to a point in time), replay the WAL by
+ * starting the database image on it until it accepts connections, and stamp the time. Each
+ * step is a command of its own, in order, so `pulumi preview` lists them and a failure stops
+ * the rest.
+ */
+export class PrepareRestore extends pulumi.ComponentResource {
+  /** When the copy was made (RFC 3339). */
+  readonly preparedAt: pulumi.Output<string>;
+
+  constructor(name: string, args: PrepareRestoreArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("montagu:backup:PrepareRestore", name, {}, opts);
+    const { settings } = args;
+    const local = settings.database.image === "local";
+    const image = local
+      ? imageFromDirectory(`${name}-database-image`, "postgres", "montagu-backup/postgres:local", { parent: this }).repoDigest
+      : pulumi.output(settings.database.image);
+    const databaseArgs = settings.database.args ?? (local ? [] : ["/etc/montagu/postgresql.production.conf"]);
+
+    let previous: command.local.Command[] = [];
+    const step = (stepName: string, script: pulumi.Input<string>) => {
+      const created = new command.local.Command(
+        `${name}-${stepName}`,
+        { create: script, interpreter: ["/bin/bash", "-c"], environment: args.environment, triggers: [settings.id] },
+        { parent: this, dependsOn: previous },
+      );
+      previous = [created];
+      return created;
+    };
+    const inBarman = (...words: string[]) =>
+      pulumi.output(args.barmanContainer).apply((container) => `set -euo pipefail\n${quote(["docker", "exec", container, "montagu-prepare", ...words])}`);
+
+    step("wipe", inBarman("wipe", "/recover"));
+    const target = settings.targetTime === undefined ? [] : ["--target-time", settings.targetTime];
+    const jobs = settings.jobs === undefined ? [] : ["--jobs", String(settings.jobs)];
+    step("recover", inBarman("recover", "/recover", "--backup", settings.backup, ...target, ...jobs));
+    step(
+      "replay",
+      pulumi.all([args.recoverVolume, image]).apply(([volume, databaseImage]) =>
+        [
+          "set -euo pipefail",
+          `docker rm --force ${REPLAY_CONTAINER} >/dev/null 2>&1 || true`,
+          `trap 'docker rm --force ${REPLAY_CONTAINER} >/dev/null 2>&1 || true' EXIT`,
+          `echo "replay: starting the database on ${volume} to replay its WAL"`,
+          quote(["docker", "run", "--detach", "--name", REPLAY_CONTAINER, "--volume", `${volume}:/pgdata`, databaseImage, ...databaseArgs]) + " >/dev/null",
+          `if ! docker exec ${REPLAY_CONTAINER} montagu-wait.sh ${settings.replayTimeout}; then docker logs --tail 30 ${REPLAY_CONTAINER} >&2; exit 1; fi`,
+          `docker stop ${REPLAY_CONTAINER} >/dev/null`,
+          'echo "replay: done; the copy starts without replaying anything"',
+        ].join("\n"),
+      ),
+    );
+    const stamp = step("stamp", inBarman("stamp", "/recover"));
+    this.preparedAt = stamp.stdout;
+    this.registerOutputs({ preparedAt: this.preparedAt });
+  }
+}
