@@ -1,0 +1,159 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { DockerApplier, FakeVault } from "../harness/dockerApplier";
+import { IMAGES_DIR } from "../../components/images";
+import { runStack } from "../harness/run";
+import type { StackConfig } from "../harness/stackConfig";
+import { startHost, type SimulatedHost } from "../rig/hosts";
+import { manifest, seedVolume } from "./volumes";
+
+// The disaster-recovery runbook as stack updates: production2 streams to barman on annex2
+// and pushes its volumes; annex2 prepares a copy; uat restores the database and the volumes.
+
+const TOPOLOGY = "test/fixtures/privateer.json";
+const POSTGRES_IMAGE = "montagu-backup/postgres:local";
+const CHECKSUM = "SELECT count(*) || ' ' || md5(coalesce(string_agg(payload, ',' ORDER BY id), '')) FROM batch";
+
+async function eventually<T>(what: string, seconds: number, attempt: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + seconds * 1000;
+  for (;;) {
+    const result = await attempt().catch(() => undefined);
+    if (result !== undefined) return result;
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${seconds}s`);
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+  }
+}
+
+describe("the disaster-recovery drill", () => {
+  const vault = new FakeVault();
+  const hosts: Record<string, SimulatedHost> = {};
+  const appliers: Record<string, DockerApplier> = {};
+  const settings: Record<string, StackConfig> = {
+    annex2: {
+      "montagu-backup:privateer": { keys: { generate: true } },
+      "montagu-backup:barman": { slot: "barman", database: { host: "production2", port: 5432 }, passwordGroup: "fake" },
+    },
+    production2: { "montagu-backup:standInPrimary": { port: 5432, passwordGroup: "fake" } },
+    uat: {},
+  };
+  const up = (machine: string, extra: StackConfig = {}) =>
+    runStack(
+      machine,
+      {
+        "docker:host": hosts[machine].dockerHost,
+        "montagu-backup:topology": TOPOLOGY,
+        "montagu-backup:machines": [machine],
+        ...settings[machine],
+        ...extra,
+      },
+      appliers[machine],
+    );
+  const lastRun = (machine: string) => appliers[machine].history[appliers[machine].history.length - 1];
+  const primary = (query: string) =>
+    hosts.production2.docker.out("exec", "montagu-db", "runuser", "-u", "postgres", "--", "psql", "-d", "montagu", "--no-psqlrc", "-v", "ON_ERROR_STOP=1", "-Atc", query);
+  const restoreDatabase = (id: string) => ({
+    "montagu-backup:restore": {
+      id,
+      volumes: [{ volume: "barman_recover", server: "annex2", to: "montagu_db_volume" }],
+      stop: ["montagu-db"],
+      start: ["montagu-db"],
+      verify: { container: "montagu-db", query: CHECKSUM },
+    },
+  });
+
+  let batchOne = "";
+  let everything = "";
+  let betweenBatches = "";
+
+  beforeAll(async () => {
+    for (const name of ["annex2", "production2", "uat"]) {
+      hosts[name] = await startHost(name);
+      appliers[name] = new DockerApplier({ dockerHost: hosts[name].dockerHost, vault, log: (l) => process.env.RIG_VERBOSE && console.log(`${name}: ${l}`) });
+    }
+    await up("annex2");
+    await seedVolume(hosts.production2, "montagu_orderly_volume", 20);
+    await up("production2");
+    // montagu on uat, as its own deployment has it: a database on montagu_db_volume.
+    await hosts.uat.docker.run(["build", "--quiet", "--tag", POSTGRES_IMAGE, "--file", `${IMAGES_DIR}/postgres/Dockerfile`, IMAGES_DIR], { env: { DOCKER_BUILDKIT: "0" } });
+    await hosts.uat.docker.run(["run", "--detach", "--name", "montagu-db", "--volume", "montagu_db_volume:/pgdata", "--env", "PGPASSWORD=vimc", POSTGRES_IMAGE]);
+
+    await eventually("barman's first base backup", 240, async () => {
+      const listed = await hosts.annex2.docker.run(["exec", "barman-montagu", "barman", "list-backups", "--minimal", "montagu"], { allowFailure: true });
+      return listed.stdout.trim() === "" ? undefined : true;
+    });
+    await primary("CREATE TABLE batch (id serial PRIMARY KEY, payload text NOT NULL)");
+    await primary("INSERT INTO batch (payload) SELECT md5('one' || g) FROM generate_series(1, 5000) g");
+    batchOne = await primary(CHECKSUM);
+    betweenBatches = await primary("SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')");
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    await primary("INSERT INTO batch (payload) SELECT md5('two' || g) FROM generate_series(1, 5000) g");
+    everything = await primary(CHECKSUM);
+  });
+
+  it("brings every committed row and every file to uat, and the database there answers at once", async () => {
+    await up("production2", { "montagu-backup:privateer": { backup: { id: "drill", volumes: [{ volume: "montagu_orderly_volume", server: "annex2" }] } } });
+    const prepared = await up("annex2", { "montagu-backup:prepareRestore": { id: "drill", database: { image: "local" } } });
+    expect((prepared.outputs.prepareRestore as { preparedAt: string }).preparedAt).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/);
+
+    const restored = await up("uat", {
+      "montagu-backup:restore": {
+        ...restoreDatabase("drill")["montagu-backup:restore"],
+        volumes: [
+          { volume: "barman_recover", server: "annex2", to: "montagu_db_volume" },
+          { volume: "montagu_orderly_volume", server: "annex2", source: "production2" },
+        ],
+      },
+    });
+    expect(everything).toMatch(/^10000 [0-9a-f]{32}$/);
+    expect((restored.outputs.restore as { verification: string }).verification).toBe(everything);
+    const logs = await hosts.uat.docker.run(["logs", "montagu-db"]);
+    // Started from a cleanly shut down copy: no WAL left to replay on the target.
+    expect(`${logs.stdout}${logs.stderr}`.split("taking ownership of the restored copy").pop()).not.toMatch(/redo starts/);
+    expect(await manifest(hosts.uat, "montagu_orderly_volume")).toBe(await manifest(hosts.production2, "montagu_orderly_volume"));
+  });
+
+  it("runs nothing when applied again with the same ids", async () => {
+    await up("annex2", { "montagu-backup:prepareRestore": { id: "drill", database: { image: "local" } } });
+    expect(lastRun("annex2").created).toEqual([]);
+    expect(lastRun("annex2").updated).toEqual([]);
+    await up("uat", restoreDatabase("drill-db-only"));
+    await up("uat", restoreDatabase("drill-db-only"));
+    expect(lastRun("uat").created).toEqual([]);
+    expect(lastRun("uat").updated).toEqual([]);
+  });
+
+  it("recovers to a point in time between two batches: exactly the first batch", async () => {
+    await up("annex2", { "montagu-backup:prepareRestore": { id: "pitr", targetTime: betweenBatches, database: { image: "local" } } });
+    const restored = await up("uat", restoreDatabase("pitr"));
+    expect(batchOne).toMatch(/^5000 /);
+    expect((restored.outputs.restore as { verification: string }).verification).toBe(batchOne);
+  });
+
+  it("refuses to restore onto the machine the data comes from", async () => {
+    await expect(
+      up("production2", { "montagu-backup:restore": { id: "oops", volumes: [{ volume: "montagu_orderly_volume", server: "annex2" }] } }),
+    ).rejects.toThrow(/refused: 'production2' backs up volume 'montagu_orderly_volume'/);
+  });
+
+  it("converges when a restore killed mid-transfer is run again", async () => {
+    await hosts.uat.docker.run(["run", "--rm", "--volume", "montagu_orderly_volume:/data", "debian:bookworm", "bash", "-c", "rm -rf /data/*"]);
+    const killer = (async () => {
+      // Kill the transfer's container as soon as rsync is under way.
+      for (let i = 0; i < 600; i++) {
+        const running = await hosts.uat.docker.out("ps", "--quiet", "--filter", "ancestor=montagu-backup/privateer-client:local");
+        if (running !== "") {
+          await new Promise((resolve) => setTimeout(resolve, 300));
+          await hosts.uat.docker.run(["kill", ...running.split("\n")], { allowFailure: true });
+          return true;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      return false;
+    })();
+    const restore = { "montagu-backup:restore": { id: "killed", volumes: [{ volume: "montagu_orderly_volume", server: "annex2", source: "production2" }] } };
+    await expect(up("uat", restore)).rejects.toThrow(/the update failed/);
+    expect(await killer).toBe(true);
+    expect(await manifest(hosts.uat, "montagu_orderly_volume")).not.toBe(await manifest(hosts.production2, "montagu_orderly_volume"));
+    await up("uat", restore);
+    expect(await manifest(hosts.uat, "montagu_orderly_volume")).toBe(await manifest(hosts.production2, "montagu_orderly_volume"));
+  });
+});
