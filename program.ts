@@ -4,6 +4,7 @@ import type { Settings } from "./config/settings";
 import { databasePassword } from "./components/passwords";
 import { Barman } from "./components/barman";
 import { declarePrivateer, type PrivateerOutputs } from "./components/privateer";
+import { PackitDump } from "./components/packitDump";
 import { PrepareRestore } from "./components/prepareRestore";
 import { Restore } from "./components/restore";
 import { DATABASE_USERS, StandInPrimary } from "./components/standInPrimary";
@@ -71,7 +72,13 @@ export function declareStack(settings: Settings): StackOutputs {
     }
   }
   const environment = dockerEnvironment();
-  const privateer = declarePrivateer(settings, environment);
+  const beforeBackup: Record<string, pulumi.Resource[]> = {};
+  const backup = config.privateer.backup;
+  if (config.packitDump !== undefined && backup !== undefined && backup.volumes.some((v) => v.volume === config.packitDump!.volume)) {
+    const dump = new PackitDump("packit-dump", { settings: config.packitDump, id: backup.id, environment });
+    beforeBackup[config.packitDump.volume] = [dump];
+  }
+  const privateer = declarePrivateer(settings, environment, beforeBackup);
   outputs.privateer = privateer?.outputs;
   if (config.restore !== undefined && privateer !== undefined) {
     const restore = new Restore("restore", {

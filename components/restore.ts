@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { quote } from "shell-quote";
 import type { RestoreConfig } from "../config/settings";
 import type { Topology } from "../config/topology";
+import { PackitRestore } from "./packitRestore";
 import type { PrivateerClient } from "./privateer/client";
 import { transferClientOf } from "./privateer";
 import { PrivateerRestore, type RestoreEntry } from "./privateer/restore";
@@ -66,6 +67,10 @@ export class Restore extends pulumi.ComponentResource {
         { parent: this, dependsOn: [...last, ...component.ready] },
       );
       last = [transfer];
+    }
+
+    if (settings.packit !== undefined) {
+      last = [new PackitRestore(`${name}-packit`, { settings: settings.packit, id: settings.id, environment: args.environment }, { parent: this, dependsOn: last })];
     }
 
     const start = step(

@@ -118,6 +118,27 @@ const verify = z.strictObject({
   query: z.string().min(1),
 });
 
+/** packit's database, dumped before its dump volume is pushed (`pg_dump -Fc`, inside its container). */
+const packitDump = z.strictObject({
+  container: dockerName.default("montagu-packit-db"),
+  user: z.string().min(1).default("packituser"),
+  database: z.string().min(1).default("packit"),
+  /** Mounted at /pgbackup in the container; the dump is /pgbackup/packit. */
+  volume: dockerName.default("montagu_packit_db_backup"),
+});
+
+/** packit's database rebuilt from the restored dump: an empty database, `pg_restore`, stopped again. */
+const packitRestore = z.strictObject({
+  dumpVolume: dockerName.default("montagu_packit_db_backup"),
+  databaseVolume: dockerName.default("montagu_packit_db"),
+  image: z.string().min(1).default("ghcr.io/mrc-ide/packit-db:main"),
+  /** Environment for the image, e.g. what makes it create the user and database. */
+  env: z.array(z.string()).default([]),
+  user: z.string().min(1).default("packituser"),
+  database: z.string().min(1).default("packit"),
+  waitSeconds: z.number().int().min(1).default(300),
+});
+
 /** A restore onto this machine, run when `id` changes: stop, copy each volume, start, verify. */
 const restore = z.strictObject({
   id: z.string().min(1),
@@ -130,6 +151,8 @@ const restore = z.strictObject({
   verify: verify.optional(),
   /** Restoring over a volume this machine backs up destroys the source of its backups: refused unless set. */
   allowOverwriteSource: z.boolean().default(false),
+  /** Rebuild packit's database from its restored dump, after the copies and before the start. */
+  packit: packitRestore.optional(),
 });
 
 export const stackConfigSchema = z.strictObject({
@@ -143,6 +166,7 @@ export const stackConfigSchema = z.strictObject({
   barman: barman.optional(),
   privateer: privateer.prefault({}),
   prepareRestore: prepareRestore.optional(),
+  packitDump: packitDump.optional(),
   restore: restore.optional(),
 });
 
@@ -152,6 +176,8 @@ export type BarmanConfig = NonNullable<StackConfig["barman"]>;
 export type PrivateerConfig = StackConfig["privateer"];
 export type PrepareRestoreConfig = NonNullable<StackConfig["prepareRestore"]>;
 export type RestoreConfig = NonNullable<StackConfig["restore"]>;
+export type PackitDumpConfig = NonNullable<StackConfig["packitDump"]>;
+export type PackitRestoreConfig = NonNullable<RestoreConfig["packit"]>;
 
 type Path = (string | number)[];
 interface Claim {
@@ -311,6 +337,14 @@ export const settingsSchema = z
     const rawPrivateer = (raw.config as { privateer?: unknown } | undefined)?.privateer;
     for (const problem of transferProblems(topology, machines, raw.config)) ctx.addIssue({ code: "custom", ...problem });
     const configFields = validFields(stackConfigSchema, raw.config);
+    const packit = configFields.restore?.packit;
+    if (packit !== undefined && !configFields.restore!.volumes.some((v) => (v.to ?? v.volume) === packit.dumpVolume)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["config", "restore", "packit", "dumpVolume"],
+        message: `restore.volumes does not restore '${packit.dumpVolume}', so there would be no dump to restore from`,
+      });
+    }
     if (configFields.prepareRestore !== undefined && configFields.barman === undefined && (raw.config as { barman?: unknown } | undefined)?.barman === undefined) {
       ctx.addIssue({ code: "custom", path: ["config", "prepareRestore"], message: "needs barman on this stack (montagu-backup:barman)" });
     }

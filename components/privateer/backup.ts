@@ -13,6 +13,8 @@ export interface PrivateerBackupArgs {
   image: pulumi.Input<string>;
   hostNetwork: boolean;
   environment: Record<string, string>;
+  /** What must be done before a volume is pushed (its database dumped, say), by volume. */
+  before?: Record<string, pulumi.Resource[]>;
 }
 
 /** privateer's `backup <volume> --server <server>`, run when `id` changes. */
@@ -38,7 +40,7 @@ export class PrivateerBackup extends pulumi.ComponentResource {
           environment: args.environment,
           triggers: [args.id],
         },
-        { parent: this, dependsOn: previous === undefined ? [] : [previous] },
+        { parent: this, dependsOn: [...(previous === undefined ? [] : [previous]), ...(args.before?.[volume] ?? [])] },
       );
     }
     this.registerOutputs({ id: args.id });

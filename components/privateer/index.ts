@@ -25,7 +25,12 @@ export interface PrivateerOutputs {
  * Everything privateer does for this stack's machines: keys, servers, clients with their
  * schedules, and the on-demand backups and restores the config asks for.
  */
-export function declarePrivateer(settings: Settings, environment: Record<string, string>): PrivateerDeclared | undefined {
+export function declarePrivateer(
+  settings: Settings,
+  environment: Record<string, string>,
+  /** What must be done before a volume is pushed, by volume. */
+  beforeBackup: Record<string, pulumi.Resource[]> = {},
+): PrivateerDeclared | undefined {
   const { topology, config } = settings;
   const options = config.privateer;
   const servers = topology.servers.filter((s) => config.machines.includes(s.name));
@@ -86,7 +91,7 @@ export function declarePrivateer(settings: Settings, environment: Record<string,
       const { component } = transferOn(group.client);
       new PrivateerBackup(
         `privateer-backup-${group.client}-${group.server}`,
-        { id: options.backup.id, ...group, keyVolumeName: component.keyVolumeName, image: clientImage, hostNetwork: component.hostNetwork, environment },
+        { id: options.backup.id, ...group, keyVolumeName: component.keyVolumeName, image: clientImage, hostNetwork: component.hostNetwork, environment, before: beforeBackup },
         { dependsOn: component.ready },
       );
     }

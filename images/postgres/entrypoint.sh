@@ -6,6 +6,7 @@
 set -euo pipefail
 
 SECRETS_DIR="${SECRETS_DIR:-/run/montagu/secrets}"
+MONTAGU_DB_OWNER="${MONTAGU_DB_OWNER:-vimc}"
 config_file="${1:-}"
 
 as_postgres() { runuser -u postgres -- "$@"; }
@@ -22,7 +23,7 @@ chmod 0700 "$PGDATA"
 if [ ! -s "$PGDATA/PG_VERSION" ]; then
   echo "montagu-db: creating a new cluster in $PGDATA"
   as_postgres initdb --pgdata="$PGDATA" --encoding=UTF8 --locale=C.UTF-8 \
-    --auth-local=peer --auth-host=scram-sha-256 >/dev/null
+    --auth-local="${MONTAGU_DB_LOCAL_AUTH:-peer}" --auth-host=scram-sha-256 >/dev/null
   cat >>"$PGDATA/postgresql.conf" <<CONF
 listen_addresses = '*'
 wal_level = replica
@@ -39,12 +40,12 @@ sql_literal() { printf "'%s'" "${1//\'/\'\'}"; }
 
 roles_sql() {
   cat <<SQL
-SELECT 'CREATE ROLE vimc LOGIN CREATEDB' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'vimc') \gexec
+SELECT format('CREATE ROLE %I LOGIN CREATEDB', :'owner') WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'owner') \gexec
 SELECT 'CREATE ROLE barman LOGIN SUPERUSER' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'barman') \gexec
 SELECT 'CREATE ROLE streaming_barman LOGIN REPLICATION' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'streaming_barman') \gexec
-SELECT format('CREATE DATABASE %I OWNER vimc', :'dbname') WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = :'dbname') \gexec
+SELECT format('CREATE DATABASE %I OWNER %I', :'dbname', :'owner') WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = :'dbname') \gexec
 SQL
-  for user in vimc barman streaming_barman; do
+  for user in "$MONTAGU_DB_OWNER" barman streaming_barman; do
     if [ -r "$SECRETS_DIR/$user" ]; then
       printf 'ALTER ROLE %s PASSWORD %s;\n' "$user" "$(sql_literal "$(cat "$SECRETS_DIR/$user")")"
     fi
@@ -55,7 +56,7 @@ SQL
 as_postgres pg_ctl --pgdata="$PGDATA" --wait --timeout=3600 --silent \
   --options="-c listen_addresses='' ${config_file:+-c config_file=$config_file}" start
 if [ "$(as_postgres psql --no-psqlrc -Atc 'SELECT pg_is_in_recovery()')" = "f" ]; then
-  roles_sql | as_postgres psql --no-psqlrc --quiet -v ON_ERROR_STOP=1 -v dbname="$MONTAGU_DB_NAME" >/dev/null
+  roles_sql | as_postgres psql --no-psqlrc --quiet -v ON_ERROR_STOP=1 -v dbname="$MONTAGU_DB_NAME" -v owner="$MONTAGU_DB_OWNER" >/dev/null
 fi
 as_postgres pg_ctl --pgdata="$PGDATA" --wait --silent stop
 

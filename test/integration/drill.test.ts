@@ -11,6 +11,8 @@ import { manifest, seedVolume } from "./volumes";
 
 const TOPOLOGY = "test/fixtures/privateer.json";
 const POSTGRES_IMAGE = "montagu-backup/postgres:local";
+const PACKIT_ENV = ["MONTAGU_DB_NAME=packit", "MONTAGU_DB_OWNER=packituser", "MONTAGU_DB_LOCAL_AUTH=trust"];
+const PACKETS = "SELECT count(*) || ' ' || md5(string_agg(name, ',' ORDER BY id)) FROM packet";
 const CHECKSUM = "SELECT count(*) || ' ' || md5(coalesce(string_agg(payload, ',' ORDER BY id), '')) FROM batch";
 
 async function eventually<T>(what: string, seconds: number, attempt: () => Promise<T | undefined>): Promise<T> {
@@ -32,7 +34,7 @@ describe("the disaster-recovery drill", () => {
       "montagu-backup:privateer": { keys: { generate: true } },
       "montagu-backup:barman": { slot: "barman", database: { host: "production2", port: 5432 }, passwordGroup: "fake" },
     },
-    production2: { "montagu-backup:standInPrimary": { port: 5432, passwordGroup: "fake" } },
+    production2: { "montagu-backup:standInPrimary": { port: 5432, passwordGroup: "fake" }, "montagu-backup:packitDump": {} },
     uat: {},
   };
   const up = (machine: string, extra: StackConfig = {}) =>
@@ -50,6 +52,8 @@ describe("the disaster-recovery drill", () => {
   const lastRun = (machine: string) => appliers[machine].history[appliers[machine].history.length - 1];
   const primary = (query: string) =>
     hosts.production2.docker.out("exec", "montagu-db", "runuser", "-u", "postgres", "--", "psql", "-d", "montagu", "--no-psqlrc", "-v", "ON_ERROR_STOP=1", "-Atc", query);
+  const packit = (host: SimulatedHost, container: string, query: string) =>
+    host.docker.out("exec", container, "psql", "-U", "packituser", "-d", "packit", "--no-psqlrc", "-v", "ON_ERROR_STOP=1", "-Atc", query);
   const restoreDatabase = (id: string) => ({
     "montagu-backup:restore": {
       id,
@@ -80,6 +84,11 @@ describe("the disaster-recovery drill", () => {
       const listed = await hosts.annex2.docker.run(["exec", "barman-montagu", "barman", "list-backups", "--minimal", "montagu"], { allowFailure: true });
       return listed.stdout.trim() === "" ? undefined : true;
     });
+    // packit's database on production2, as its deployment has it, with its dump volume at /pgbackup.
+    await hosts.production2.docker.run(["run", "--detach", "--name", "montagu-packit-db", "--volume", "montagu_packit_db_backup:/pgbackup", ...PACKIT_ENV.flatMap((e) => ["--env", e]), POSTGRES_IMAGE]);
+    await eventually("packit's database", 120, async () => (await packit(hosts.production2, "montagu-packit-db", "SELECT 1")) === "1" || undefined);
+    await packit(hosts.production2, "montagu-packit-db", "CREATE TABLE packet (id serial PRIMARY KEY, name text); INSERT INTO packet (name) SELECT 'packet-' || g FROM generate_series(1, 300) g");
+
     await primary("CREATE TABLE batch (id serial PRIMARY KEY, payload text NOT NULL)");
     await primary("INSERT INTO batch (payload) SELECT md5('one' || g) FROM generate_series(1, 5000) g");
     batchOne = await primary(CHECKSUM);
@@ -126,6 +135,21 @@ describe("the disaster-recovery drill", () => {
     const restored = await up("uat", restoreDatabase("pitr"));
     expect(batchOne).toMatch(/^5000 /);
     expect((restored.outputs.restore as { verification: string }).verification).toBe(batchOne);
+  });
+
+  it("rebuilds packit's database on uat from a dump made on production2 just before the push", async () => {
+    await up("production2", { "montagu-backup:privateer": { backup: { id: "packit", volumes: [{ volume: "montagu_packit_db_backup", server: "annex2" }] } } });
+    await up("uat", {
+      "montagu-backup:restore": {
+        id: "packit",
+        volumes: [{ volume: "montagu_packit_db_backup", server: "annex2", source: "production2" }],
+        packit: { image: POSTGRES_IMAGE, env: PACKIT_ENV },
+      },
+    });
+    await hosts.uat.docker.run(["run", "--detach", "--name", "packit-check", "--volume", "montagu_packit_db:/pgdata", ...PACKIT_ENV.flatMap((e) => ["--env", e]), POSTGRES_IMAGE]);
+    const restored = await eventually("the restored packit database", 120, () => packit(hosts.uat, "packit-check", PACKETS));
+    expect(restored).toMatch(/^300 [0-9a-f]{32}$/);
+    expect(restored).toBe(await packit(hosts.production2, "montagu-packit-db", PACKETS));
   });
 
   it("refuses to restore onto the machine the data comes from", async () => {

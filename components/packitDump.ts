@@ -1,0 +1,39 @@
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import { quote } from "shell-quote";
+import type { PackitDumpConfig } from "../config/settings";
+
+export interface PackitDumpArgs {
+  settings: PackitDumpConfig;
+  /** The push that carries the dump; the dump runs again whenever it does. */
+  id: string;
+  environment: Record<string, string>;
+}
+
+/** packit's database as a `pg_dump -Fc` in its dump volume, made before that volume is pushed. */
+export class PackitDump extends pulumi.ComponentResource {
+  readonly dump: command.local.Command;
+
+  constructor(name: string, args: PackitDumpArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("montagu:backup:PackitDump", name, {}, opts);
+    const s = args.settings;
+    this.dump = new command.local.Command(
+      `${name}-pg-dump`,
+      {
+        create: [
+          "set -euo pipefail",
+          `echo ${quote([`packit: dumping ${s.database} in ${s.container} to /pgbackup/packit`])}`,
+          // Into a temporary file first: an interrupted dump never replaces a good one.
+          quote(["docker", "exec", s.container, "pg_dump", "-U", s.user, "-Fc", s.database, "-f", "/pgbackup/packit.partial"]),
+          quote(["docker", "exec", s.container, "mv", "/pgbackup/packit.partial", "/pgbackup/packit"]),
+          quote(["docker", "exec", s.container, "ls", "-l", "/pgbackup/packit"]),
+        ].join("\n"),
+        interpreter: ["/bin/bash", "-c"],
+        environment: args.environment,
+        triggers: [args.id],
+      },
+      { parent: this },
+    );
+    this.registerOutputs({});
+  }
+}
