@@ -2,7 +2,9 @@
 # Starts PostgreSQL on $PGDATA, creating the cluster on first start. Roles and their
 # passwords are (re)applied on every start from files in $SECRETS_DIR (one file per user),
 # before the server listens on the network, so no client ever sees a half-configured server.
-# An optional argument names a configuration file, as montagu-db takes one.
+# An optional argument names a configuration file, as montagu-db takes one. As in montagu-db,
+# `docker exec <container> psql -U <user>` works inside the container (local trust); over the
+# network every user needs its password.
 set -euo pipefail
 
 SECRETS_DIR="${SECRETS_DIR:-/run/montagu/secrets}"
@@ -23,7 +25,7 @@ chmod 0700 "$PGDATA"
 if [ ! -s "$PGDATA/PG_VERSION" ]; then
   echo "montagu-db: creating a new cluster in $PGDATA"
   as_postgres initdb --pgdata="$PGDATA" --encoding=UTF8 --locale=C.UTF-8 \
-    --auth-local="${MONTAGU_DB_LOCAL_AUTH:-peer}" --auth-host=scram-sha-256 >/dev/null
+    --auth-local="${MONTAGU_DB_LOCAL_AUTH:-trust}" --auth-host=scram-sha-256 >/dev/null
   cat >>"$PGDATA/postgresql.conf" <<CONF
 listen_addresses = '*'
 wal_level = replica

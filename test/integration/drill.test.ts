@@ -11,7 +11,7 @@ import { manifest, seedVolume } from "./volumes";
 
 const TOPOLOGY = "test/fixtures/privateer.json";
 const POSTGRES_IMAGE = "montagu-backup/postgres:local";
-const PACKIT_ENV = ["MONTAGU_DB_NAME=packit", "MONTAGU_DB_OWNER=packituser", "MONTAGU_DB_LOCAL_AUTH=trust"];
+const PACKIT_ENV = ["MONTAGU_DB_NAME=packit", "MONTAGU_DB_OWNER=packituser"];
 const PACKETS = "SELECT count(*) || ' ' || md5(string_agg(name, ',' ORDER BY id)) FROM packet";
 const CHECKSUM = "SELECT count(*) || ' ' || md5(coalesce(string_agg(payload, ',' ORDER BY id), '')) FROM batch";
 
