@@ -51,7 +51,7 @@ describe("the disaster-recovery drill", () => {
     );
   const lastRun = (machine: string) => appliers[machine].history[appliers[machine].history.length - 1];
   const primary = (query: string) =>
-    hosts.production2.docker.out("exec", "montagu-db", "runuser", "-u", "postgres", "--", "psql", "-d", "montagu", "--no-psqlrc", "-v", "ON_ERROR_STOP=1", "-Atc", query);
+    hosts.production2.docker.out("exec", "montagu-db", "psql", "-U", "vimc", "-d", "montagu", "--no-psqlrc", "-v", "ON_ERROR_STOP=1", "-Atc", query);
   const packit = (host: SimulatedHost, container: string, query: string) =>
     host.docker.out("exec", container, "psql", "-U", "packituser", "-d", "packit", "--no-psqlrc", "-v", "ON_ERROR_STOP=1", "-Atc", query);
   const restoreDatabase = (id: string) => ({
