@@ -16,6 +16,14 @@ export interface PrepareRestoreArgs {
 const REPLAY_CONTAINER = "barman-replay-wal";
 
 /**
+ * PostgreSQL reads recovery_target_time before it knows any zone abbreviation, `Z`
+ * included: give it a numeric offset instead.
+ */
+export function recoveryTargetTime(isoTime: string): string {
+  return isoTime.replace("T", " ").replace(/Z$/, "+00:00");
+}
+
+/**
  * A restorable copy of the database in the recovery volume, made when `id` changes: empty
  * the volume, `barman recover` the chosen backup (or to a point in time), replay the WAL by
  * starting the database image on it until it accepts connections, and stamp the time. Each
@@ -49,7 +57,7 @@ export class PrepareRestore extends pulumi.ComponentResource {
       pulumi.output(args.barmanContainer).apply((container) => `set -euo pipefail\n${quote(["docker", "exec", container, "montagu-prepare", ...words])}`);
 
     step("wipe", inBarman("wipe", "/recover"));
-    const target = settings.targetTime === undefined ? [] : ["--target-time", settings.targetTime];
+    const target = settings.targetTime === undefined ? [] : ["--target-time", recoveryTargetTime(settings.targetTime)];
     const jobs = settings.jobs === undefined ? [] : ["--jobs", String(settings.jobs)];
     step("recover", inBarman("recover", "/recover", "--backup", settings.backup, ...target, ...jobs));
     step(

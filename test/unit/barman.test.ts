@@ -97,3 +97,27 @@ describe("barman on annex2", () => {
     expect(run.resources.filter((r) => r.type === "docker:index/remoteImage:RemoteImage").map((r) => r.inputs.name)).toEqual(["vimc/montagu-barman:master"]);
   });
 });
+
+describe("a prepared restore on annex2", () => {
+  it("runs its steps in order when the id changes, each a command of its own", async () => {
+    const config = readStackConfig("annex2");
+    const run = await runStack(
+      "annex2",
+      {
+        ...config,
+        "montagu-backup:privateer": { keys: { generate: true } },
+        "montagu-backup:prepareRestore": { id: "p1", targetTime: "2026-11-21T18:30:00.5Z", jobs: 4 },
+      },
+      provider,
+    );
+    const steps = run.resources.filter((r) => r.type === "command:local:Command" && r.name.startsWith("prepare-restore-"));
+    expect(steps.map((s) => s.name)).toEqual(["prepare-restore-wipe", "prepare-restore-recover", "prepare-restore-replay", "prepare-restore-stamp"]);
+    expect(steps.every((s) => s.inputs.triggers[0] === "p1")).toBe(true);
+    steps.slice(1).forEach((s, i) => expect(s.dependencies).toContain(steps[i].urn));
+    expect(steps[1].inputs.create).toContain(
+      "docker exec barman-montagu montagu-prepare recover /recover --backup latest --target-time '2026-11-21 18:30:00.5+00:00' --jobs 4",
+    );
+    expect(steps[2].inputs.create).toMatch(/ghcr\.io\/vimc\/montagu-db\\?:main \/etc\/montagu\/postgresql\.production\.conf/);
+    expect(steps[2].inputs.create).toContain("montagu-wait.sh 3600");
+  });
+});
