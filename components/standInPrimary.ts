@@ -40,7 +40,11 @@ export class StandInPrimary extends pulumi.ComponentResource {
         // The image ID, so that a rebuilt image replaces the container.
         image: image.repoDigest,
         restart: "always",
-        envs: [`MONTAGU_DB_NAME=${settings.database}`],
+        envs: [
+          `MONTAGU_DB_NAME=${settings.database}`,
+          // barman's WAL receiver names itself barman_receive_wal.
+          ...(settings.synchronousBarman ? ["MONTAGU_DB_SYNCHRONOUS_STANDBY_NAMES=barman_receive_wal"] : []),
+        ],
         ports: [{ internal: 5432, external: settings.port }],
         volumes: [{ volumeName: volume.name, containerPath: "/pgdata" }],
         uploads: DATABASE_USERS.map((user) => ({

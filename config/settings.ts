@@ -13,6 +13,11 @@ const standInPrimary = z.strictObject({
   port: port.default(5432),
   database: z.string().regex(/^[a-z_][a-z0-9_]*$/).default("montagu"),
   passwordGroup: passwordGroup.default("fake"),
+  /**
+   * Zero data loss: barman's WAL receiver becomes the synchronous standby, so a commit is
+   * acknowledged only once barman holds its WAL. Costs latency on every commit.
+   */
+  synchronousBarman: z.boolean().default(false),
 });
 
 const barman = z.strictObject({

@@ -36,12 +36,15 @@ wipe() {
 }
 
 recover() {
+  local partial=""
   if [ "$backup" = latest ] && [ -z "$target" ]; then
     # Commits still in the current WAL segment reach the copy only once it is archived.
     if barman switch-wal --force --archive --archive-timeout 120 montagu; then
       say "archived the current WAL segment"
     else
-      say "could not switch WAL (is the primary down?): the copy ends at the last archived WAL" >&2
+      # The primary is gone: what barman streamed of the current segment is all there is.
+      partial="$(ls /var/lib/barman/montagu/streaming/*.partial 2>/dev/null | sort | tail -1 || true)"
+      say "could not switch WAL (is the primary down?): the copy ends with the streamed ${partial:-WAL}" >&2
     fi
   fi
   rm -rf "$dir/dump"
@@ -52,6 +55,10 @@ recover() {
   shopt -s dotglob
   mv "$dir"/dump/* "$dir"/
   rmdir "$dir/dump"
+  if [ -n "$partial" ]; then
+    cp "$partial" "$dir/pg_wal/$(basename "$partial" .partial)"
+    say "added the streamed, unarchived segment $(basename "$partial" .partial)"
+  fi
   say "recovered into $dir ($(du -sh "$dir" | cut -f1))"
 }
 

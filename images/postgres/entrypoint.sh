@@ -62,4 +62,7 @@ if [ "$(as_postgres psql --no-psqlrc -Atc 'SELECT pg_is_in_recovery()')" = "f" ]
 fi
 as_postgres pg_ctl --pgdata="$PGDATA" --wait --silent stop
 
-exec runuser -u postgres -- postgres -D "$PGDATA" ${config_file:+-c config_file="$config_file"}
+settings=()
+[ -z "$config_file" ] || settings+=(-c "config_file=$config_file")
+[ -z "${MONTAGU_DB_SYNCHRONOUS_STANDBY_NAMES:-}" ] || settings+=(-c "synchronous_standby_names=$MONTAGU_DB_SYNCHRONOUS_STANDBY_NAMES")
+exec runuser -u postgres -- postgres -D "$PGDATA" "${settings[@]}"

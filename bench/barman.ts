@@ -1,0 +1,144 @@
+// npm run bench:barman — a base backup through our barman container against pg_basebackup
+// straight to the same disk, and the kill test: commits acknowledged by the primary, the
+// primary killed and its data discarded, a copy prepared from barman, acknowledged commits
+// counted that are missing; asynchronous (as today) and synchronous.
+// BENCH_SCALE sets pgbench's scale for the base backup (default 130: about 2 GB).
+import { performance } from "node:perf_hooks";
+import { DockerApplier, FakeVault } from "../test/harness/dockerApplier";
+import { runStack } from "../test/harness/run";
+import type { StackConfig } from "../test/harness/stackConfig";
+import { prepareRig, removeHost, startHost, type SimulatedHost } from "../test/rig/hosts";
+
+const SCALE = Number(process.env.BENCH_SCALE ?? 130);
+const RUNS = 3;
+const POSTGRES_IMAGE = "montagu-backup/postgres:local";
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function eventually<T>(what: string, seconds: number, attempt: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + seconds * 1000;
+  for (;;) {
+    const result = await attempt().catch(() => undefined);
+    if (result !== undefined) return result;
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${seconds}s`);
+    await sleep(2_000);
+  }
+}
+
+async function timed(action: () => Promise<unknown>): Promise<number> {
+  const start = performance.now();
+  await action();
+  return (performance.now() - start) / 1000;
+}
+
+interface Pair {
+  annex2: SimulatedHost;
+  production2: SimulatedHost;
+  up: (machine: "annex2" | "production2", extra?: StackConfig) => Promise<unknown>;
+}
+
+/** barman on bench-annex2 streaming from a fresh primary on bench-production2. */
+async function pair(synchronous: boolean): Promise<Pair> {
+  const vault = new FakeVault();
+  const annex2 = await startHost("bench-annex2");
+  const production2 = await startHost("bench-production2");
+  const hosts = { annex2, production2 };
+  const appliers = { annex2: new DockerApplier({ dockerHost: annex2.dockerHost, vault }), production2: new DockerApplier({ dockerHost: production2.dockerHost, vault }) };
+  const base: Record<string, StackConfig> = {
+    annex2: {
+      "montagu-backup:privateer": { keys: { generate: true } },
+      "montagu-backup:barman": { slot: "barman", database: { host: "bench-production2", port: 5432 }, passwordGroup: "fake" },
+    },
+    production2: { "montagu-backup:standInPrimary": { port: 5432, passwordGroup: "fake", synchronousBarman: synchronous } },
+  };
+  const up = (machine: "annex2" | "production2", extra: StackConfig = {}) =>
+    runStack(machine, { "docker:host": hosts[machine].dockerHost, "montagu-backup:topology": "bench/privateer.json", "montagu-backup:machines": [machine], ...base[machine], ...extra }, appliers[machine]);
+  await up("annex2");
+  await up("production2");
+  await eventually("barman's first base backup", 300, async () =>
+    (await annex2.docker.out("exec", "barman-montagu", "barman", "list-backups", "--minimal", "montagu")) !== "" || undefined,
+  );
+  const wanted = synchronous ? "sync" : "async";
+  await eventually(`barman streaming as a ${wanted} standby`, 180, async () => {
+    await annex2.docker.run(["exec", "barman-montagu", "barman", "cron"], { allowFailure: true });
+    const state = await production2.docker.out("exec", "montagu-db", "psql", "-U", "vimc", "-d", "montagu", "-Atc", "SELECT sync_state FROM pg_stat_replication WHERE application_name = 'barman_receive_wal'");
+    return state === wanted || undefined;
+  });
+  return { annex2, production2, up };
+}
+
+const loader = (host: SimulatedHost, seconds: number, clients: number) =>
+  host.docker.run(
+    [
+      "run", "--rm", "--name", "loader", "--env", "PGPASSWORD=vimc", "--entrypoint", "bash", POSTGRES_IMAGE, "-c",
+      `echo 'INSERT INTO ack DEFAULT VALUES;' > /tmp/ack.sql; pgbench -n -h bench-production2 -U vimc -c ${clients} -T ${seconds} -f /tmp/ack.sql montagu 2>&1`,
+    ],
+    { allowFailure: true },
+  );
+
+async function killTest(synchronous: boolean) {
+  const mode = synchronous ? "sync" : "async";
+  const { annex2, production2, up } = await pair(synchronous);
+  await production2.docker.run(["exec", "montagu-db", "psql", "-U", "vimc", "-d", "montagu", "-c", "CREATE TABLE ack (id bigserial PRIMARY KEY)"]);
+  const latency = await loader(production2, 10, 1);
+  const commitMs = Number(/latency average = ([\d.]+) ms/.exec(latency.stdout)?.[1]);
+
+  await production2.docker.run(["exec", "montagu-db", "psql", "-U", "vimc", "-d", "montagu", "-c", "TRUNCATE ack"]);
+  const load = loader(production2, 60, 4);
+  await sleep(8_000);
+  await production2.docker.run(["kill", "montagu-db"]);
+  const loaded = await load;
+  const acknowledged = Number(/number of transactions actually processed: (\d+)/.exec(loaded.stdout)?.[1]);
+  await production2.docker.run(["rm", "--force", "montagu-db"]);
+  await production2.docker.run(["volume", "rm", "montagu_primary_data"]);
+
+  await up("annex2", { "montagu-backup:prepareRestore": { id: `kill-${mode}`, database: { image: "local" } } });
+  await annex2.docker.run(["run", "--detach", "--name", "counter", "--volume", "barman_recover:/pgdata", POSTGRES_IMAGE]);
+  const recovered = await eventually("the recovered copy", 180, async () =>
+    Number(await annex2.docker.out("exec", "counter", "psql", "-U", "vimc", "-d", "montagu", "-Atc", "SELECT count(*) FROM ack")),
+  );
+  const lost = Math.max(0, acknowledged - recovered);
+  console.log(`${mode}: ${commitMs.toFixed(2)} ms a commit; ${acknowledged} commits acknowledged before the kill, ${recovered} in barman's copy, ${lost} lost`);
+  for (const name of ["bench-annex2", "bench-production2"]) await removeHost(name);
+  return { commitMs, lost };
+}
+
+async function baseBackupRatio(): Promise<number> {
+  const { annex2, production2 } = await pair(false);
+  console.log(`generating the database: pgbench scale ${SCALE}`);
+  await production2.docker.run(["exec", "montagu-db", "pgbench", "-i", "-q", "-s", String(SCALE), "-U", "vimc", "montagu"]);
+  const size = await production2.docker.out("exec", "montagu-db", "psql", "-U", "vimc", "-d", "montagu", "-Atc", "SELECT pg_size_pretty(pg_database_size('montagu'))");
+  console.log(`database: ${size}`);
+  const ours: number[] = [];
+  const raw: number[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    ours.push(await timed(() => annex2.docker.run(["exec", "barman-montagu", "barman", "backup", "--wait", "montagu"])));
+    raw.push(
+      await timed(() =>
+        annex2.docker.run([
+          "exec", "barman-montagu", "bash", "-c",
+          "rm -rf /var/lib/barman/raw && pg_basebackup -h bench-production2 -U streaming_barman -D /var/lib/barman/raw -X stream -c fast && sync && rm -rf /var/lib/barman/raw",
+        ]),
+      ),
+    );
+    console.log(`base backup ${i + 1}: barman ${ours[i].toFixed(1)} s, pg_basebackup to local disk ${raw[i].toFixed(1)} s`);
+  }
+  for (const name of ["bench-annex2", "bench-production2"]) await removeHost(name);
+  return median(ours) / median(raw);
+}
+
+async function main() {
+  await prepareRig();
+  const ratio = await baseBackupRatio();
+  const asynchronous = await killTest(false);
+  const synchronous = await killTest(true);
+  console.log(
+    `RESULT barman base_backup_ratio=${ratio.toFixed(2)} sync_lost_commits=${synchronous.lost} async_lost_commits=${asynchronous.lost} ` +
+      `sync_commit_ms=${synchronous.commitMs.toFixed(2)} async_commit_ms=${asynchronous.commitMs.toFixed(2)}`,
+  );
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
