@@ -4,6 +4,7 @@
 // counted that are missing; asynchronous (as today) and synchronous.
 // BENCH_SCALE sets pgbench's scale for the base backup (default 130: about 2 GB).
 import { performance } from "node:perf_hooks";
+import { median } from "./data";
 import { DockerApplier, FakeVault } from "../test/harness/dockerApplier";
 import { runStack } from "../test/harness/run";
 import type { StackConfig } from "../test/harness/stackConfig";
@@ -12,7 +13,6 @@ import { prepareRig, removeHost, startHost, type SimulatedHost } from "../test/r
 const SCALE = Number(process.env.BENCH_SCALE ?? 130);
 const RUNS = 3;
 const POSTGRES_IMAGE = "montagu-backup/postgres:local";
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function eventually<T>(what: string, seconds: number, attempt: () => Promise<T | undefined>): Promise<T> {

@@ -2,6 +2,7 @@
 // the same link between two simulated hosts; each figure the median of three runs.
 // BENCH_FILES and BENCH_FILE_KB change the size (default: 20,000 files of 100 KB, about 2 GB).
 import { performance } from "node:perf_hooks";
+import { generateVolume, median } from "./data";
 import { DockerApplier, FakeVault } from "../test/harness/dockerApplier";
 import { run } from "../test/harness/docker";
 import { runStack } from "../test/harness/run";
@@ -15,7 +16,6 @@ const CLIENT_IMAGE = "montagu-backup/privateer-client:local";
 // OpenSSH's own cipher preference, which privateer's transfer gets.
 const OPENSSH_DEFAULT_CIPHERS = "chacha20-poly1305@openssh.com,aes128-ctr,aes192-ctr,aes256-ctr,aes128-gcm@openssh.com,aes256-gcm@openssh.com";
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function timed(what: string, action: () => Promise<unknown>, before?: () => Promise<unknown>): Promise<number> {
   const seconds: number[] = [];
@@ -45,15 +45,7 @@ async function main() {
 
   console.log(`setting up: ${FILES} files of ${FILE_KB} KB in ${VOLUME} on production2`);
   await up("annex2", { keys: { generate: true } });
-  await production2.docker.run([
-    "run", "--rm", "--volume", `${VOLUME}:/data`, "debian:bookworm", "bash", "-c",
-    `head -c ${FILE_KB * 1024 * 64} /dev/urandom > /tmp/pool
-     for i in $(seq 0 $((${FILES} - 1))); do
-       d=/data/d$((i / 500))/e$((i % 500 / 50)); [ -d $d ] || mkdir -p $d
-       dd if=/tmp/pool of=$d/f$i bs=1024 skip=$(( (i * 7) % (${FILE_KB} * 63) )) count=${FILE_KB} status=none
-     done`,
-  ]);
-  const bytes = Number(await production2.docker.out("run", "--rm", "--volume", `${VOLUME}:/data:ro`, "debian:bookworm", "du", "-sb", "/data").then((o) => o.split(/\s/)[0]));
+  const bytes = await generateVolume(production2, VOLUME, FILES, FILE_KB);
   const megabytes = bytes / 1e6;
   console.log(`volume: ${megabytes.toFixed(0)} MB`);
 

@@ -1,0 +1,95 @@
+// npm run bench:restore — the whole drill (prepare on annex2, then restore on uat) against a
+// raw copy of the same bytes between the same hosts, and the time from starting the restored
+// database to its first answered query. BENCH_SCALE (pgbench scale, default 130: about 2 GB
+// of database), BENCH_FILES and BENCH_FILE_KB (default 20,000 files of 100 KB: about 2 GB).
+import { performance } from "node:perf_hooks";
+import { generateVolume, volumeBytes } from "./data";
+import { DockerApplier, FakeVault } from "../test/harness/dockerApplier";
+import { runStack } from "../test/harness/run";
+import type { StackConfig } from "../test/harness/stackConfig";
+import { prepareRig, removeHost, startHost, type SimulatedHost } from "../test/rig/hosts";
+
+const SCALE = Number(process.env.BENCH_SCALE ?? 130);
+const FILES = Number(process.env.BENCH_FILES ?? 20_000);
+const FILE_KB = Number(process.env.BENCH_FILE_KB ?? 100);
+const POSTGRES_IMAGE = "montagu-backup/postgres:local";
+const CLIENT_IMAGE = "montagu-backup/privateer-client:local";
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const seconds = (start: number) => (performance.now() - start) / 1000;
+
+async function main() {
+  await prepareRig();
+  const vault = new FakeVault();
+  const hosts: Record<string, SimulatedHost> = {};
+  const appliers: Record<string, DockerApplier> = {};
+  for (const name of ["annex2", "production2", "uat"]) {
+    hosts[name] = await startHost(`bench-${name}`);
+    appliers[name] = new DockerApplier({ dockerHost: hosts[name].dockerHost, vault, log: (line) => process.env.BENCH_VERBOSE && console.log(`${name}: ${line}`) });
+  }
+  const base: Record<string, StackConfig> = {
+    annex2: {
+      "montagu-backup:privateer": { keys: { generate: true } },
+      "montagu-backup:barman": { slot: "barman", database: { host: "bench-production2", port: 5432 }, passwordGroup: "fake" },
+    },
+    production2: { "montagu-backup:standInPrimary": { port: 5432, passwordGroup: "fake" } },
+    uat: {},
+  };
+  const up = (machine: string, extra: StackConfig = {}) =>
+    runStack(machine, { "docker:host": hosts[machine].dockerHost, "montagu-backup:topology": "bench/privateer.json", "montagu-backup:machines": [machine], ...base[machine], ...extra }, appliers[machine]);
+  const { annex2, production2, uat } = hosts;
+
+  await up("annex2");
+  await up("production2");
+  console.log(`generating: pgbench scale ${SCALE}, ${FILES} files of ${FILE_KB} KB`);
+  await production2.docker.run(["exec", "montagu-db", "pgbench", "-i", "-q", "-s", String(SCALE), "-U", "vimc", "montagu"]);
+  const volumeSize = await generateVolume(production2, "montagu_orderly_volume", FILES, FILE_KB);
+  // A base backup that holds the data, and the volume on the server, as on any normal day.
+  await annex2.docker.run(["exec", "barman-montagu", "barman", "backup", "--wait", "montagu"]);
+  await up("production2", { "montagu-backup:privateer": { backup: { id: "bench", volumes: [{ volume: "montagu_orderly_volume", server: "annex2" }] } } });
+  await uat.docker.run(["build", "--quiet", "--tag", POSTGRES_IMAGE, "--file", "images/postgres/Dockerfile", "images"], { env: { DOCKER_BUILDKIT: "0" } });
+  await uat.docker.run(["create", "--name", "montagu-db", "--volume", "montagu_db_volume:/pgdata", POSTGRES_IMAGE]);
+
+  const drillStart = performance.now();
+  await up("annex2", { "montagu-backup:prepareRestore": { id: "bench", database: { image: "local" } } });
+  const prepared = seconds(drillStart);
+  await up("uat", {
+    "montagu-backup:restore": {
+      id: "bench",
+      volumes: [
+        { volume: "barman_recover", server: "annex2", to: "montagu_db_volume" },
+        { volume: "montagu_orderly_volume", server: "annex2", source: "production2" },
+      ],
+      stop: ["montagu-db"],
+    },
+  });
+  const drill = seconds(drillStart);
+  const databaseSize = await volumeBytes(uat, "montagu_db_volume");
+  const megabytes = (databaseSize + volumeSize) / 1e6;
+  console.log(`drill: ${drill.toFixed(1)} s (prepare ${prepared.toFixed(1)} s, restore ${(drill - prepared).toFixed(1)} s) for ${megabytes.toFixed(0)} MB`);
+
+  // The same bytes, raw: tar over ssh from annex2's volumes into fresh volumes on uat.
+  const rawStart = performance.now();
+  await uat.docker.run([
+    "run", "--rm", "--volume", "privateer_keys:/privateer/keys:ro", "--volume", "raw_copy:/raw", CLIENT_IMAGE, "bash", "-c",
+    "set -euo pipefail; ssh annex2 'tar -C /privateer -cf - local/barman_recover volumes/production2/montagu_orderly_volume' | tar -C /raw -xf -",
+  ]);
+  const raw = seconds(rawStart);
+  console.log(`raw copy (tar over ssh): ${raw.toFixed(1)} s`);
+
+  const startedAt = performance.now();
+  await uat.docker.run(["start", "montagu-db"]);
+  for (;;) {
+    const answer = await uat.docker.run(["exec", "montagu-db", "psql", "-U", "vimc", "-d", "montagu", "-Atc", "SELECT count(*) FROM pgbench_branches"], { allowFailure: true });
+    if (answer.code === 0) break;
+    await sleep(50);
+  }
+  const firstQuery = seconds(startedAt);
+  console.log(`first query answered ${firstQuery.toFixed(2)} s after the restored database was started`);
+  console.log(`RESULT restore drill_vs_raw=${(raw / drill).toFixed(2)} first_query_s=${firstQuery.toFixed(2)} drill_s=${drill.toFixed(1)}`);
+  for (const name of ["bench-annex2", "bench-production2", "bench-uat"]) await removeHost(name);
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
