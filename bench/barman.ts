@@ -3,6 +3,7 @@
 // primary killed and its data discarded, a copy prepared from barman, acknowledged commits
 // counted that are missing; asynchronous (as today) and synchronous.
 // BENCH_SCALE sets pgbench's scale for the base backup (default 130: about 2 GB).
+import { eventually } from "../test/harness/eventually";
 import { performance } from "node:perf_hooks";
 import { median } from "./data";
 import { DockerApplier, FakeVault } from "../test/harness/dockerApplier";
@@ -15,15 +16,6 @@ const RUNS = 3;
 const POSTGRES_IMAGE = "montagu-backup/postgres:local";
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function eventually<T>(what: string, seconds: number, attempt: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + seconds * 1000;
-  for (;;) {
-    const result = await attempt().catch(() => undefined);
-    if (result !== undefined) return result;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${seconds}s`);
-    await sleep(2_000);
-  }
-}
 
 async function timed(action: () => Promise<unknown>): Promise<number> {
   const start = performance.now();

@@ -1,7 +1,7 @@
-import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { quote } from "shell-quote";
 import type { PackitDumpConfig } from "../config/settings";
+import { script } from "./script";
 
 export interface PackitDumpArgs {
   settings: PackitDumpConfig;
@@ -12,23 +12,21 @@ export interface PackitDumpArgs {
 
 /** packit's database as a `pg_dump -Fc` in its dump volume, made before that volume is pushed. */
 export class PackitDump extends pulumi.ComponentResource {
-  readonly dump: command.local.Command;
+  readonly dump: pulumi.Resource;
 
   constructor(name: string, args: PackitDumpArgs, opts?: pulumi.ComponentResourceOptions) {
     super("montagu:backup:PackitDump", name, {}, opts);
     const s = args.settings;
-    this.dump = new command.local.Command(
+    this.dump = script(
       `${name}-pg-dump`,
       {
-        create: [
-          "set -euo pipefail",
+        script: [
           `echo ${quote([`packit: dumping ${s.database} in ${s.container} to /pgbackup/packit`])}`,
           // Into a temporary file first: an interrupted dump never replaces a good one.
           quote(["docker", "exec", s.container, "pg_dump", "-U", s.user, "-Fc", s.database, "-f", "/pgbackup/packit.partial"]),
           quote(["docker", "exec", s.container, "mv", "/pgbackup/packit.partial", "/pgbackup/packit"]),
           quote(["docker", "exec", s.container, "ls", "-l", "/pgbackup/packit"]),
         ].join("\n"),
-        interpreter: ["/bin/bash", "-c"],
         environment: args.environment,
         triggers: [args.id],
       },

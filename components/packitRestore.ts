@@ -1,7 +1,7 @@
-import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { quote } from "shell-quote";
 import type { PackitRestoreConfig } from "../config/settings";
+import { script } from "./script";
 
 export interface PackitRestoreArgs {
   settings: PackitRestoreConfig;
@@ -18,17 +18,16 @@ const CONTAINER = "packit-db-restore";
  * after the one before; any failure fails the update before anything is started.
  */
 export class PackitRestore extends pulumi.ComponentResource {
-  readonly restore: command.local.Command;
+  readonly restore: pulumi.Resource;
 
   constructor(name: string, args: PackitRestoreArgs, opts?: pulumi.ComponentResourceOptions) {
     super("montagu:backup:PackitRestore", name, {}, opts);
     const s = args.settings;
     const envs = s.env.flatMap((e) => ["--env", e]);
-    this.restore = new command.local.Command(
+    this.restore = script(
       `${name}-pg-restore`,
       {
-        create: [
-          "set -euo pipefail",
+        script: [
           `docker rm --force ${CONTAINER} >/dev/null 2>&1 || true`,
           `trap 'docker rm --force ${CONTAINER} >/dev/null 2>&1 || true' EXIT`,
           `echo ${quote([`packit: emptying ${s.databaseVolume}`])}`,
@@ -48,7 +47,6 @@ export class PackitRestore extends pulumi.ComponentResource {
           `docker stop ${CONTAINER} >/dev/null`,
           'echo "packit: restored"',
         ].join("\n"),
-        interpreter: ["/bin/bash", "-c"],
         environment: args.environment,
         triggers: [args.id],
       },

@@ -1,8 +1,8 @@
-import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { quote } from "shell-quote";
 import type { PrepareRestoreConfig } from "../config/settings";
 import { imageFromDirectory } from "./images";
+import { script } from "./script";
 
 export interface PrepareRestoreArgs {
   settings: PrepareRestoreConfig;
@@ -43,18 +43,14 @@ export class PrepareRestore extends pulumi.ComponentResource {
       : pulumi.output(settings.database.image);
     const databaseArgs = settings.database.args ?? (local ? [] : ["/etc/montagu/postgresql.production.conf"]);
 
-    let previous: command.local.Command[] = [];
-    const step = (stepName: string, script: pulumi.Input<string>) => {
-      const created = new command.local.Command(
-        `${name}-${stepName}`,
-        { create: script, interpreter: ["/bin/bash", "-c"], environment: args.environment, triggers: [settings.id] },
-        { parent: this, dependsOn: previous },
-      );
+    let previous: pulumi.Resource[] = [];
+    const step = (stepName: string, body: pulumi.Input<string>) => {
+      const created = script(`${name}-${stepName}`, { script: body, environment: args.environment, triggers: [settings.id] }, { parent: this, dependsOn: previous });
       previous = [created];
       return created;
     };
     const inBarman = (...words: string[]) =>
-      pulumi.output(args.barmanContainer).apply((container) => `set -euo pipefail\n${quote(["docker", "exec", container, "montagu-prepare", ...words])}`);
+      pulumi.output(args.barmanContainer).apply((container) => quote(["docker", "exec", container, "montagu-prepare", ...words]));
 
     step("wipe", inBarman("wipe", "/recover"));
     const target = settings.targetTime === undefined ? [] : ["--target-time", recoveryTargetTime(settings.targetTime)];
@@ -64,7 +60,6 @@ export class PrepareRestore extends pulumi.ComponentResource {
       "replay",
       pulumi.all([args.recoverVolume, image]).apply(([volume, databaseImage]) =>
         [
-          "set -euo pipefail",
           `docker rm --force ${REPLAY_CONTAINER} >/dev/null 2>&1 || true`,
           `trap 'docker rm --force ${REPLAY_CONTAINER} >/dev/null 2>&1 || true' EXIT`,
           `echo "replay: starting the database on ${volume} to replay its WAL"`,

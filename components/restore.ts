@@ -1,4 +1,3 @@
-import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { quote } from "shell-quote";
 import type { RestoreConfig } from "../config/settings";
@@ -7,6 +6,7 @@ import { PackitRestore } from "./packitRestore";
 import type { PrivateerClient } from "./privateer/client";
 import { transferClientOf } from "./privateer";
 import { PrivateerRestore, type RestoreEntry } from "./privateer/restore";
+import { script } from "./script";
 
 export interface RestoreArgs {
   settings: RestoreConfig;
@@ -15,8 +15,6 @@ export interface RestoreArgs {
   clientImage: pulumi.Input<string>;
   environment: Record<string, string>;
 }
-
-const bash = ["/bin/bash", "-c"];
 
 /**
  * A restore onto this machine, as an explicit stack update: when `id` changes, stop what uses
@@ -31,17 +29,12 @@ export class Restore extends pulumi.ComponentResource {
   constructor(name: string, args: RestoreArgs, opts?: pulumi.ComponentResourceOptions) {
     super("montagu:backup:Restore", name, {}, opts);
     const { settings } = args;
-    const step = (stepName: string, script: pulumi.Input<string>, after: pulumi.Resource[]) =>
-      new command.local.Command(
-        `${name}-${stepName}`,
-        { create: script, interpreter: bash, environment: args.environment, triggers: [settings.id] },
-        { parent: this, dependsOn: after },
-      );
+    const step = (stepName: string, body: string, after: pulumi.Resource[]) =>
+      script(`${name}-${stepName}`, { script: body, environment: args.environment, triggers: [settings.id] }, { parent: this, dependsOn: after });
 
     const stop = step(
       "stop",
       [
-        "set -euo pipefail",
         `for container in ${quote(settings.stop.length > 0 ? settings.stop : [""])}; do`,
         '  [ -n "$container" ] || continue',
         '  if docker container inspect "$container" >/dev/null 2>&1; then docker stop "$container" >/dev/null; echo "restore: stopped $container"',
@@ -75,7 +68,7 @@ export class Restore extends pulumi.ComponentResource {
 
     const start = step(
       "start",
-      ["set -euo pipefail", ...settings.start.map((c) => `docker start ${quote([c])} >/dev/null && echo ${quote([`restore: started ${c}`])}`), "true"].join("\n"),
+      [...settings.start.map((c) => `docker start ${quote([c])} >/dev/null && echo ${quote([`restore: started ${c}`])}`), "true"].join("\n"),
       last,
     );
 
@@ -85,7 +78,6 @@ export class Restore extends pulumi.ComponentResource {
       const verify = step(
         "verify",
         [
-          "set -euo pipefail",
           // The database may still be starting: give it a minute to accept connections.
           "for attempt in $(seq 60); do",
           `  if answer=$(${psql} 2>&1); then printf '%s\\n' "$answer"; exit 0; fi`,

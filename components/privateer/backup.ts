@@ -1,5 +1,5 @@
-import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
+import { script } from "../script";
 import { VOLUMES_DIR } from "./layout";
 import { rsyncWithProgress, transferScript } from "./transfer";
 
@@ -21,13 +21,13 @@ export interface PrivateerBackupArgs {
 export class PrivateerBackup extends pulumi.ComponentResource {
   constructor(name: string, args: PrivateerBackupArgs, opts?: pulumi.ComponentResourceOptions) {
     super("montagu:backup:PrivateerBackup", name, {}, opts);
-    let previous: command.local.Command | undefined;
+    let previous: pulumi.Resource | undefined;
     for (const volume of args.volumes) {
       // One volume at a time: parallel pushes would only compete for the same link.
-      previous = new command.local.Command(
+      previous = script(
         `${name}-${volume}`,
         {
-          create: pulumi.all([args.keyVolumeName, args.image]).apply(([keyVolume, image]) =>
+          script: pulumi.all([args.keyVolumeName, args.image]).apply(([keyVolume, image]) =>
             transferScript(`backup of ${volume} from ${args.client} to ${args.server}`, {
               keyVolume,
               image,
@@ -36,7 +36,6 @@ export class PrivateerBackup extends pulumi.ComponentResource {
               command: rsyncWithProgress(`${VOLUMES_DIR}/${volume}`, `${args.server}:${VOLUMES_DIR}/${args.client}`),
             }),
           ),
-          interpreter: ["/bin/bash", "-c"],
           environment: args.environment,
           triggers: [args.id],
         },

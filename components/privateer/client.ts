@@ -1,10 +1,10 @@
-import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { PrivateerClient as ClientSettings, PrivateerServer as ServerSettings } from "../../config/topology";
 import type { MachineKey } from "./keys";
 import { PrivateerKeyVolume } from "./keyVolume";
 import { CLIENT_KEY_FILES, KEYS_DIR, knownHosts, onLoopback, SCHEDULE_FILE, scheduleFile, sshConfig, VOLUMES_DIR } from "./layout";
+import { script } from "../script";
 import { connectionCheckScript } from "./transfer";
 
 export interface PrivateerClientArgs {
@@ -54,15 +54,14 @@ export class PrivateerClient extends pulumi.ComponentResource {
 
     const checks = servers.map(
       (server) =>
-        new command.local.Command(
+        script(
           `${name}-check-${server.name}`,
           {
-            create: keys.volumeName.apply((volume) =>
+            script: keys.volumeName.apply((volume) =>
               pulumi.output(args.image).apply((image) =>
                 connectionCheckScript(client.name, server, { keyVolume: volume, image, volumes: [], hostNetwork: this.hostNetwork }),
               ),
             ),
-            interpreter: ["/bin/bash", "-c"],
             environment: args.environment,
             // Checked again whenever the keys or the server change.
             triggers: [keys.revision, server.hostname, server.port, args.checkId ?? ""],

@@ -1,5 +1,5 @@
-import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
+import { script } from "../script";
 import { restoreSource, VOLUMES_DIR } from "./layout";
 import { rsyncWithProgress, transferScript } from "./transfer";
 
@@ -25,7 +25,7 @@ export interface PrivateerRestoreArgs {
 
 /** privateer's `restore <volume> --server <server> [--source <client>] [--to-volume <to>]`, run when `id` changes. */
 export class PrivateerRestore extends pulumi.ComponentResource {
-  readonly steps: command.local.Command[] = [];
+  readonly steps: pulumi.Resource[] = [];
 
   constructor(name: string, args: PrivateerRestoreArgs, opts?: pulumi.ComponentResourceOptions) {
     super("montagu:backup:PrivateerRestore", name, {}, opts);
@@ -33,10 +33,10 @@ export class PrivateerRestore extends pulumi.ComponentResource {
       const from = entry.source === undefined ? `${entry.server} (local)` : `${entry.server}, source ${entry.source}`;
       const previous = this.steps[this.steps.length - 1];
       this.steps.push(
-        new command.local.Command(
+        script(
           `${name}-${entry.to}`,
           {
-            create: pulumi.all([args.keyVolumeName, args.image]).apply(([keyVolume, image]) =>
+            script: pulumi.all([args.keyVolumeName, args.image]).apply(([keyVolume, image]) =>
               transferScript(`restore of ${entry.volume} from ${from} into ${entry.to} on ${args.client}`, {
                 keyVolume,
                 image,
@@ -45,7 +45,6 @@ export class PrivateerRestore extends pulumi.ComponentResource {
                 command: rsyncWithProgress(restoreSource(entry.server, entry.volume, entry.source), `${VOLUMES_DIR}/${entry.to}/`),
               }),
             ),
-            interpreter: ["/bin/bash", "-c"],
             environment: args.environment,
             triggers: [args.id],
           },

@@ -37,7 +37,6 @@ export function rsyncWithProgress(source: string, destination: string): string[]
 
 export function transferScript(description: string, run: ClientRun): string {
   return [
-    "set -euo pipefail",
     `echo ${quote([`${description}: starting`])}`,
     `${dockerRun(run)} | ${PROGRESS_FILTER}`,
     `echo ${quote([`${description}: done`])}`,
@@ -48,7 +47,6 @@ export function transferScript(description: string, run: ClientRun): string {
 export function connectionCheckScript(client: string, server: { name: string; hostname: string; port: number }, run: Omit<ClientRun, "command">): string {
   const where = `${client} -> ${server.name} (${server.hostname}:${server.port})`;
   return [
-    "set -euo pipefail",
     `if ! answer=$(${dockerRun({ ...run, command: ["ssh", server.name, "cat", `${KEYS_DIR}/name`] })} 2>&1); then`,
     `  echo ${quote([`privateer: connection ${where} refused:`])} "$answer" >&2`,
     "  exit 1",

@@ -1,3 +1,4 @@
+import { eventually } from "../harness/eventually";
 import { beforeAll, describe, expect, it } from "vitest";
 import { DockerApplier, FakeVault } from "../harness/dockerApplier";
 import { runStack } from "../harness/run";
@@ -8,15 +9,6 @@ import { startHost, type SimulatedHost } from "../rig/hosts";
 const TOPOLOGY = "test/fixtures/privateer.json";
 const BARMAN_IMAGE = "montagu-backup/barman:local";
 
-async function eventually<T>(what: string, seconds: number, attempt: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + seconds * 1000;
-  for (;;) {
-    const result = await attempt().catch(() => undefined);
-    if (result !== undefined) return result;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${seconds}s`);
-    await new Promise((resolve) => setTimeout(resolve, 2_000));
-  }
-}
 
 describe("barman on the backup host, streaming from a real primary", () => {
   const vault = new FakeVault();

@@ -1,3 +1,4 @@
+import { eventually } from "../harness/eventually";
 import { beforeAll, describe, expect, it } from "vitest";
 import { DockerApplier, FakeVault } from "../harness/dockerApplier";
 import { IMAGES_DIR } from "../../components/images";
@@ -15,15 +16,6 @@ const PACKIT_ENV = ["MONTAGU_DB_NAME=packit", "MONTAGU_DB_OWNER=packituser"];
 const PACKETS = "SELECT count(*) || ' ' || md5(string_agg(name, ',' ORDER BY id)) FROM packet";
 const CHECKSUM = "SELECT count(*) || ' ' || md5(coalesce(string_agg(payload, ',' ORDER BY id), '')) FROM batch";
 
-async function eventually<T>(what: string, seconds: number, attempt: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + seconds * 1000;
-  for (;;) {
-    const result = await attempt().catch(() => undefined);
-    if (result !== undefined) return result;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${seconds}s`);
-    await new Promise((resolve) => setTimeout(resolve, 2_000));
-  }
-}
 
 describe("the disaster-recovery drill", () => {
   const vault = new FakeVault();
