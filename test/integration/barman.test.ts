@@ -99,6 +99,25 @@ describe("barman on the backup host, streaming from a real primary", () => {
     });
   });
 
+  it("makes the nightly copy, shows its age in the metrics, and shows a failed one", async () => {
+    const nightly = await annex2.docker.run(["exec", "barman-montagu", "montagu-prepare", "nightly", "/nightly"], { allowFailure: true });
+    expect(nightly.code, nightly.stderr).toBe(0);
+    expect(nightly.stdout).toMatch(/WAL replayed/);
+    const fresh = await metrics();
+    expect(fresh.barman_time_since_last_nightly_recovery_seconds).toBeLessThan(120);
+    expect(fresh.barman_nightly_recovery_failed).toBe(0);
+
+    // A nightly run that cannot reach barman fails, and says so in the metrics.
+    await annex2.docker.run(["exec", "barman-montagu", "mv", "/usr/bin/barman", "/usr/bin/barman.away"]);
+    const failed = await annex2.docker.run(["exec", "barman-montagu", "montagu-prepare", "nightly", "/nightly"], { allowFailure: true });
+    await annex2.docker.run(["exec", "barman-montagu", "mv", "/usr/bin/barman.away", "/usr/bin/barman"]);
+    expect(failed.code).not.toBe(0);
+    expect(failed.stderr).toMatch(/nightly recovery into \/nightly failed/);
+    const after = await metrics();
+    expect(after.barman_nightly_recovery_failed).toBe(1);
+    expect(after.barman_time_since_last_nightly_recovery_seconds).toBeGreaterThanOrEqual(fresh.barman_time_since_last_nightly_recovery_seconds);
+  });
+
   it("says which user cannot connect when a password is wrong, and reports barman_ok 0", async () => {
     await sql("ALTER ROLE streaming_barman PASSWORD 'not-the-one-barman-has'");
     await annex2.docker.run(["restart", "barman-montagu"]);
