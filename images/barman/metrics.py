@@ -21,7 +21,7 @@ import time
 
 STATE = "/metrics/state.json"
 CONNECTION_PROBLEM = "/metrics/connection-problem"
-NIGHTLY_STAMP = "/nightly/.barman-last-restore"
+NIGHTLY_STAMP = "/metrics/nightly-last-success"
 NIGHTLY_FAILURE = "/metrics/nightly-failed"
 SERVER = "montagu"
 LABELS = f'database="{SERVER}"'

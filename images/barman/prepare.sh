@@ -88,6 +88,8 @@ case "$step" in
   nightly)
     failure=/metrics/nightly-failed
     if ( wipe && recover && replay && stamp ); then
+      # Kept apart from the copy, so that a later failed night, which empties it, keeps this age.
+      cp "$dir/.barman-last-restore" /metrics/nightly-last-success
       rm -f "$failure"
     else
       echo "nightly recovery into $dir failed at $(date -u +%Y-%m-%dT%H:%M:%SZ)" | tee "$failure" >&2
