@@ -53,7 +53,7 @@ async function pair(synchronous: boolean): Promise<Pair> {
   const wanted = synchronous ? "sync" : "async";
   await eventually(`barman streaming as a ${wanted} standby`, 180, async () => {
     await annex2.docker.run(["exec", "barman-montagu", "barman", "cron"], { allowFailure: true });
-    const state = await production2.docker.out("exec", "montagu-db", "psql", "-U", "vimc", "-d", "montagu", "-Atc", "SELECT sync_state FROM pg_stat_replication WHERE application_name = 'barman_receive_wal'");
+    const state = await production2.docker.out("exec", "montagu-db", "psql", "-U", "postgres", "-d", "montagu", "-Atc", "SELECT sync_state FROM pg_stat_replication WHERE application_name = 'barman_receive_wal'");
     return state === wanted || undefined;
   });
   return { annex2, production2, up };
