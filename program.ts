@@ -39,6 +39,7 @@ function dockerEnvironment(): Record<string, string> {
 export function declareStack(settings: Settings): StackOutputs {
   const { config } = settings;
   const outputs: StackOutputs = { machines: config.machines };
+  const environment = dockerEnvironment();
 
   if (config.standInPrimary !== undefined) {
     const group = config.standInPrimary.passwordGroup;
@@ -65,13 +66,12 @@ export function declareStack(settings: Settings): StackOutputs {
     if (config.prepareRestore !== undefined) {
       const prepared = new PrepareRestore(
         "prepare-restore",
-        { settings: config.prepareRestore, barmanContainer: barman.containerName, recoverVolume: barman.volumeNames.recover, environment: dockerEnvironment() },
+        { settings: config.prepareRestore, barmanContainer: barman.containerName, recoverVolume: barman.volumeNames.recover, environment },
         { dependsOn: [barman] },
       );
       outputs.prepareRestore = { id: config.prepareRestore.id, preparedAt: prepared.preparedAt };
     }
   }
-  const environment = dockerEnvironment();
   const beforeBackup: Record<string, pulumi.Resource[]> = {};
   const backup = config.privateer.backup;
   if (config.packitDump !== undefined && backup !== undefined && backup.volumes.some((v) => v.volume === config.packitDump!.volume)) {
