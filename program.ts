@@ -85,7 +85,6 @@ export function declareStack(settings: Settings): StackOutputs {
       settings: config.restore,
       topology: settings.topology,
       clients: privateer.clients,
-      clientImage: privateer.clientImage!,
       environment,
     });
     outputs.restore = { id: config.restore.id, verification: restore.verification };

@@ -12,7 +12,6 @@ export interface RestoreArgs {
   settings: RestoreConfig;
   topology: Topology;
   clients: Map<string, PrivateerClient>;
-  clientImage: pulumi.Input<string>;
   environment: Record<string, string>;
 }
 
@@ -56,7 +55,7 @@ export class Restore extends pulumi.ComponentResource {
       const { component } = transferClientOf(args.clients, client);
       const transfer = new PrivateerRestore(
         `${name}-${client}`,
-        { id: settings.id, client, volumes, keyVolumeName: component.keyVolumeName, image: args.clientImage, hostNetwork: component.hostNetwork, environment: args.environment },
+        { id: settings.id, on: component.transfers, volumes },
         { parent: this, dependsOn: [...last, ...component.ready] },
       );
       last = [transfer];

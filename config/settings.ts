@@ -350,7 +350,8 @@ export const settingsSchema = z
         message: `restore.volumes does not restore '${packit.dumpVolume}', so there would be no dump to restore from`,
       });
     }
-    if (configFields.prepareRestore !== undefined && configFields.barman === undefined && (raw.config as { barman?: unknown } | undefined)?.barman === undefined) {
+    const rawConfig = (raw.config ?? {}) as { prepareRestore?: unknown; barman?: unknown };
+    if (rawConfig.prepareRestore !== undefined && rawConfig.barman === undefined) {
       ctx.addIssue({ code: "custom", path: ["config", "prepareRestore"], message: "needs barman on this stack (montagu-backup:barman)" });
     }
     const keys = validFields(privateer, rawPrivateer).keys;

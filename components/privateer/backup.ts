@@ -1,18 +1,14 @@
 import * as pulumi from "@pulumi/pulumi";
 import { script } from "../script";
 import { VOLUMES_DIR } from "./layout";
-import { rsyncWithProgress, transferScript } from "./transfer";
+import { rsyncWithProgress, type TransferClient, transferOn } from "./transfer";
 
 export interface PrivateerBackupArgs {
   /** Changing it runs the backup again. */
   id: string;
-  client: string;
+  on: TransferClient;
   server: string;
   volumes: string[];
-  keyVolumeName: pulumi.Input<string>;
-  image: pulumi.Input<string>;
-  hostNetwork: boolean;
-  environment: Record<string, string>;
   /** What must be done before a volume is pushed (its database dumped, say), by volume. */
   before?: Record<string, pulumi.Resource[]>;
 }
@@ -21,22 +17,20 @@ export interface PrivateerBackupArgs {
 export class PrivateerBackup extends pulumi.ComponentResource {
   constructor(name: string, args: PrivateerBackupArgs, opts?: pulumi.ComponentResourceOptions) {
     super("montagu:backup:PrivateerBackup", name, {}, opts);
+    const { on: client, server } = args;
     let previous: pulumi.Resource | undefined;
     for (const volume of args.volumes) {
       // One volume at a time: parallel pushes would only compete for the same link.
       previous = script(
         `${name}-${volume}`,
         {
-          script: pulumi.all([args.keyVolumeName, args.image]).apply(([keyVolume, image]) =>
-            transferScript(`backup of ${volume} from ${args.client} to ${args.server}`, {
-              keyVolume,
-              image,
-              hostNetwork: args.hostNetwork,
-              volumes: [{ volume, readOnly: true }],
-              command: rsyncWithProgress(`${VOLUMES_DIR}/${volume}`, `${args.server}:${VOLUMES_DIR}/${args.client}`),
-            }),
+          script: transferOn(
+            client,
+            `backup of ${volume} from ${client.name} to ${server}`,
+            [{ volume, readOnly: true }],
+            rsyncWithProgress(`${VOLUMES_DIR}/${volume}`, `${server}:${VOLUMES_DIR}/${client.name}`),
           ),
-          environment: args.environment,
+          environment: client.environment,
           triggers: [args.id],
         },
         { parent: this, dependsOn: [...(previous === undefined ? [] : [previous]), ...(args.before?.[volume] ?? [])] },

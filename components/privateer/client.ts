@@ -5,7 +5,7 @@ import type { MachineKey } from "./keys";
 import { PrivateerKeyVolume } from "./keyVolume";
 import { CLIENT_KEY_FILES, KEYS_DIR, knownHosts, onLoopback, SCHEDULE_FILE, scheduleFile, sshConfig, VOLUMES_DIR } from "./layout";
 import { script } from "../script";
-import { connectionCheckScript } from "./transfer";
+import { connectionCheckScript, type TransferClient } from "./transfer";
 
 export interface PrivateerClientArgs {
   client: ClientSettings;
@@ -28,8 +28,8 @@ export class PrivateerClient extends pulumi.ComponentResource {
   readonly keyVolumeName: pulumi.Output<string>;
   /** Where the scheduler's web API listens on the machine, when it has one. */
   readonly schedulerUrl: pulumi.Output<string | undefined>;
-  /** True when a server is on the engine's loopback, so transfers use the host's network. */
-  readonly hostNetwork: boolean;
+  /** Where this client's transfers run. */
+  readonly transfers: TransferClient;
   /** Resources that transfers must wait for. */
   readonly ready: pulumi.Resource[];
 
@@ -37,7 +37,7 @@ export class PrivateerClient extends pulumi.ComponentResource {
     super("montagu:backup:PrivateerClient", name, {}, opts);
     const { client } = args;
     const servers = args.servers.map((s) => s.server);
-    this.hostNetwork = servers.some((s) => onLoopback(s.hostname));
+    const hostNetwork = servers.some((s) => onLoopback(s.hostname));
 
     const content: Record<string, pulumi.Input<string>> = {
       id_rsa: args.key.privateKey,
@@ -59,7 +59,7 @@ export class PrivateerClient extends pulumi.ComponentResource {
           {
             script: keys.volumeName.apply((volume) =>
               pulumi.output(args.image).apply((image) =>
-                connectionCheckScript(client.name, server, { keyVolume: volume, image, volumes: [], hostNetwork: this.hostNetwork }),
+                connectionCheckScript(client.name, server, { keyVolume: volume, image, volumes: [], hostNetwork }),
               ),
             ),
             environment: args.environment,
@@ -79,8 +79,8 @@ export class PrivateerClient extends pulumi.ComponentResource {
           name: schedule.container,
           image: args.image,
           restart: "always",
-          networkMode: this.hostNetwork ? "host" : undefined,
-          ports: schedule.port !== undefined && !this.hostNetwork ? [{ internal: schedule.port, external: schedule.port }] : undefined,
+          networkMode: hostNetwork ? "host" : undefined,
+          ports: schedule.port !== undefined && !hostNetwork ? [{ internal: schedule.port, external: schedule.port }] : undefined,
           volumes: [
             { volumeName: keys.volumeName, containerPath: KEYS_DIR, readOnly: true },
             ...scheduled.map((volume) => ({ volumeName: volume, containerPath: `${VOLUMES_DIR}/${volume}`, readOnly: true })),
@@ -93,6 +93,7 @@ export class PrivateerClient extends pulumi.ComponentResource {
     }
 
     this.keyVolumeName = keys.volumeName;
+    this.transfers = { name: client.name, keyVolumeName: keys.volumeName, image: args.image, hostNetwork, environment: args.environment };
     this.schedulerUrl = pulumi.output(schedule?.port !== undefined ? `http://localhost:${schedule.port}` : undefined);
     this.ready = [keys, ...checks];
     this.registerOutputs({ keyVolumeName: this.keyVolumeName, schedulerUrl: this.schedulerUrl });

@@ -12,7 +12,6 @@ export interface PrivateerDeclared {
   outputs: PrivateerOutputs;
   /** This stack's clients, by name, for the transfers other components run on them. */
   clients: Map<string, PrivateerClient>;
-  clientImage: pulumi.Output<string> | undefined;
 }
 
 export interface PrivateerOutputs {
@@ -91,7 +90,7 @@ export function declarePrivateer(
       const { component } = transferOn(group.client);
       new PrivateerBackup(
         `privateer-backup-${group.client}-${group.server}`,
-        { id: options.backup.id, ...group, keyVolumeName: component.keyVolumeName, image: clientImage, hostNetwork: component.hostNetwork, environment, before: beforeBackup },
+        { id: options.backup.id, on: component.transfers, server: group.server, volumes: group.volumes, before: beforeBackup },
         { dependsOn: component.ready },
       );
     }
@@ -104,7 +103,6 @@ export function declarePrivateer(
       schedulers: Object.fromEntries([...clientComponents].map(([name, c]) => [name, c.schedulerUrl])),
     },
     clients: clientComponents,
-    clientImage: images.client,
   };
 }
 

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { script } from "../script";
 import { restoreSource, VOLUMES_DIR } from "./layout";
-import { rsyncWithProgress, transferScript } from "./transfer";
+import { rsyncWithProgress, type TransferClient, transferOn } from "./transfer";
 
 export interface RestoreEntry {
   server: string;
@@ -15,42 +15,32 @@ export interface RestoreEntry {
 export interface PrivateerRestoreArgs {
   /** Changing it runs the restore again. */
   id: string;
-  client: string;
+  on: TransferClient;
   volumes: RestoreEntry[];
-  keyVolumeName: pulumi.Input<string>;
-  image: pulumi.Input<string>;
-  hostNetwork: boolean;
-  environment: Record<string, string>;
 }
 
 /** privateer's `restore <volume> --server <server> [--source <client>] [--to-volume <to>]`, run when `id` changes. */
 export class PrivateerRestore extends pulumi.ComponentResource {
-  readonly steps: pulumi.Resource[] = [];
-
   constructor(name: string, args: PrivateerRestoreArgs, opts?: pulumi.ComponentResourceOptions) {
     super("montagu:backup:PrivateerRestore", name, {}, opts);
+    const client = args.on;
+    let previous: pulumi.Resource | undefined;
     for (const entry of args.volumes) {
       const from = entry.source === undefined ? `${entry.server} (local)` : `${entry.server}, source ${entry.source}`;
-      const previous = this.steps[this.steps.length - 1];
-      this.steps.push(
-        script(
-          `${name}-${entry.to}`,
-          {
-            script: pulumi.all([args.keyVolumeName, args.image]).apply(([keyVolume, image]) =>
-              transferScript(`restore of ${entry.volume} from ${from} into ${entry.to} on ${args.client}`, {
-                keyVolume,
-                image,
-                hostNetwork: args.hostNetwork,
-                volumes: [{ volume: entry.to, readOnly: false }],
-                command: rsyncWithProgress(restoreSource(entry.server, entry.volume, entry.source), `${VOLUMES_DIR}/${entry.to}/`),
-              }),
-            ),
-            environment: args.environment,
-            triggers: [args.id],
-          },
-          // In order, each after the one before: a failure stops the rest.
-          { parent: this, dependsOn: previous === undefined ? [] : [previous] },
-        ),
+      previous = script(
+        `${name}-${entry.to}`,
+        {
+          script: transferOn(
+            client,
+            `restore of ${entry.volume} from ${from} into ${entry.to} on ${client.name}`,
+            [{ volume: entry.to, readOnly: false }],
+            rsyncWithProgress(restoreSource(entry.server, entry.volume, entry.source), `${VOLUMES_DIR}/${entry.to}/`),
+          ),
+          environment: client.environment,
+          triggers: [args.id],
+        },
+        // In order, each after the one before: a failure stops the rest.
+        { parent: this, dependsOn: previous === undefined ? [] : [previous] },
       );
     }
     this.registerOutputs({ id: args.id });

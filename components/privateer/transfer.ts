@@ -1,9 +1,33 @@
+import * as pulumi from "@pulumi/pulumi";
 import { quote } from "shell-quote";
 import { KEYS_DIR, VOLUMES_DIR } from "./layout";
 
 // The shell scripts that command resources run on the machine running `pulumi up`. Each
 // starts a throwaway privateer client container on the stack's Docker engine, as privateer
 // does for its verbs.
+
+/** Where a transfer runs: a client's key volume and image, on the stack's engine. */
+export interface TransferClient {
+  name: string;
+  keyVolumeName: pulumi.Input<string>;
+  image: pulumi.Input<string>;
+  /** A server on the engine's loopback is reached over the host's network. */
+  hostNetwork: boolean;
+  /** What points the docker CLI at the stack's engine. */
+  environment: Record<string, string>;
+}
+
+/** The script of one transfer on `client`: a throwaway client container with `volumes` mounted, running `command`. */
+export function transferOn(
+  client: TransferClient,
+  description: string,
+  volumes: ClientRun["volumes"],
+  command: string[],
+): pulumi.Output<string> {
+  return pulumi
+    .all([client.keyVolumeName, client.image])
+    .apply(([keyVolume, image]) => transferScript(description, { keyVolume, image, hostNetwork: client.hostNetwork, volumes, command }));
+}
 
 export interface ClientRun {
   keyVolume: string;

@@ -212,22 +212,6 @@ export class DockerApplier implements ResourceProvider {
       },
     },
 
-    "docker:index/network:Network": {
-      mapped: ["name", "driver", "internal", "attachable"],
-      create: async (inputs) => {
-        const args = ["network", "create"];
-        if (inputs.driver !== undefined) args.push("--driver", inputs.driver);
-        if (inputs.internal === true) args.push("--internal");
-        if (inputs.attachable === true) args.push("--attachable");
-        args.push(inputs.name);
-        await this.docker.run(args);
-        return { name: inputs.name };
-      },
-      delete: async ({ outputs }) => {
-        await this.docker.run(["network", "rm", String(outputs.name)]);
-      },
-    },
-
     "docker:index/image:Image": {
       mapped: [
         "imageName",
@@ -267,11 +251,6 @@ export class DockerApplier implements ResourceProvider {
         "image",
         "restart",
         "envs",
-        "command",
-        "entrypoints",
-        "hosts",
-        "hosts.host",
-        "hosts.ip",
         "ports",
         "ports.internal",
         "ports.external",
@@ -281,9 +260,6 @@ export class DockerApplier implements ResourceProvider {
         "volumes.volumeName",
         "volumes.containerPath",
         "volumes.readOnly",
-        "networksAdvanced",
-        "networksAdvanced.name",
-        "networksAdvanced.aliases",
         "networkMode",
         "uploads",
         "uploads.file",
@@ -337,21 +313,9 @@ export class DockerApplier implements ResourceProvider {
       for (const v of inputs.volumes ?? []) {
         args.push("--volume", `${v.volumeName}:${v.containerPath}${v.readOnly === true ? ":ro" : ""}`);
       }
-      for (const h of inputs.hosts ?? []) args.push("--add-host", `${h.host}:${h.ip}`);
-      const [firstNetwork, ...otherNetworks] = inputs.networksAdvanced ?? [];
       if (inputs.networkMode !== undefined) args.push("--network", inputs.networkMode);
-      if (firstNetwork !== undefined) {
-        args.push("--network", firstNetwork.name);
-        for (const alias of firstNetwork.aliases ?? []) args.push("--network-alias", alias);
-      }
-      const [entrypoint, ...entrypointArgs] = inputs.entrypoints ?? [];
-      if (entrypoint !== undefined) args.push("--entrypoint", entrypoint);
-      args.push(inputs.image, ...entrypointArgs, ...(inputs.command ?? []));
+      args.push(inputs.image);
       await this.docker.run(args);
-
-      for (const n of otherNetworks) {
-        await this.docker.run(["network", "connect", ...(n.aliases ?? []).flatMap((a: string) => ["--alias", a]), n.name, inputs.name]);
-      }
       for (const upload of inputs.uploads ?? []) await this.upload(inputs.name, upload, scratch);
     } finally {
       fs.rmSync(scratch, { recursive: true, force: true });
