@@ -72,9 +72,12 @@ describe("the disaster-recovery drill", () => {
     await hosts.uat.docker.run(["build", "--quiet", "--tag", POSTGRES_IMAGE, "--file", `${IMAGES_DIR}/postgres/Dockerfile`, IMAGES_DIR], { env: { DOCKER_BUILDKIT: "0" } });
     await hosts.uat.docker.run(["run", "--detach", "--name", "montagu-db", "--volume", "montagu_db_volume:/pgdata", "--env", "PGPASSWORD=vimc", POSTGRES_IMAGE]);
 
-    await eventually("barman's first base backup", 240, async () => {
-      const listed = await hosts.annex2.docker.run(["exec", "barman-montagu", "barman", "list-backups", "--minimal", "montagu"], { allowFailure: true });
-      return listed.stdout.trim() === "" ? undefined : true;
+    // Finished, not merely listed: rows written while it still runs precede its end, and a
+    // point in time before a backup's end cannot be recovered from it.
+    await eventually("barman's first base backup, finished", 240, async () => {
+      const listed = await hosts.annex2.docker.run(["exec", "barman-montagu", "barman", "-f", "json", "list-backups", "montagu"], { allowFailure: true });
+      const backups = JSON.parse(listed.stdout).montagu as { status?: string }[];
+      return backups.some((b) => b.status === "DONE") ? true : undefined;
     });
     // packit's database on production2, as its deployment has it, with its dump volume at /pgbackup.
     await hosts.production2.docker.run(["run", "--detach", "--name", "montagu-packit-db", "--volume", "montagu_packit_db_backup:/pgbackup", ...PACKIT_ENV.flatMap((e) => ["--env", e]), POSTGRES_IMAGE]);
