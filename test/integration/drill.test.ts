@@ -68,6 +68,8 @@ describe("the disaster-recovery drill", () => {
     await up("annex2");
     await seedVolume(hosts.production2, "montagu_orderly_volume", 20);
     await up("production2");
+    // The fixture's every-minute schedule would race this test's own pushes of the same volume.
+    await hosts.production2.docker.run(["stop", "privateer_scheduler"]);
     // montagu on uat, as its own deployment has it: a database on montagu_db_volume.
     await hosts.uat.docker.run(["build", "--quiet", "--tag", POSTGRES_IMAGE, "--file", `${IMAGES_DIR}/postgres/Dockerfile`, IMAGES_DIR], { env: { DOCKER_BUILDKIT: "0" } });
     await hosts.uat.docker.run(["run", "--detach", "--name", "montagu-db", "--volume", "montagu_db_volume:/pgdata", "--env", "PGPASSWORD=vimc", POSTGRES_IMAGE]);
