@@ -2,7 +2,9 @@
 // the same link between two simulated hosts; each figure the median of three runs.
 // BENCH_FILES and BENCH_FILE_KB change the size (default: 20,000 files of 100 KB, about 2 GB).
 import { performance } from "node:perf_hooks";
+import { quote } from "shell-quote";
 import { generateVolume, median } from "./data";
+import { restoreRsync } from "../components/privateer/transfer";
 import { DockerApplier, FakeVault } from "../test/harness/dockerApplier";
 import { run } from "../test/harness/docker";
 import { runStack } from "../test/harness/run";
@@ -80,12 +82,13 @@ async function main() {
   // Restore: the server's copy back into a fresh volume on production2.
   const restoreTo = "bench_restore";
   const clearRestore = () => production2.docker.run(["volume", "rm", "--force", restoreTo]);
-  const restoreScript = (rsyncOptions: string) =>
-    `docker run --rm --volume privateer_keys:/privateer/keys:ro --volume ${restoreTo}:/privateer/volumes/${restoreTo} ${CLIENT_IMAGE} rsync ${rsyncOptions} annex2:/privateer/volumes/production2/${VOLUME}/ /privateer/volumes/${restoreTo}/`;
+  const restoreScript = (rsync: string) =>
+    `docker run --rm --volume privateer_keys:/privateer/keys:ro --volume ${restoreTo}:/privateer/volumes/${restoreTo} ${CLIENT_IMAGE} ${rsync}`;
+  const [restoreFrom, restoreInto] = [`annex2:/privateer/volumes/production2/${VOLUME}/`, `/privateer/volumes/${restoreTo}/`];
   const oursRestore = await timed("our restore", () =>
-    run("bash", ["-c", restoreScript("-a --delete --info=progress2,stats2")], { env: { ...process.env, DOCKER_HOST: production2.dockerHost } }), clearRestore);
+    run("bash", ["-c", restoreScript(quote(restoreRsync(restoreFrom, restoreInto)))], { env: { ...process.env, DOCKER_HOST: production2.dockerHost } }), clearRestore);
   const privateerRestore = await timed("privateer's restore", () =>
-    run("bash", ["-c", `${restoreScript(`-av --delete -e 'ssh -o Ciphers=${OPENSSH_DEFAULT_CIPHERS}'`)} > /dev/null`], { env: { ...process.env, DOCKER_HOST: production2.dockerHost } }), clearRestore);
+    run("bash", ["-c", `${restoreScript(`rsync -av --delete -e 'ssh -o Ciphers=${OPENSSH_DEFAULT_CIPHERS}' ${restoreFrom} ${restoreInto}`)} > /dev/null`], { env: { ...process.env, DOCKER_HOST: production2.dockerHost } }), clearRestore);
 
   console.log("");
   console.log(`full push: ours ${oursFull.toFixed(2)} s, privateer ${privateerFull.toFixed(2)} s, tar over ssh ${tarFull.toFixed(2)} s, local copy ${localCopy.toFixed(2)} s`);

@@ -55,8 +55,17 @@ export function dockerRun(run: ClientRun): string {
 const PROGRESS_FILTER = `tr '\\r' '\\n' | awk '/%/ { p = int($2); if (p >= shown + 10 || p == 100) { print; shown = p }; next } NF { print }'`;
 
 /** rsync with privateer's semantics (`-a --delete`), reporting progress and totals instead of every file. */
-export function rsyncWithProgress(source: string, destination: string): string[] {
-  return ["rsync", "-a", "--delete", "--info=progress2,stats2", source, destination];
+export function rsyncWithProgress(source: string, destination: string, extraOptions: string[] = []): string[] {
+  return ["rsync", "-a", "--delete", ...extraOptions, "--info=progress2,stats2", source, destination];
+}
+
+/**
+ * A restore compares content, not rsync's quick check of size and mtime: a database file
+ * rewritten on the target in the same second, at the same size, as the server's copy was
+ * stamped would otherwise be kept, and the restored database would mix two copies.
+ */
+export function restoreRsync(source: string, destination: string): string[] {
+  return rsyncWithProgress(source, destination, ["--checksum"]);
 }
 
 export function transferScript(description: string, run: ClientRun): string {

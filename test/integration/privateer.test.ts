@@ -137,6 +137,29 @@ describe("privateer-compatible backup and restore between simulated hosts", () =
     expect(await manifest(hosts.uat, "montagu_db_volume")).toBe(await manifest(hosts.annex2, "barman_recover"));
   });
 
+  it("restores content, not sizes and times: a target file changed in place, same size and mtime, is put right", async () => {
+    // As a database file can be: rewritten on the target within the second its copy on the
+    // server was stamped. rsync's quick check (size and mtime) would keep it.
+    const alterInPlace = (path: string) =>
+      `cp -p ${path} /tmp/stamp && printf X | dd of=${path} bs=1 conv=notrunc status=none && touch -r /tmp/stamp ${path}`;
+    await inVolume(hosts.uat, "montagu_orderly_volume", alterInPlace("reports/3/r3/file-3.txt"));
+    await inVolume(hosts.uat, "montagu_db_volume", alterInPlace("base/PG_VERSION"));
+    expect(await manifest(hosts.uat, "montagu_orderly_volume")).not.toBe(await manifest(hosts.production2, "montagu_orderly_volume"));
+    expect(await manifest(hosts.uat, "montagu_db_volume")).not.toBe(await manifest(hosts.annex2, "barman_recover"));
+
+    await up("uat", {}, {
+      "montagu-backup:restore": {
+        id: "refresh-2",
+        volumes: [
+          { volume: "montagu_orderly_volume", server: "annex2", source: "production2" },
+          { volume: "barman_recover", server: "annex2", to: "montagu_db_volume" },
+        ],
+      },
+    });
+    expect(await manifest(hosts.uat, "montagu_orderly_volume")).toBe(await manifest(hosts.production2, "montagu_orderly_volume"));
+    expect(await manifest(hosts.uat, "montagu_db_volume")).toBe(await manifest(hosts.annex2, "barman_recover"));
+  });
+
   it("runs the scheduled push every minute, and serves its status", async () => {
     await hosts.production2.docker.run(["start", "privateer_scheduler"]);
     await inVolume(hosts.production2, "montagu_orderly_volume", "echo scheduled > reports/new-file.txt; rm latest; ln -s big.bin latest");

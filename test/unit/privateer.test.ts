@@ -198,7 +198,11 @@ describe("the clients", () => {
     });
     const steps = ofType(run, "command:local:Command").filter((c) => c.name.startsWith("restore-uat-"));
     expect(steps.map((s) => s.inputs.triggers)).toEqual([["r1"], ["r1"]]);
-    expect(dockerRunArgs(steps[0].inputs.create).slice(-3)).toEqual([
+    expect(dockerRunArgs(steps[0].inputs.create).slice(-7)).toEqual([
+      "rsync",
+      "-a",
+      "--delete",
+      "--checksum",
       "--info=progress2,stats2",
       "annex2:/privateer/volumes/production2/montagu_orderly_volume/",
       "/privateer/volumes/montagu_orderly_volume/",
