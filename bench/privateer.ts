@@ -4,7 +4,7 @@
 import { performance } from "node:perf_hooks";
 import { quote } from "shell-quote";
 import { generateVolume, median } from "./data";
-import { restoreRsync } from "../components/privateer/transfer";
+import { restoreCommand } from "../components/privateer/transfer";
 import { DockerApplier, FakeVault } from "../test/harness/dockerApplier";
 import { run } from "../test/harness/docker";
 import { runStack } from "../test/harness/run";
@@ -86,7 +86,7 @@ async function main() {
     `docker run --rm --volume privateer_keys:/privateer/keys:ro --volume ${restoreTo}:/privateer/volumes/${restoreTo} ${CLIENT_IMAGE} ${rsync}`;
   const [restoreFrom, restoreInto] = [`annex2:/privateer/volumes/production2/${VOLUME}/`, `/privateer/volumes/${restoreTo}/`];
   const oursRestore = await timed("our restore", () =>
-    run("bash", ["-c", restoreScript(quote(restoreRsync(restoreFrom, restoreInto)))], { env: { ...process.env, DOCKER_HOST: production2.dockerHost } }), clearRestore);
+    run("bash", ["-c", restoreScript(quote(restoreCommand(restoreFrom, restoreTo)))], { env: { ...process.env, DOCKER_HOST: production2.dockerHost } }), clearRestore);
   const privateerRestore = await timed("privateer's restore", () =>
     run("bash", ["-c", `${restoreScript(`rsync -av --delete -e 'ssh -o Ciphers=${OPENSSH_DEFAULT_CIPHERS}' ${restoreFrom} ${restoreInto}`)} > /dev/null`], { env: { ...process.env, DOCKER_HOST: production2.dockerHost } }), clearRestore);
 

@@ -1,7 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { script } from "../script";
-import { VOLUMES_DIR } from "./layout";
-import { rsyncWithProgress, type TransferClient, transferOn } from "./transfer";
+import { pushCommand, type TransferClient, transferOn } from "./transfer";
 
 export interface PrivateerBackupArgs {
   /** Changing it runs the backup again. */
@@ -28,7 +27,7 @@ export class PrivateerBackup extends pulumi.ComponentResource {
             client,
             `backup of ${volume} from ${client.name} to ${server}`,
             [{ volume, readOnly: true }],
-            rsyncWithProgress(`${VOLUMES_DIR}/${volume}`, `${server}:${VOLUMES_DIR}/${client.name}`),
+            pushCommand(volume, server, client.name),
           ),
           environment: client.environment,
           triggers: [args.id],

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { script } from "../script";
-import { restoreSource, VOLUMES_DIR } from "./layout";
-import { restoreRsync, type TransferClient, transferOn } from "./transfer";
+import { restoreSource } from "./layout";
+import { restoreCommand, type TransferClient, transferOn } from "./transfer";
 
 export interface RestoreEntry {
   server: string;
@@ -34,7 +34,7 @@ export class PrivateerRestore extends pulumi.ComponentResource {
             client,
             `restore of ${entry.volume} from ${from} into ${entry.to} on ${client.name}`,
             [{ volume: entry.to, readOnly: false }],
-            restoreRsync(restoreSource(entry.server, entry.volume, entry.source), `${VOLUMES_DIR}/${entry.to}/`),
+            restoreCommand(restoreSource(entry.server, entry.volume, entry.source), entry.to),
           ),
           environment: client.environment,
           triggers: [args.id],

@@ -1,3 +1,5 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { quote } from "shell-quote";
 import { KEYS_DIR, VOLUMES_DIR } from "./layout";
@@ -54,18 +56,31 @@ export function dockerRun(run: ClientRun): string {
  */
 const PROGRESS_FILTER = `tr '\\r' '\\n' | awk '/%/ { p = int($2); if (p >= shown + 10 || p == 100) { print; shown = p }; next } NF { print }'`;
 
-/** rsync with privateer's semantics (`-a --delete`), reporting progress and totals instead of every file. */
-export function rsyncWithProgress(source: string, destination: string, extraOptions: string[] = []): string[] {
-  return ["rsync", "-a", "--delete", ...extraOptions, "--info=progress2,stats2", source, destination];
+const COPY_SCRIPT = fs.readFileSync(path.join(__dirname, "copy.sh"), "utf8");
+
+/**
+ * The client container's command that makes `destination` what `rsync -a --delete source
+ * destination` makes it (both directories, one of them `server:path`), reporting progress and
+ * totals instead of every file. An empty destination is filled in parallel streams first
+ * (copy.sh says why); `updateOptions` are rsync's when it updates an existing copy.
+ */
+export function copyCommand(source: string, destination: string, updateOptions: string[] = []): string[] {
+  return ["bash", "-c", COPY_SCRIPT, "copy", source, destination, ...updateOptions];
+}
+
+/** privateer's `backup`: the volume into `<client>/<volume>` on the server's data volume. */
+export function pushCommand(volume: string, server: string, client: string): string[] {
+  return copyCommand(`${VOLUMES_DIR}/${volume}/`, `${server}:${VOLUMES_DIR}/${client}/${volume}/`);
 }
 
 /**
- * A restore compares content, not rsync's quick check of size and mtime: a database file
- * rewritten on the target in the same second, at the same size, as the server's copy was
- * stamped would otherwise be kept, and the restored database would mix two copies.
+ * privateer's `restore`, comparing content (`--checksum`) rather than rsync's quick check of
+ * size and mtime when the target already holds a copy: a database file rewritten on the
+ * target in the same second, at the same size, as the server's copy was stamped would
+ * otherwise be kept, and the restored database would mix two copies.
  */
-export function restoreRsync(source: string, destination: string): string[] {
-  return rsyncWithProgress(source, destination, ["--checksum"]);
+export function restoreCommand(source: string, destinationVolume: string): string[] {
+  return copyCommand(source, `${VOLUMES_DIR}/${destinationVolume}/`, ["--checksum"]);
 }
 
 export function transferScript(description: string, run: ClientRun): string {

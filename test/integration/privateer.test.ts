@@ -97,7 +97,12 @@ describe("privateer-compatible backup and restore between simulated hosts", () =
   });
 
   it("pushes a volume on demand: the server's copy is identical", async () => {
-    await up("production2", { backup: { id: "first", volumes: [{ volume: "montagu_orderly_volume", server: "annex2" }] } });
+    // As on a new backup host (the scheduler may have pushed once before it was paused).
+    await inVolume(hosts.annex2, "privateer_montagu_data", "rm -rf production2");
+    const run = await up("production2", { backup: { id: "first", volumes: [{ volume: "montagu_orderly_volume", server: "annex2" }] } });
+    const push = run.resources.find((r) => r.type === "command:local:Command" && r.name.includes("backup"))!;
+    // The server holds no copy yet: the files go over in parallel streams.
+    expect(String(appliers.production2.outputsOf(push.urn).stdout)).toMatch(/first copy of 1002 files in [2-4] parallel streams/);
     const source = await manifest(hosts.production2, "montagu_orderly_volume");
     expect(source.split("\n").length).toBeGreaterThan(2000);
     expect(await manifest(hosts.annex2, "privateer_montagu_data", "production2/montagu_orderly_volume")).toBe(source);

@@ -1,3 +1,4 @@
+import * as fs from "node:fs";
 import { parse as parseShell } from "shell-quote";
 import { parse } from "yaml";
 import { describe, expect, it } from "vitest";
@@ -7,6 +8,8 @@ import { readStackConfig, type StackConfig } from "../harness/stackConfig";
 import { rsaPrivateKeyOutputs } from "../harness/tlsKey";
 
 // The montagu topology (privateer.json) as each machine's stack declares it.
+
+const COPY_SCRIPT = fs.readFileSync("components/privateer/copy.sh", "utf8");
 
 const vaultReads: string[] = [];
 const provider = dryProvider({
@@ -31,8 +34,7 @@ const named = (run: StackRun, name: string) => {
 };
 /** The arguments of the script's `docker run`, as the shell will see them. */
 const dockerRunArgs = (script: string): string[] => {
-  const line = script.split("\n").find((l) => l.startsWith("docker run"))!;
-  const words = parseShell(line);
+  const words = parseShell(script.slice(script.indexOf("docker run")));
   const end = words.findIndex((w) => typeof w !== "string");
   return (end === -1 ? words : words.slice(0, end)) as string[];
 };
@@ -182,7 +184,7 @@ describe("the clients", () => {
     expect(dockerRunArgs(push.inputs.create)).toEqual([
       ...["docker", "run", "--rm", "--volume", "privateer_keys:/privateer/keys:ro"],
       ...["--volume", "montagu_orderly_volume:/privateer/volumes/montagu_orderly_volume:ro", expect.stringMatching(/^sha256:/)],
-      ...["rsync", "-a", "--delete", "--info=progress2,stats2", "/privateer/volumes/montagu_orderly_volume", "annex2:/privateer/volumes/production2"],
+      ...["bash", "-c", COPY_SCRIPT, "copy", "/privateer/volumes/montagu_orderly_volume/", "annex2:/privateer/volumes/production2/montagu_orderly_volume/"],
     ]);
   });
 
@@ -199,17 +201,17 @@ describe("the clients", () => {
     const steps = ofType(run, "command:local:Command").filter((c) => c.name.startsWith("restore-uat-"));
     expect(steps.map((s) => s.inputs.triggers)).toEqual([["r1"], ["r1"]]);
     expect(dockerRunArgs(steps[0].inputs.create).slice(-7)).toEqual([
-      "rsync",
-      "-a",
-      "--delete",
-      "--checksum",
-      "--info=progress2,stats2",
+      "bash",
+      "-c",
+      COPY_SCRIPT,
+      "copy",
       "annex2:/privateer/volumes/production2/montagu_orderly_volume/",
       "/privateer/volumes/montagu_orderly_volume/",
+      "--checksum",
     ]);
     const local = dockerRunArgs(steps[1].inputs.create);
     expect(local.slice(3, 7)).toEqual(["--volume", "privateer_keys:/privateer/keys:ro", "--volume", "montagu_db_volume:/privateer/volumes/montagu_db_volume"]);
-    expect(local.slice(-2)).toEqual(["annex2:/privateer/local/barman_recover/", "/privateer/volumes/montagu_db_volume/"]);
+    expect(local.slice(-3)).toEqual(["annex2:/privateer/local/barman_recover/", "/privateer/volumes/montagu_db_volume/", "--checksum"]);
     expect(steps[1].dependencies).toContain(steps[0].urn);
   });
 });

@@ -1,0 +1,56 @@
+# Runs inside a privateer client container as: bash -c "$(cat copy.sh)" copy SOURCE/ DESTINATION/ [OPTION...]
+# SOURCE and DESTINATION are directories, one of them remote (server:path). The result is
+# always that of `rsync -a --delete SOURCE/ DESTINATION/`:
+# - into an empty or missing DESTINATION (a first push, a restore onto a new machine), the
+#   files go over in parallel streams first, since one rsync receiver is bound by the cost of
+#   creating files rather than by the link; a final `rsync -a --delete` then sets directories
+#   and anything that changed meanwhile, and finds the rest current;
+# - otherwise one `rsync -a --delete OPTION...` updates it in place.
+# shellcheck disable=SC2016,SC2029 # programs run where a directory lives expand there, by design
+set -euo pipefail
+source_dir="$1"
+destination_dir="$2"
+shift 2
+
+say() { echo "copy: $*"; }
+is_remote() { [[ "$1" == *:* ]]; }
+# Runs a small fixed shell program where a directory lives, with the directory as $1.
+at() {
+  local where="$1" program="$2"
+  if is_remote "$where"; then
+    ssh "${where%%:*}" "sh -c $(printf '%q' "$program") sh $(printf '%q' "${where#*:}")"
+  else
+    sh -c "$program" sh "$where"
+  fi
+}
+rsync_progress() { rsync -a --info=progress2 "$@"; }
+
+streams="$(nproc)"
+[ "$streams" -ge 2 ] || streams=2
+[ "$streams" -le 4 ] || streams=4
+
+fresh="$(at "$destination_dir" 'if [ ! -e "$1" ] || [ -z "$(ls -A "$1")" ]; then mkdir -p "$1" && echo yes; fi')"
+if [ "$fresh" = yes ]; then
+  work="$(mktemp -d)"
+  trap 'rm -rf "$work"' EXIT
+  at "$source_dir" 'cd "$1" && find . -mindepth 1 ! -type d -print0' > "$work/all"
+  count="$(tr -cd '\0' < "$work/all" | wc -c)"
+  if [ "$count" -gt 0 ]; then
+    say "first copy of $count files in $streams parallel streams"
+    # The tree first, so that no two streams race to create the same directory.
+    rsync -a --filter='+ */' --filter='- *' "$source_dir" "$destination_dir"
+    split --number="r/$streams" --separator='\0' "$work/all" "$work/part-"
+    pids=()
+    for part in "$work"/part-*; do
+      rsync_progress --from0 --files-from="$part" "$source_dir" "$destination_dir" &
+      pids+=("$!")
+    done
+    failed=0
+    for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
+    [ "$failed" = 0 ] || { say "a stream failed: nothing after it runs; run again to resume" >&2; exit 1; }
+  fi
+  say "directories, deletions and what changed meanwhile"
+  rsync_progress --delete --info=stats2 "$source_dir" "$destination_dir"
+else
+  rsync_progress --delete --info=stats2 "$@" "$source_dir" "$destination_dir"
+fi
