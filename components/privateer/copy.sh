@@ -14,11 +14,19 @@ shift 2
 
 say() { echo "copy: $*"; }
 is_remote() { [[ "$1" == *:* ]]; }
+if is_remote "$source_dir"; then server="${source_dir%%:*}"; else server="${destination_dir%%:*}"; fi
+
+work="$(mktemp -d)"
+# One ssh connection for the look at the destination and the single rsync after it, so that
+# an update pays for one handshake, as privateer's single rsync does.
+shared_ssh="ssh -o ControlMaster=auto -o ControlPersist=yes -o ControlPath=$work/master"
+trap '$shared_ssh -O exit "$server" 2>/dev/null || true; rm -rf "$work"' EXIT
+
 # Runs a small fixed shell program where a directory lives, with the directory as $1.
 at() {
   local where="$1" program="$2"
   if is_remote "$where"; then
-    ssh "${where%%:*}" "sh -c $(printf '%q' "$program") sh $(printf '%q' "${where#*:}")"
+    $shared_ssh "$server" "sh -c $(printf '%q' "$program") sh $(printf '%q' "${where#*:}")"
   else
     sh -c "$program" sh "$where"
   fi
@@ -31,14 +39,12 @@ streams="$(nproc)"
 
 fresh="$(at "$destination_dir" 'if [ ! -e "$1" ] || [ -z "$(ls -A "$1")" ]; then mkdir -p "$1" && echo yes; fi')"
 if [ "$fresh" = yes ]; then
-  work="$(mktemp -d)"
-  trap 'rm -rf "$work"' EXIT
   at "$source_dir" 'cd "$1" && find . -mindepth 1 ! -type d -print0' > "$work/all"
   count="$(tr -cd '\0' < "$work/all" | wc -c)"
   if [ "$count" -gt 0 ]; then
     say "first copy of $count files in $streams parallel streams"
     # The tree first, so that no two streams race to create the same directory.
-    rsync -a --filter='+ */' --filter='- *' "$source_dir" "$destination_dir"
+    rsync -a --rsh="$shared_ssh" --filter='+ */' --filter='- *' "$source_dir" "$destination_dir"
     split --number="r/$streams" --separator='\0' "$work/all" "$work/part-"
     pids=()
     for part in "$work"/part-*; do
@@ -50,7 +56,7 @@ if [ "$fresh" = yes ]; then
     [ "$failed" = 0 ] || { say "a stream failed: nothing after it runs; run again to resume" >&2; exit 1; }
   fi
   say "directories, deletions and what changed meanwhile"
-  rsync_progress --delete --info=stats2 "$source_dir" "$destination_dir"
+  rsync_progress --rsh="$shared_ssh" --delete --info=stats2 "$source_dir" "$destination_dir"
 else
-  rsync_progress --delete --info=stats2 "$@" "$source_dir" "$destination_dir"
+  rsync_progress --rsh="$shared_ssh" --delete --info=stats2 "$@" "$source_dir" "$destination_dir"
 fi
