@@ -39,13 +39,25 @@ streams="$(nproc)"
 
 fresh="$(at "$destination_dir" 'if [ ! -e "$1" ] || [ -z "$(ls -A "$1")" ]; then mkdir -p "$1" && echo yes; fi')"
 if [ "$fresh" = yes ]; then
-  at "$source_dir" 'cd "$1" && find . -mindepth 1 ! -type d -print0' > "$work/all"
+  at "$source_dir" 'cd "$1" && find . -mindepth 1 ! -type d -printf "%s\t%p\0"' | sort --zero-terminated --numeric-sort --reverse > "$work/all"
   count="$(tr -cd '\0' < "$work/all" | wc -c)"
   if [ "$count" -gt 0 ]; then
-    say "first copy of $count files in $streams parallel streams"
+    # Largest first, each to the least loaded stream: a database's few large files spread out,
+    # and the streams end together.
+    declare -a load=() fds=()
+    for ((i = 0; i < streams; i++)); do load[i]=0; exec {fd}> "$work/part-$i"; fds[i]=$fd; done
+    while IFS=$'\t' read -r -d '' size path; do
+      least=0
+      for ((i = 1; i < streams; i++)); do ((load[i] < load[least])) && least=$i; done
+      load[least]=$((load[least] + size))
+      printf '%s\0' "$path" >&"${fds[least]}"
+    done < "$work/all"
+    for fd in "${fds[@]}"; do exec {fd}>&-; done
+    total=0
+    for bytes in "${load[@]}"; do total=$((total + bytes)); done
+    say "first copy of $count files ($((total / 1000000)) MB) in $streams parallel streams"
     # The tree first, so that no two streams race to create the same directory.
     rsync -a --rsh="$shared_ssh" --filter='+ */' --filter='- *' "$source_dir" "$destination_dir"
-    split --number="r/$streams" --separator='\0' "$work/all" "$work/part-"
     pids=()
     for part in "$work"/part-*; do
       rsync_progress --from0 --files-from="$part" "$source_dir" "$destination_dir" &
