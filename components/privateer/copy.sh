@@ -4,7 +4,8 @@
 # - into an empty or missing DESTINATION (a first push, a restore onto a new machine), the
 #   files go over in parallel streams first, since one rsync receiver is bound by the cost of
 #   creating files rather than by the link; a final `rsync -a --delete` then sets directories
-#   and anything that changed meanwhile, and finds the rest current;
+#   and anything that changed meanwhile, and finds the rest current (its quick check of size
+#   and mtime is safe here: every file on the destination was just written from the source);
 # - otherwise one `rsync -a --delete OPTION...` updates it in place.
 # shellcheck disable=SC2016,SC2029 # programs run where a directory lives expand there, by design
 set -euo pipefail
