@@ -26,6 +26,20 @@ describe("privateer-compatible backup and restore between simulated hosts", () =
     };
     return runStack(machine, config, appliers[machine]);
   };
+  /** A client's copy and a server-local volume restored onto uat; both end identical to their origin. */
+  const restoreBothOntoUat = async (id: string) => {
+    await up("uat", {}, {
+      "montagu-backup:restore": {
+        id,
+        volumes: [
+          { volume: "montagu_orderly_volume", server: "annex2", source: "production2" },
+          { volume: "barman_recover", server: "annex2", to: "montagu_db_volume" },
+        ],
+      },
+    });
+    expect(await manifest(hosts.uat, "montagu_orderly_volume")).toBe(await manifest(hosts.production2, "montagu_orderly_volume"));
+    expect(await manifest(hosts.uat, "montagu_db_volume")).toBe(await manifest(hosts.annex2, "barman_recover"));
+  };
   const lastRun = (machine: string) => appliers[machine].history[appliers[machine].history.length - 1];
 
   const sshFromProduction2 = (...command: string[]) =>
@@ -129,17 +143,7 @@ describe("privateer-compatible backup and restore between simulated hosts", () =
   });
 
   it("restores a client's copy and a server-local volume onto another machine", async () => {
-    await up("uat", {}, {
-      "montagu-backup:restore": {
-        id: "refresh-1",
-        volumes: [
-          { volume: "montagu_orderly_volume", server: "annex2", source: "production2" },
-          { volume: "barman_recover", server: "annex2", to: "montagu_db_volume" },
-        ],
-      },
-    });
-    expect(await manifest(hosts.uat, "montagu_orderly_volume")).toBe(await manifest(hosts.production2, "montagu_orderly_volume"));
-    expect(await manifest(hosts.uat, "montagu_db_volume")).toBe(await manifest(hosts.annex2, "barman_recover"));
+    await restoreBothOntoUat("refresh-1");
   });
 
   it("restores content, not sizes and times: a target file changed in place, same size and mtime, is put right", async () => {
@@ -152,17 +156,7 @@ describe("privateer-compatible backup and restore between simulated hosts", () =
     expect(await manifest(hosts.uat, "montagu_orderly_volume")).not.toBe(await manifest(hosts.production2, "montagu_orderly_volume"));
     expect(await manifest(hosts.uat, "montagu_db_volume")).not.toBe(await manifest(hosts.annex2, "barman_recover"));
 
-    await up("uat", {}, {
-      "montagu-backup:restore": {
-        id: "refresh-2",
-        volumes: [
-          { volume: "montagu_orderly_volume", server: "annex2", source: "production2" },
-          { volume: "barman_recover", server: "annex2", to: "montagu_db_volume" },
-        ],
-      },
-    });
-    expect(await manifest(hosts.uat, "montagu_orderly_volume")).toBe(await manifest(hosts.production2, "montagu_orderly_volume"));
-    expect(await manifest(hosts.uat, "montagu_db_volume")).toBe(await manifest(hosts.annex2, "barman_recover"));
+    await restoreBothOntoUat("refresh-2");
   });
 
   it("runs the scheduled push every minute, and serves its status", async () => {
