@@ -82,8 +82,8 @@ async function main() {
   // Restore: the server's copy back into a fresh volume on production2.
   const restoreTo = "bench_restore";
   const clearRestore = () => production2.docker.run(["volume", "rm", "--force", restoreTo]);
-  const restoreScript = (rsync: string) =>
-    `docker run --rm --volume privateer_keys:/privateer/keys:ro --volume ${restoreTo}:/privateer/volumes/${restoreTo} ${CLIENT_IMAGE} ${rsync}`;
+  const restoreScript = (command: string) =>
+    `docker run --rm --volume privateer_keys:/privateer/keys:ro --volume ${restoreTo}:/privateer/volumes/${restoreTo} ${CLIENT_IMAGE} ${command}`;
   const [restoreFrom, restoreInto] = [`annex2:/privateer/volumes/production2/${VOLUME}/`, `/privateer/volumes/${restoreTo}/`];
   const oursRestore = await timed("our restore", () =>
     run("bash", ["-c", restoreScript(quote(restoreCommand(restoreFrom, restoreTo)))], { env: { ...process.env, DOCKER_HOST: production2.dockerHost } }), clearRestore);

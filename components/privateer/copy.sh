@@ -41,21 +41,20 @@ streams="$(nproc)"
 fresh="$(at "$destination_dir" 'if [ ! -e "$1" ] || [ -z "$(ls -A "$1")" ]; then mkdir -p "$1" && echo yes; fi')"
 if [ "$fresh" = yes ]; then
   at "$source_dir" 'cd "$1" && find . -mindepth 1 ! -type d -printf "%s\t%p\0"' | sort --zero-terminated --numeric-sort --reverse > "$work/all"
-  count="$(tr -cd '\0' < "$work/all" | wc -c)"
-  if [ "$count" -gt 0 ]; then
+  if [ -s "$work/all" ]; then
     # Largest first, each to the least loaded stream: a database's few large files spread out,
     # and the streams end together.
     declare -a load=() fds=()
+    count=0 total=0
     for ((i = 0; i < streams; i++)); do load[i]=0; exec {fd}> "$work/part-$i"; fds[i]=$fd; done
     while IFS=$'\t' read -r -d '' size path; do
+      count=$((count + 1)) total=$((total + size))
       least=0
       for ((i = 1; i < streams; i++)); do ((load[i] < load[least])) && least=$i; done
       load[least]=$((load[least] + size))
       printf '%s\0' "$path" >&"${fds[least]}"
     done < "$work/all"
     for fd in "${fds[@]}"; do exec {fd}>&-; done
-    total=0
-    for bytes in "${load[@]}"; do total=$((total + bytes)); done
     say "first copy of $count files ($((total / 1000000)) MB) in $streams parallel streams"
     # The tree first, so that no two streams race to create the same directory.
     rsync -a --rsh="$shared_ssh" --filter='+ */' --filter='- *' "$source_dir" "$destination_dir"
@@ -69,7 +68,7 @@ if [ "$fresh" = yes ]; then
     [ "$failed" = 0 ] || { say "a stream failed: nothing after it runs; run again to resume" >&2; exit 1; }
   fi
   say "directories, deletions and what changed meanwhile"
-  rsync_progress --rsh="$shared_ssh" --delete --info=stats2 "$source_dir" "$destination_dir"
-else
-  rsync_progress --rsh="$shared_ssh" --delete --info=stats2 "$@" "$source_dir" "$destination_dir"
+  # The update options are not needed: nothing on the destination predates this copy.
+  set --
 fi
+rsync_progress --rsh="$shared_ssh" --delete --info=stats2 "$@" "$source_dir" "$destination_dir"

@@ -64,7 +64,7 @@ const COPY_SCRIPT = fs.readFileSync(path.join(__dirname, "copy.sh"), "utf8");
  * totals instead of every file. An empty destination is filled in parallel streams first
  * (copy.sh says why); `updateOptions` are rsync's when it updates an existing copy.
  */
-export function copyCommand(source: string, destination: string, updateOptions: string[] = []): string[] {
+function copyCommand(source: string, destination: string, updateOptions: string[] = []): string[] {
   return ["bash", "-c", COPY_SCRIPT, "copy", source, destination, ...updateOptions];
 }
 
