@@ -97,7 +97,7 @@ barman cron
 if [ "$(barman list-backups --minimal montagu | wc -l)" -eq 0 ]; then
   # The first WAL archive attempt is flaky until streaming has started: force a switch and retry.
   for attempt in 1 2 3 4 5; do
-    if barman switch-wal --force --archive --archive-timeout 60 montagu; then break; fi
+    if montagu-switch-wal 60; then break; fi
     say "WAL switch attempt $attempt failed; retrying" >&2
     barman cron
     sleep 5

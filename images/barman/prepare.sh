@@ -39,7 +39,7 @@ recover() {
   local partial=""
   if [ "$backup" = latest ] && [ -z "$target" ]; then
     # Commits still in the current WAL segment reach the copy only once it is archived.
-    if barman switch-wal --force --archive --archive-timeout 120 montagu; then
+    if montagu-switch-wal 120; then
       say "archived the current WAL segment"
     else
       # The primary is gone: what barman streamed of the current segment is all there is.

@@ -77,6 +77,21 @@ describe("barman on the backup host, streaming from a real primary", () => {
     expect(Number(archived)).toBeGreaterThanOrEqual(1);
   });
 
+  it("archives the primary's current WAL segment within seconds, even when the primary is quiet", async () => {
+    // barman alone waits for the primary's next background WAL record here: 0 to 20 s.
+    for (let round = 1; round <= 3; round++) {
+      const started = performance.now();
+      const result = await annex2.docker.run(["exec", "barman-montagu", "montagu-switch-wal", "60"], { allowFailure: true });
+      const elapsed = (performance.now() - started) / 1000;
+      expect(result.code, result.stderr).toBe(0);
+      const closed = /The WAL file (\w{24}) has been closed/.exec(result.stdout)?.[1];
+      expect(closed, result.stdout).toBeDefined();
+      const archived = await annex2.docker.run(["exec", "barman-montagu", "bash", "-c", `ls /var/lib/barman/montagu/wals/*/${closed}*`], { allowFailure: true });
+      expect(archived.code, `round ${round}: ${closed} is not in barman's archive`).toBe(0);
+      expect(elapsed, `round ${round}`).toBeLessThan(4);
+    }
+  });
+
   it("serves metrics that tell the truth: OK now, not OK with the primary down, OK again after", async () => {
     expect(await collect()).toMatchObject({ code: 0 });
     const healthy = await metrics();
