@@ -1,6 +1,7 @@
 // npm run bench:privateer — our volume push against three references on the same files and
 // the same link between two simulated hosts; each figure the median of three runs.
 // BENCH_FILES and BENCH_FILE_KB change the size (default: 20,000 files of 100 KB, about 2 GB).
+import { execFileSync } from "node:child_process";
 import { performance } from "node:perf_hooks";
 import { quote } from "shell-quote";
 import { generateVolume, median } from "./data";
@@ -19,16 +20,34 @@ const CLIENT_IMAGE = "montagu-backup/privateer-client:local";
 const OPENSSH_DEFAULT_CIPHERS = "chacha20-poly1305@openssh.com,aes128-ctr,aes192-ctr,aes256-ctr,aes128-gcm@openssh.com,aes256-gcm@openssh.com";
 
 
-async function timed(what: string, action: () => Promise<unknown>, before?: () => Promise<unknown>): Promise<number> {
-  const seconds: number[] = [];
+interface Contender {
+  what: string;
+  action: () => Promise<unknown>;
+  /** Sets the scene for each run, untimed. */
+  before?: () => Promise<unknown>;
+}
+
+/**
+ * Each contender RUNS times, taking turns (A B C, A B C, ...), so that a slow spell of this
+ * shared machine falls on all of them rather than on whichever ran then; their medians.
+ */
+async function timedInTurns(contenders: Contender[]): Promise<number[]> {
+  const seconds: number[][] = contenders.map(() => []);
   for (let i = 0; i < RUNS; i++) {
-    if (before !== undefined) await before();
-    const start = performance.now();
-    await action();
-    seconds.push((performance.now() - start) / 1000);
+    for (const [index, { action, before }] of contenders.entries()) {
+      if (before !== undefined) await before();
+      // Both simulated hosts share this kernel: what a run left to write back would otherwise
+      // slow the run after it.
+      execFileSync("sync");
+      const start = performance.now();
+      await action();
+      seconds[index].push((performance.now() - start) / 1000);
+    }
   }
-  console.log(`${what.padEnd(44)} ${seconds.map((s) => s.toFixed(2)).join("  ")}  median ${median(seconds).toFixed(2)} s`);
-  return median(seconds);
+  return contenders.map(({ what }, index) => {
+    console.log(`${what.padEnd(44)} ${seconds[index].map((s) => s.toFixed(2)).join("  ")}  median ${median(seconds[index]).toFixed(2)} s`);
+    return median(seconds[index]);
+  });
 }
 
 async function main() {
@@ -59,14 +78,22 @@ async function main() {
   const client = (script: string, extra: string[] = []) =>
     production2.docker.run(["run", "--rm", "--volume", "privateer_keys:/privateer/keys:ro", "--volume", `${VOLUME}:/privateer/volumes/${VOLUME}`, ...extra, CLIENT_IMAGE, "bash", "-c", script]);
 
-  const oursFull = await timed("our push (full)", ours, clearServerCopy);
-  const privateerFull = await timed("privateer's rsync -av --delete over ssh", () =>
-    client(`rsync -av --delete -e 'ssh -o Ciphers=${OPENSSH_DEFAULT_CIPHERS}' /privateer/volumes/${VOLUME} annex2:/privateer/volumes/production2 > /dev/null`), clearServerCopy);
-  const tarFull = await timed("tar | ssh | tar", () =>
-    client(`tar -C /privateer/volumes -cf - ${VOLUME} | ssh annex2 'mkdir -p /privateer/volumes/tar && tar -C /privateer/volumes/tar -xf -'`), clearServerCopy);
-  const localCopy = await timed("cp -a on the same disk (the limit)", () =>
-    production2.docker.run(["run", "--rm", "--volume", `${VOLUME}:/src:ro`, "--volume", "bench_copy:/dst", "debian:bookworm", "cp", "-a", "/src/.", "/dst/"]),
-    () => production2.docker.run(["volume", "rm", "--force", "bench_copy"]));
+  const privateerPush = () =>
+    client(`rsync -av --delete -e 'ssh -o Ciphers=${OPENSSH_DEFAULT_CIPHERS}' /privateer/volumes/${VOLUME} annex2:/privateer/volumes/production2 > /dev/null`);
+  const [oursFull, privateerFull, tarFull, localCopy] = await timedInTurns([
+    { what: "our push (full)", action: ours, before: clearServerCopy },
+    { what: "privateer's rsync -av --delete over ssh", action: privateerPush, before: clearServerCopy },
+    {
+      what: "tar | ssh | tar",
+      action: () => client(`tar -C /privateer/volumes -cf - ${VOLUME} | ssh annex2 'mkdir -p /privateer/volumes/tar && tar -C /privateer/volumes/tar -xf -'`),
+      before: clearServerCopy,
+    },
+    {
+      what: "cp -a on the same disk (the limit)",
+      action: () => production2.docker.run(["run", "--rm", "--volume", `${VOLUME}:/src:ro`, "--volume", "bench_copy:/dst", "debian:bookworm", "cp", "-a", "/src/.", "/dst/"]),
+      before: () => production2.docker.run(["volume", "rm", "--force", "bench_copy"]),
+    },
+  ]);
 
   // Incremental: 1% of the files change, then push again (the copy is otherwise current).
   await ours();
@@ -75,9 +102,10 @@ async function main() {
     round++;
     await client(`for i in $(seq 0 100 $((${FILES} - 1))); do f=$(ls -d /privateer/volumes/${VOLUME}/d$((i / 500))/e$((i % 500 / 50)))/f$i; echo "change ${"$"}{RANDOM} ${round}" >> $f; done`);
   };
-  const oursIncremental = await timed("our push after 1% changed", ours, changeOnePercent);
-  const privateerIncremental = await timed("privateer's push after 1% changed", () =>
-    client(`rsync -av --delete -e 'ssh -o Ciphers=${OPENSSH_DEFAULT_CIPHERS}' /privateer/volumes/${VOLUME} annex2:/privateer/volumes/production2 > /dev/null`), changeOnePercent);
+  const [oursIncremental, privateerIncremental] = await timedInTurns([
+    { what: "our push after 1% changed", action: ours, before: changeOnePercent },
+    { what: "privateer's push after 1% changed", action: privateerPush, before: changeOnePercent },
+  ]);
 
   // Restore: the server's copy back into a fresh volume on production2.
   const restoreTo = "bench_restore";
@@ -85,10 +113,15 @@ async function main() {
   const restoreScript = (command: string) =>
     `docker run --rm --volume privateer_keys:/privateer/keys:ro --volume ${restoreTo}:/privateer/volumes/${restoreTo} ${CLIENT_IMAGE} ${command}`;
   const [restoreFrom, restoreInto] = [`annex2:/privateer/volumes/production2/${VOLUME}/`, `/privateer/volumes/${restoreTo}/`];
-  const oursRestore = await timed("our restore", () =>
-    run("bash", ["-c", restoreScript(quote(restoreCommand(restoreFrom, restoreTo)))], { env: { ...process.env, DOCKER_HOST: production2.dockerHost } }), clearRestore);
-  const privateerRestore = await timed("privateer's restore", () =>
-    run("bash", ["-c", `${restoreScript(`rsync -av --delete -e 'ssh -o Ciphers=${OPENSSH_DEFAULT_CIPHERS}' ${restoreFrom} ${restoreInto}`)} > /dev/null`], { env: { ...process.env, DOCKER_HOST: production2.dockerHost } }), clearRestore);
+  const onProduction2 = (script: string) => run("bash", ["-c", script], { env: { ...process.env, DOCKER_HOST: production2.dockerHost } });
+  const [oursRestore, privateerRestore] = await timedInTurns([
+    { what: "our restore", action: () => onProduction2(restoreScript(quote(restoreCommand(restoreFrom, restoreTo)))), before: clearRestore },
+    {
+      what: "privateer's restore",
+      action: () => onProduction2(`${restoreScript(`rsync -av --delete -e 'ssh -o Ciphers=${OPENSSH_DEFAULT_CIPHERS}' ${restoreFrom} ${restoreInto}`)} > /dev/null`),
+      before: clearRestore,
+    },
+  ]);
 
   console.log("");
   console.log(`full push: ours ${oursFull.toFixed(2)} s, privateer ${privateerFull.toFixed(2)} s, tar over ssh ${tarFull.toFixed(2)} s, local copy ${localCopy.toFixed(2)} s`);

@@ -5,7 +5,7 @@
 // BENCH_FILE_KB (default 20,000 files of 100 KB: about 2 GB).
 import { execFileSync } from "node:child_process";
 import { performance } from "node:perf_hooks";
-import { generateVolume, volumeBytes } from "./data";
+import { generateVolume, median, volumeBytes } from "./data";
 import { DockerApplier, FakeVault } from "../test/harness/dockerApplier";
 import { runStack } from "../test/harness/run";
 import type { StackConfig } from "../test/harness/stackConfig";
@@ -19,7 +19,6 @@ const CLIENT_IMAGE = "montagu-backup/privateer-client:local";
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const seconds = (start: number) => (performance.now() - start) / 1000;
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
 const benchStart = performance.now();
 
