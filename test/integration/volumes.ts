@@ -10,7 +10,7 @@ export async function inVolume(host: SimulatedHost, volume: string, script: stri
 
 /**
  * 1000 files in 100 nested directories with three different modes, a symlink, an empty
- * directory and one file of `bigMegabytes` MB.
+ * directory, a file whose name holds a tab and a newline, and one file of `bigMegabytes` MB.
  */
 export async function seedVolume(host: SimulatedHost, volume: string, bigMegabytes = 100): Promise<void> {
   await inVolume(
@@ -24,6 +24,7 @@ export async function seedVolume(host: SimulatedHost, volume: string, bigMegabyt
     done; done
     mkdir -p empty-dir
     ln -s reports/0/r0/file-0.txt latest
+    echo "any byte but / and NUL may name a file" > "$(printf 'odd\tname\nhere')"
     head -c ${bigMegabytes}M /dev/urandom > big.bin
     `,
   );
