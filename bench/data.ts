@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import type { SimulatedHost } from "../test/rig/hosts";
 
 /** `files` files of `kilobytes` KB of random bytes in nested directories of `volume`; returns its size in bytes. */
@@ -19,3 +20,9 @@ export async function volumeBytes(host: SimulatedHost, volume: string): Promise<
 }
 
 export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/**
+ * Writes back what earlier work left in memory. Every simulated host shares this kernel and
+ * disk, so that writeback would otherwise slow whatever is measured next.
+ */
+export const flushWrites = () => execFileSync("sync");

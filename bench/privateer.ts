@@ -1,10 +1,9 @@
 // npm run bench:privateer — our volume push against three references on the same files and
 // the same link between two simulated hosts; each figure the median of three runs.
 // BENCH_FILES and BENCH_FILE_KB change the size (default: 20,000 files of 100 KB, about 2 GB).
-import { execFileSync } from "node:child_process";
 import { performance } from "node:perf_hooks";
 import { quote } from "shell-quote";
-import { generateVolume, median } from "./data";
+import { flushWrites, generateVolume, median } from "./data";
 import { restoreCommand } from "../components/privateer/transfer";
 import { DockerApplier, FakeVault } from "../test/harness/dockerApplier";
 import { run } from "../test/harness/docker";
@@ -36,9 +35,7 @@ async function timedInTurns(contenders: Contender[]): Promise<number[]> {
   for (let i = 0; i < RUNS; i++) {
     for (const [index, { action, before }] of contenders.entries()) {
       if (before !== undefined) await before();
-      // Both simulated hosts share this kernel: what a run left to write back would otherwise
-      // slow the run after it.
-      execFileSync("sync");
+      flushWrites();
       const start = performance.now();
       await action();
       seconds[index].push((performance.now() - start) / 1000);
@@ -78,8 +75,8 @@ async function main() {
   const client = (script: string, extra: string[] = []) =>
     production2.docker.run(["run", "--rm", "--volume", "privateer_keys:/privateer/keys:ro", "--volume", `${VOLUME}:/privateer/volumes/${VOLUME}`, ...extra, CLIENT_IMAGE, "bash", "-c", script]);
 
-  const privateerPush = () =>
-    client(`rsync -av --delete -e 'ssh -o Ciphers=${OPENSSH_DEFAULT_CIPHERS}' /privateer/volumes/${VOLUME} annex2:/privateer/volumes/production2 > /dev/null`);
+  const privateerRsync = (from: string, to: string) => `rsync -av --delete -e 'ssh -o Ciphers=${OPENSSH_DEFAULT_CIPHERS}' ${from} ${to}`;
+  const privateerPush = () => client(`${privateerRsync(`/privateer/volumes/${VOLUME}`, "annex2:/privateer/volumes/production2")} > /dev/null`);
   const [oursFull, privateerFull, tarFull, localCopy] = await timedInTurns([
     { what: "our push (full)", action: ours, before: clearServerCopy },
     { what: "privateer's rsync -av --delete over ssh", action: privateerPush, before: clearServerCopy },
@@ -118,7 +115,7 @@ async function main() {
     { what: "our restore", action: () => onProduction2(restoreScript(quote(restoreCommand(restoreFrom, restoreTo)))), before: clearRestore },
     {
       what: "privateer's restore",
-      action: () => onProduction2(`${restoreScript(`rsync -av --delete -e 'ssh -o Ciphers=${OPENSSH_DEFAULT_CIPHERS}' ${restoreFrom} ${restoreInto}`)} > /dev/null`),
+      action: () => onProduction2(`${restoreScript(privateerRsync(restoreFrom, restoreInto))} > /dev/null`),
       before: clearRestore,
     },
   ]);

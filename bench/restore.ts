@@ -3,9 +3,8 @@
 // database to its first answered query, each the median of BENCH_ROUNDS (default 3).
 // BENCH_SCALE (pgbench scale, default 130: about 2 GB of database), BENCH_FILES and
 // BENCH_FILE_KB (default 20,000 files of 100 KB: about 2 GB).
-import { execFileSync } from "node:child_process";
 import { performance } from "node:perf_hooks";
-import { generateVolume, median, volumeBytes } from "./data";
+import { flushWrites, generateVolume, median, volumeBytes } from "./data";
 import { DockerApplier, FakeVault } from "../test/harness/dockerApplier";
 import { runStack } from "../test/harness/run";
 import type { StackConfig } from "../test/harness/stackConfig";
@@ -62,19 +61,14 @@ async function main() {
   for (const host of [annex2, uat]) {
     await host.docker.run(["build", "--quiet", "--tag", POSTGRES_IMAGE, "--file", "images/postgres/Dockerfile", "images"], { env: { DOCKER_BUILDKIT: "0" } });
   }
-  const drills: number[] = [];
-  const prepares: number[] = [];
-  const raws: number[] = [];
-  const firstQueries: number[] = [];
+  const rounds: { drill: number; prepared: number; raw: number; firstQuery: number }[] = [];
   let megabytes = 0;
   for (let round = 1; round <= ROUNDS; round++) {
     // Each round restores onto a uat that has none of the data yet, as a new machine would.
     await uat.docker.run(["rm", "--force", "montagu-db"]);
     await uat.docker.run(["volume", "rm", "--force", "montagu_db_volume", "montagu_orderly_volume", "raw_copy"]);
     await uat.docker.run(["create", "--name", "montagu-db", "--volume", "montagu_db_volume:/pgdata", POSTGRES_IMAGE]);
-    // Every simulated host shares this kernel: what an earlier phase left to write back would
-    // otherwise slow the phase measured after it.
-    execFileSync("sync");
+    flushWrites();
 
     const drillStart = performance.now();
     await up("annex2", { "montagu-backup:prepareRestore": { id: `bench-${round}`, database: { image: "local" } } });
@@ -101,7 +95,7 @@ async function main() {
     }
     const firstQuery = seconds(startedAt);
     await uat.docker.run(["stop", "montagu-db"]);
-    execFileSync("sync");
+    flushWrites();
 
     // The same bytes, raw: tar over ssh from annex2's volumes into a fresh volume on uat.
     const rawStart = performance.now();
@@ -114,12 +108,9 @@ async function main() {
       `round ${round}: drill ${drill.toFixed(1)} s (prepare ${prepared.toFixed(1)} s, restore ${(drill - prepared).toFixed(1)} s) for ${megabytes.toFixed(0)} MB; ` +
         `raw copy (tar over ssh) ${raw.toFixed(1)} s; first query ${firstQuery.toFixed(2)} s after the restored database was started`,
     );
-    drills.push(drill);
-    prepares.push(prepared);
-    raws.push(raw);
-    firstQueries.push(firstQuery);
+    rounds.push({ drill, prepared, raw, firstQuery });
   }
-  const [drill, prepared, raw, firstQuery] = [drills, prepares, raws, firstQueries].map(median);
+  const [drill, prepared, raw, firstQuery] = (["drill", "prepared", "raw", "firstQuery"] as const).map((key) => median(rounds.map((r) => r[key])));
   console.log(
     `medians of ${ROUNDS}: drill ${drill.toFixed(1)} s (prepare ${prepared.toFixed(1)} s) for ${megabytes.toFixed(0)} MB, ` +
       `${(megabytes / drill).toFixed(0)} MB/s; raw copy ${raw.toFixed(1)} s, ${(megabytes / raw).toFixed(0)} MB/s`,
