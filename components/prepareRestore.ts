@@ -65,6 +65,15 @@ export class PrepareRestore extends pulumi.ComponentResource {
           `echo "replay: starting the database on ${volume} to replay its WAL"`,
           quote(["docker", "run", "--detach", "--name", REPLAY_CONTAINER, "--volume", `${volume}:/pgdata`, databaseImage, ...databaseArgs]) + " >/dev/null",
           `if ! docker exec ${REPLAY_CONTAINER} montagu-wait.sh ${settings.replayTimeout}; then docker logs --tail 30 ${REPLAY_CONTAINER} >&2; exit 1; fi`,
+          // A server in hot standby accepts connections before its recovery ends; stopped
+          // then, the copy is not replayed, and if stopped while promoting it later replays
+          // past its recovery target.
+          `for ((waited = 0; ; waited++)); do`,
+          `  recovering=$(docker exec --user postgres ${REPLAY_CONTAINER} psql --no-psqlrc -Atc 'SELECT pg_is_in_recovery()' 2>&1) || true`,
+          `  [ "$recovering" != f ] || break`,
+          `  if [ "$waited" -ge ${settings.replayTimeout} ]; then echo "replay: still in recovery after ${settings.replayTimeout}s: $recovering" >&2; docker logs --tail 30 ${REPLAY_CONTAINER} >&2; exit 1; fi`,
+          `  sleep 1`,
+          `done`,
           `docker stop ${REPLAY_CONTAINER} >/dev/null`,
           'echo "replay: done; the copy starts without replaying anything"',
         ].join("\n"),

@@ -5,8 +5,9 @@
 #   recover [--backup ID] [--target-time T] [--jobs N]
 #                               barman recover into DIR/dump, then move it up into DIR
 #                               (barman deletes the directory it recovers into: not a mount point)
-#   replay [--timeout S]        start PostgreSQL on DIR until it accepts connections, then stop
-#   stamp                       write the time of the copy to DIR/.barman-last-restore
+#   replay [--timeout S]        start PostgreSQL on DIR until its recovery has ended, then stop
+#   stamp                       check that DIR holds a finished copy (shut down cleanly, out of
+#                               recovery), then write its time to DIR/.barman-last-restore
 #   nightly                     all of the above for DIR, recording success or failure for the metrics
 set -euo pipefail
 
@@ -16,6 +17,7 @@ dir="${2:?usage: montagu-prepare STEP DIR [options]}"
 shift 2
 [ -d "$dir" ] || { say "$dir is not a directory" >&2; exit 1; }
 
+pg=/usr/lib/postgresql/15/bin
 backup=latest
 target=""
 jobs="$(nproc)"
@@ -37,15 +39,15 @@ wipe() {
 
 recover() {
   local partial=""
-  if [ "$backup" = latest ] && [ -z "$target" ]; then
-    # Commits still in the current WAL segment reach the copy only once it is archived.
-    if montagu-switch-wal 120; then
-      say "archived the current WAL segment"
-    else
-      # The primary is gone: what barman streamed of the current segment is all there is.
-      partial="$(ls /var/lib/barman/montagu/streaming/*.partial 2>/dev/null | sort | tail -1 || true)"
-      say "could not switch WAL (is the primary down?): the copy ends with the streamed ${partial:-WAL}" >&2
-    fi
+  # Commits still in the current WAL segment reach the copy only once it is archived: for the
+  # latest state, and for a target time that barman's archive does not reach yet (PostgreSQL
+  # then ends its recovery before the target, and refuses the copy).
+  if montagu-switch-wal 120; then
+    say "archived the current WAL segment"
+  else
+    # The primary is gone: what barman streamed of the current segment is all there is.
+    partial="$(ls /var/lib/barman/montagu/streaming/*.partial 2>/dev/null | sort | tail -1 || true)"
+    say "could not switch WAL (is the primary down?): the copy ends with the streamed ${partial:-WAL}" >&2
   fi
   rm -rf "$dir/dump"
   local options=(--jobs "$jobs")
@@ -67,16 +69,25 @@ replay() {
   # starts at once wherever it is restored.
   chown -R postgres:postgres "$dir"
   chmod 0700 "$dir"
-  local pg=/usr/lib/postgresql/15/bin
   say "replaying WAL (at most ${timeout}s)"
   runuser -u postgres -- "$pg/pg_ctl" --pgdata="$dir" --wait --timeout="$timeout" --silent \
     --options="-c listen_addresses='' -c unix_socket_directories=/tmp -c port=5499 -c ssl=off -c archive_mode=off -c shared_preload_libraries=''" \
     --log=/tmp/replay.log start || { tail -20 /tmp/replay.log >&2; return 1; }
+  runuser -u postgres -- env PATH="$pg:$PATH" montagu-wait-recovery "$dir" "$timeout" --host=/tmp --port=5499 --dbname=postgres ||
+    { tail -20 /tmp/replay.log >&2; return 1; }
   runuser -u postgres -- "$pg/pg_ctl" --pgdata="$dir" --wait --silent --mode=fast stop
   say "WAL replayed"
 }
 
 stamp() {
+  # A copy still in recovery would replay on the target, and if stopped while promoting, past
+  # its recovery target: only a finished copy is ever marked ready.
+  local state signal
+  state="$("$pg/pg_controldata" "$dir" | sed -n 's/^Database cluster state: *//p')"
+  for signal in recovery.signal standby.signal; do
+    [ ! -e "$dir/$signal" ] || { say "$dir is not ready: $signal is still there (its recovery has not ended)" >&2; return 1; }
+  done
+  [ "$state" = "shut down" ] || { say "$dir is not ready: its cluster state is '$state', not 'shut down'" >&2; return 1; }
   date -u +%Y-%m-%dT%H:%M:%SZ | tee "$dir/.barman-last-restore"
 }
 

@@ -54,13 +54,18 @@ SQL
   done
 }
 
-# A read-only server (a copy still in recovery) cannot take role changes; it keeps the roles it has.
-as_postgres pg_ctl --pgdata="$PGDATA" --wait --timeout=3600 --silent \
-  --options="-c listen_addresses='' ${config_file:+-c config_file=$config_file}" start
-if [ "$(as_postgres psql --no-psqlrc -Atc 'SELECT pg_is_in_recovery()')" = "f" ]; then
+if [ -e "$PGDATA/standby.signal" ]; then
+  # A standby never leaves recovery, and cannot take role changes: it keeps the roles it has.
+  echo "montagu-db: $PGDATA is a standby; its roles are left as they are"
+else
+  as_postgres pg_ctl --pgdata="$PGDATA" --wait --timeout=3600 --silent \
+    --options="-c listen_addresses='' ${config_file:+-c config_file=$config_file}" start
+  # A copy in archive recovery answers long before its recovery ends; stopping it before then
+  # is what montagu-wait-recovery explains.
+  as_postgres montagu-wait-recovery "$PGDATA" 3600
   roles_sql | as_postgres psql --no-psqlrc --quiet -v ON_ERROR_STOP=1 -v dbname="$MONTAGU_DB_NAME" -v owner="$MONTAGU_DB_OWNER" >/dev/null
+  as_postgres pg_ctl --pgdata="$PGDATA" --wait --silent stop
 fi
-as_postgres pg_ctl --pgdata="$PGDATA" --wait --silent stop
 
 settings=()
 [ -z "$config_file" ] || settings+=(-c "config_file=$config_file")

@@ -2,6 +2,7 @@ import { eventually } from "../harness/eventually";
 import { beforeAll, describe, expect, it } from "vitest";
 import { DockerApplier, FakeVault } from "../harness/dockerApplier";
 import { IMAGES_DIR } from "../../components/images";
+import { recoveryTargetTime } from "../../components/prepareRestore";
 import { runStack } from "../harness/run";
 import type { StackConfig } from "../harness/stackConfig";
 import { startHost, type SimulatedHost } from "../rig/hosts";
@@ -15,6 +16,9 @@ const POSTGRES_IMAGE = "montagu-backup/postgres:local";
 const PACKIT_ENV = ["MONTAGU_DB_NAME=packit", "MONTAGU_DB_OWNER=packituser"];
 const PACKETS = "SELECT count(*) || ' ' || md5(string_agg(name, ',' ORDER BY id)) FROM packet";
 const CHECKSUM = "SELECT count(*) || ' ' || md5(coalesce(string_agg(payload, ',' ORDER BY id), '')) FROM batch";
+const NOW_UTC = "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')";
+const NIGHTLY = "/nightly";
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 
 describe("the disaster-recovery drill", () => {
@@ -46,6 +50,28 @@ describe("the disaster-recovery drill", () => {
     hosts.production2.docker.out("exec", "montagu-db", "psql", "-U", "vimc", "-d", "montagu", "--no-psqlrc", "-v", "ON_ERROR_STOP=1", "-Atc", query);
   const packit = (host: SimulatedHost, container: string, query: string) =>
     host.docker.out("exec", container, "psql", "-U", "packituser", "-d", "packit", "--no-psqlrc", "-v", "ON_ERROR_STOP=1", "-Atc", query);
+  const inBarman = (...words: string[]) => hosts.annex2.docker.run(["exec", "barman-montagu", ...words], { allowFailure: true });
+  /** What uat's database logged since `since`: a copy that was ready logs no recovery. */
+  const uatDatabaseLogSince = async (since: string) => {
+    const logs = await hosts.uat.docker.run(["logs", "--since", since, "montagu-db"]);
+    return `${logs.stdout}${logs.stderr}`;
+  };
+  /**
+   * A point-in-time copy in the nightly volume, recovered but not replayed, whose WAL arrives
+   * a second a file: hot standby opens long before its recovery ends.
+   */
+  const slowUnreplayedCopy = async (targetTime: string) => {
+    for (const step of [["wipe", NIGHTLY], ["recover", NIGHTLY, "--target-time", recoveryTargetTime(targetTime)]]) {
+      const result = await inBarman("montagu-prepare", ...step);
+      expect(result.code, result.stderr).toBe(0);
+    }
+    const slowed = await inBarman(
+      "bash",
+      "-c",
+      `sed -i "s|^restore_command = .*|restore_command = 'sleep 1 \\&\\& cp barman_wal/%f %p'|" ${NIGHTLY}/postgresql.auto.conf && grep -c 'sleep 1' ${NIGHTLY}/postgresql.auto.conf`,
+    );
+    expect(slowed.stdout.trim()).toBe("1");
+  };
   const restoreDatabase = (id: string) => ({
     "montagu-backup:restore": {
       id,
@@ -89,8 +115,8 @@ describe("the disaster-recovery drill", () => {
     await primary("CREATE TABLE batch (id serial PRIMARY KEY, payload text NOT NULL)");
     await primary("INSERT INTO batch (payload) SELECT md5('one' || g) FROM generate_series(1, 5000) g");
     batchOne = await primary(CHECKSUM);
-    betweenBatches = await primary("SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')");
-    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    betweenBatches = await primary(NOW_UTC);
+    await sleep(2_000);
     await primary("INSERT INTO batch (payload) SELECT md5('two' || g) FROM generate_series(1, 5000) g");
     everything = await primary(CHECKSUM);
   });
@@ -129,9 +155,48 @@ describe("the disaster-recovery drill", () => {
 
   it("recovers to a point in time between two batches: exactly the first batch", async () => {
     await up("annex2", { "montagu-backup:prepareRestore": { id: "pitr", targetTime: betweenBatches, database: { image: "local" } } });
+    const since = new Date().toISOString();
     const restored = await up("uat", restoreDatabase("pitr"));
     expect(batchOne).toMatch(/^5000 /);
     expect((restored.outputs.restore as { verification: string }).verification).toBe(batchOne);
+    // The copy was finished on annex2: uat replays nothing, so it cannot replay past the target.
+    expect(await uatDatabaseLogSince(since)).not.toMatch(/recovery|redo starts/);
+  });
+
+  it("recovers to a point in time committed moments ago, before barman has archived its WAL", async () => {
+    await primary("INSERT INTO batch (payload) SELECT md5('three' || g) FROM generate_series(1, 1000) g");
+    const batchThree = await primary(CHECKSUM);
+    const justNow = await primary(NOW_UTC);
+    await sleep(2_000);
+    await primary("INSERT INTO batch (payload) SELECT md5('four' || g) FROM generate_series(1, 1000) g");
+    await up("annex2", { "montagu-backup:prepareRestore": { id: "recent", targetTime: justNow, database: { image: "local" } } });
+    const restored = await up("uat", restoreDatabase("recent"));
+    expect(batchThree).toMatch(/^11000 /);
+    expect((restored.outputs.restore as { verification: string }).verification).toBe(batchThree);
+  });
+
+  it("marks a copy ready only once its recovery has ended, however slowly its WAL arrives", async () => {
+    await slowUnreplayedCopy(betweenBatches);
+    const early = await inBarman("montagu-prepare", "stamp", NIGHTLY);
+    expect(early.code).not.toBe(0);
+    expect(early.stderr).toMatch(/is not ready: recovery.signal is still there/);
+    const replay = await inBarman("montagu-prepare", "replay", NIGHTLY);
+    expect(replay.code, replay.stderr).toBe(0);
+    const stamped = await inBarman("montagu-prepare", "stamp", NIGHTLY);
+    expect(stamped.code, stamped.stderr).toBe(0);
+  });
+
+  it("serves a copy still in recovery only once its recovery has ended", async () => {
+    await slowUnreplayedCopy(betweenBatches);
+    const annex2 = hosts.annex2.docker;
+    await annex2.run(["run", "--detach", "--name", "slow-copy", "--volume", "montagu_db_volume:/pgdata", POSTGRES_IMAGE]);
+    try {
+      await annex2.run(["exec", "slow-copy", "montagu-wait.sh", "300"]);
+      expect(await annex2.out("exec", "--user", "postgres", "slow-copy", "psql", "--no-psqlrc", "-Atc", "SELECT pg_is_in_recovery()")).toBe("f");
+      expect(await annex2.out("exec", "slow-copy", "psql", "-U", "vimc", "-d", "montagu", "--no-psqlrc", "-Atc", CHECKSUM)).toBe(batchOne);
+    } finally {
+      await annex2.run(["rm", "--force", "slow-copy"], { allowFailure: true });
+    }
   });
 
   it("rebuilds packit's database on uat from a dump made on production2 just before the push", async () => {
