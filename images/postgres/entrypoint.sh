@@ -60,8 +60,8 @@ if [ -e "$PGDATA/standby.signal" ]; then
 else
   as_postgres pg_ctl --pgdata="$PGDATA" --wait --timeout=3600 --silent \
     --options="-c listen_addresses='' ${config_file:+-c config_file=$config_file}" start
-  # A copy in archive recovery answers long before its recovery ends; stopping it before then
-  # is what montagu-wait-recovery explains.
+  # pg_ctl's wait ends at a restored copy's consistent point, not at the end of its recovery;
+  # stopping it in between is what montagu-wait-recovery says is unsafe.
   as_postgres montagu-wait-recovery "$PGDATA" 3600
   roles_sql | as_postgres psql --no-psqlrc --quiet -v ON_ERROR_STOP=1 -v dbname="$MONTAGU_DB_NAME" -v owner="$MONTAGU_DB_OWNER" >/dev/null
   as_postgres pg_ctl --pgdata="$PGDATA" --wait --silent stop
