@@ -64,14 +64,16 @@ export class PrepareRestore extends pulumi.ComponentResource {
           `trap 'docker rm --force ${REPLAY_CONTAINER} >/dev/null 2>&1 || true' EXIT`,
           `echo "replay: starting the database on ${volume} to replay its WAL"`,
           quote(["docker", "run", "--detach", "--name", REPLAY_CONTAINER, "--volume", `${volume}:/pgdata`, databaseImage, ...databaseArgs]) + " >/dev/null",
-          `if ! docker exec ${REPLAY_CONTAINER} montagu-wait.sh ${settings.replayTimeout}; then docker logs --tail 30 ${REPLAY_CONTAINER} >&2; exit 1; fi`,
+          `fail() { echo "replay: $1" >&2; docker logs --tail 30 ${REPLAY_CONTAINER} >&2; exit 1; }`,
+          `docker exec ${REPLAY_CONTAINER} montagu-wait.sh ${settings.replayTimeout} || fail "the database did not accept connections"`,
           // A server in hot standby accepts connections before its recovery ends; stopped
           // then, the copy is not replayed, and if stopped while promoting it later replays
-          // past its recovery target.
+          // past its recovery target. (The image may be upstream's, without montagu-wait-recovery.)
           `for ((waited = 0; ; waited++)); do`,
           `  recovering=$(docker exec --user postgres ${REPLAY_CONTAINER} psql --no-psqlrc -Atc 'SELECT pg_is_in_recovery()' 2>&1) || true`,
           `  [ "$recovering" != f ] || break`,
-          `  if [ "$waited" -ge ${settings.replayTimeout} ]; then echo "replay: still in recovery after ${settings.replayTimeout}s: $recovering" >&2; docker logs --tail 30 ${REPLAY_CONTAINER} >&2; exit 1; fi`,
+          `  [ "$(docker inspect --format '{{.State.Running}}' ${REPLAY_CONTAINER})" = true ] || fail "the database stopped before its recovery ended"`,
+          `  [ "$waited" -lt ${settings.replayTimeout} ] || fail "still in recovery after ${settings.replayTimeout}s: $recovering"`,
           `  sleep 1`,
           `done`,
           `docker stop ${REPLAY_CONTAINER} >/dev/null`,
