@@ -69,14 +69,14 @@ export class PrepareRestore extends pulumi.ComponentResource {
           // A server in hot standby accepts connections before its recovery ends; stopped
           // then, the copy is not replayed, and if stopped while promoting it later replays
           // past its recovery target. (The image may be upstream's, without montagu-wait-recovery.)
-          `for ((waited = 0; ; waited++)); do`,
-          `  recovering=$(docker exec --user postgres ${REPLAY_CONTAINER} psql --no-psqlrc -Atc 'SELECT pg_is_in_recovery()' 2>&1) || true`,
-          `  [ "$recovering" != f ] || break`,
+          `deadline=$((SECONDS + ${settings.replayTimeout}))`,
+          `until answer=$(docker exec --user postgres ${REPLAY_CONTAINER} psql --no-psqlrc -Atc 'SELECT pg_is_in_recovery()' 2>&1) && [ "$answer" = f ]; do`,
           `  [ "$(docker inspect --format '{{.State.Running}}' ${REPLAY_CONTAINER})" = true ] || fail "the database stopped before its recovery ended"`,
-          `  [ "$waited" -lt ${settings.replayTimeout} ] || fail "still in recovery after ${settings.replayTimeout}s: $recovering"`,
-          `  sleep 1`,
+          `  [ "$SECONDS" -lt "$deadline" ] || fail "still in recovery after ${settings.replayTimeout}s: $answer"`,
+          `  sleep 0.2`,
           `done`,
-          `docker stop ${REPLAY_CONTAINER} >/dev/null`,
+          // Killed at docker's default 10 s, a large copy would be left mid-checkpoint: not shut down, so not ready.
+          `docker stop --time ${settings.replayTimeout} ${REPLAY_CONTAINER} >/dev/null`,
           'echo "replay: done; the copy starts without replaying anything"',
         ].join("\n"),
       ),

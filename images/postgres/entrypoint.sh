@@ -70,4 +70,7 @@ fi
 settings=()
 [ -z "$config_file" ] || settings+=(-c "config_file=$config_file")
 [ -z "${MONTAGU_DB_SYNCHRONOUS_STANDBY_NAMES:-}" ] || settings+=(-c "synchronous_standby_names=$MONTAGU_DB_SYNCHRONOUS_STANDBY_NAMES")
-exec runuser -u postgres -- postgres -D "$PGDATA" "${settings[@]}"
+# postgres itself is PID 1, so that `docker stop` reaches it and waits for its shutdown
+# checkpoint. Under runuser, which forwards the signal and kills its child two seconds later,
+# a server slower than that to stop (or with a client connected) was killed, not stopped.
+exec setpriv --reuid=postgres --regid=postgres --init-groups postgres -D "$PGDATA" "${settings[@]}"

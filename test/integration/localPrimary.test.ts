@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DockerApplier } from "../harness/dockerApplier";
+import { eventually } from "../harness/eventually";
 import { runStack } from "../harness/run";
 import { readStackConfig } from "../harness/stackConfig";
 import { startHost, type SimulatedHost } from "../rig/hosts";
@@ -59,5 +60,21 @@ describe("the local stack on a fresh engine", () => {
 
     await runStack("local", config(), applier);
     expect(await psql("vimc", "SELECT n FROM kept")).toBe("42");
+  });
+
+  it("shuts the database down cleanly when docker stops it, even with a session open", async () => {
+    await host.docker.run(["exec", "--detach", "montagu-db", "psql", "-U", "vimc", "-d", "montagu", "-c", "SELECT pg_sleep(600)"]);
+    const sessions = "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep%'";
+    await eventually("the open session", 30, async () =>
+      (await host.docker.out("exec", "montagu-db", "psql", "-U", "vimc", "-d", "montagu", "-Atc", sessions)) === "1" ? true : undefined,
+    );
+    await host.docker.run(["stop", "montagu-db"]);
+    // Killed rather than stopped, its next start would be a crash recovery.
+    const control = await host.docker.out(
+      "run", "--rm", "--entrypoint", "pg_controldata", "--volume", "montagu_primary_data:/pgdata", "montagu-backup/postgres:local", "/pgdata",
+    );
+    expect(control).toMatch(/^Database cluster state:\s+shut down$/m);
+    await host.docker.run(["start", "montagu-db"]);
+    expect(await eventually("the restarted database", 60, () => psql("vimc", "SELECT n FROM kept"))).toBe("42");
   });
 });
