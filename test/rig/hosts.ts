@@ -8,6 +8,9 @@ import { PROJECT_DIR } from "../harness/stackConfig";
 
 export const RIG_NETWORK = "montagu-rig";
 export const RIG_LABEL = "montagu-rig";
+/** Hosts named so belong to a benchmark, which may run while the tests do: the tests' teardown leaves them. */
+const BENCH_PREFIX = "bench-";
+const purposeOf = (name: string) => (name.startsWith(BENCH_PREFIX) ? "bench" : "test");
 export const HOST_IMAGE = "montagu-rig-host:latest";
 export const BASE_IMAGE = "debian:bookworm";
 const SOCKET_ROOT = "/tmp/montagu-rig";
@@ -56,7 +59,7 @@ export async function startHost(name: string): Promise<SimulatedHost> {
     "--hostname",
     name,
     "--label",
-    RIG_LABEL,
+    `${RIG_LABEL}=${purposeOf(name)}`,
     "--network",
     RIG_NETWORK,
     "--network-alias",
@@ -89,11 +92,13 @@ export async function startHost(name: string): Promise<SimulatedHost> {
   return host;
 }
 
-/** Everything the rig started, gone. */
+/** Everything the tests' rig started, gone; a benchmark's hosts are left to it. */
 export async function removeRig(): Promise<void> {
-  const ids = (await outer.out("ps", "--all", "--quiet", "--filter", `label=${RIG_LABEL}`)).split("\n").filter(Boolean);
+  const ids = (await outer.out("ps", "--all", "--quiet", "--filter", `label=${RIG_LABEL}=test`)).split("\n").filter(Boolean);
   if (ids.length > 0) await outer.run(["rm", "--force", "--volumes", ...ids]);
-  const volumes = (await outer.out("volume", "ls", "--quiet", "--filter", "name=^rig-")).split("\n").filter(Boolean);
+  const volumes = (await outer.out("volume", "ls", "--quiet", "--filter", "name=^rig-"))
+    .split("\n")
+    .filter((volume) => volume !== "" && !volume.startsWith(`rig-${BENCH_PREFIX}`));
   if (volumes.length > 0) await outer.run(["volume", "rm", "--force", ...volumes]);
   await outer.run(["network", "rm", RIG_NETWORK], { allowFailure: true });
 }
