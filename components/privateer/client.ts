@@ -59,7 +59,7 @@ export class PrivateerClient extends pulumi.ComponentResource {
           {
             script: keys.volumeName.apply((volume) =>
               pulumi.output(args.image).apply((image) =>
-                connectionCheckScript(client.name, server, { keyVolume: volume, image, volumes: [], hostNetwork }),
+                connectionCheckScript(client.name, server, { keyVolume: volume, image, volumes: [] }),
               ),
             ),
             environment: args.environment,
@@ -93,7 +93,7 @@ export class PrivateerClient extends pulumi.ComponentResource {
     }
 
     this.keyVolumeName = keys.volumeName;
-    this.transfers = { name: client.name, keyVolumeName: keys.volumeName, image: args.image, hostNetwork, environment: args.environment };
+    this.transfers = { name: client.name, keyVolumeName: keys.volumeName, image: args.image, environment: args.environment };
     this.schedulerUrl = pulumi.output(schedule?.port !== undefined ? `http://localhost:${schedule.port}` : undefined);
     this.ready = [keys, ...checks];
     this.registerOutputs({ keyVolumeName: this.keyVolumeName, schedulerUrl: this.schedulerUrl });

@@ -182,7 +182,7 @@ describe("the clients", () => {
     expect(push.inputs.interpreter).toEqual(["/bin/bash", "-c"]);
     expect(push.inputs.create).toMatch(/^set -euo pipefail\n/);
     expect(dockerRunArgs(push.inputs.create)).toEqual([
-      ...["docker", "run", "--rm", "--volume", "privateer_keys:/privateer/keys:ro"],
+      ...["docker", "run", "--rm", "--network", "host", "--volume", "privateer_keys:/privateer/keys:ro"],
       ...["--volume", "montagu_orderly_volume:/privateer/volumes/montagu_orderly_volume:ro", expect.stringMatching(/^sha256:/)],
       ...["bash", "-c", COPY_SCRIPT, "copy", "/privateer/volumes/montagu_orderly_volume/", "annex2:/privateer/volumes/production2/montagu_orderly_volume/"],
     ]);
@@ -210,7 +210,7 @@ describe("the clients", () => {
       "--checksum",
     ]);
     const local = dockerRunArgs(steps[1].inputs.create);
-    expect(local.slice(3, 7)).toEqual(["--volume", "privateer_keys:/privateer/keys:ro", "--volume", "montagu_db_volume:/privateer/volumes/montagu_db_volume"]);
+    expect(local.slice(5, 9)).toEqual(["--volume", "privateer_keys:/privateer/keys:ro", "--volume", "montagu_db_volume:/privateer/volumes/montagu_db_volume"]);
     expect(local.slice(-3)).toEqual(["annex2:/privateer/local/barman_recover/", "/privateer/volumes/montagu_db_volume/", "--checksum"]);
     expect(steps[1].dependencies).toContain(steps[0].urn);
   });
