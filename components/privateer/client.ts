@@ -37,7 +37,6 @@ export class PrivateerClient extends pulumi.ComponentResource {
     super("montagu:backup:PrivateerClient", name, {}, opts);
     const { client } = args;
     const servers = args.servers.map((s) => s.server);
-    const hostNetwork = servers.some((s) => onLoopback(s.hostname));
 
     const content: Record<string, pulumi.Input<string>> = {
       id_rsa: args.key.privateKey,
@@ -57,11 +56,9 @@ export class PrivateerClient extends pulumi.ComponentResource {
         script(
           `${name}-check-${server.name}`,
           {
-            script: keys.volumeName.apply((volume) =>
-              pulumi.output(args.image).apply((image) =>
-                connectionCheckScript(client.name, server, { keyVolume: volume, image, volumes: [] }),
-              ),
-            ),
+            script: pulumi
+              .all([keys.volumeName, args.image])
+              .apply(([keyVolume, image]) => connectionCheckScript(client.name, server, { keyVolume, image, volumes: [] })),
             environment: args.environment,
             // Checked again whenever the keys or the server change.
             triggers: [keys.revision, server.hostname, server.port, args.checkId ?? ""],
@@ -73,6 +70,8 @@ export class PrivateerClient extends pulumi.ComponentResource {
     const schedule = client.schedule;
     if (schedule !== undefined) {
       const scheduled = [...new Set(schedule.jobs.map((job) => job.volume))];
+      // The scheduler publishes its web port, so it keeps a network of its own unless a server is on the host's loopback.
+      const hostNetwork = servers.some((s) => onLoopback(s.hostname));
       new docker.Container(
         `${name}-scheduler`,
         {
