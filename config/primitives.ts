@@ -48,3 +48,27 @@ export function isValidTimeZone(zone: string): boolean {
     return false;
   }
 }
+
+const SNAPSHOT_NAME = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/;
+
+/** Whether `name` is a history snapshot's name, `YYYYMMDDTHHMMSSZ`, of a real moment (UTC). */
+export function isSnapshotName(name: string): boolean {
+  const match = SNAPSHOT_NAME.exec(name);
+  if (match === null) return false;
+  const [year, month, day, hour, minute, second] = match.slice(1).map(Number);
+  const moment = new Date(Date.UTC(year, month - 1, day, hour, minute, second));
+  // Date.UTC rolls 31 February over into March, hour 24 into the next day: a real moment round-trips.
+  return (
+    moment.getUTCFullYear() === year &&
+    moment.getUTCMonth() === month - 1 &&
+    moment.getUTCDate() === day &&
+    moment.getUTCHours() === hour &&
+    moment.getUTCMinutes() === minute &&
+    moment.getUTCSeconds() === second
+  );
+}
+
+/** A history snapshot to restore from: `latest`, or one by name such as 20261126T131500Z. */
+export const snapshot = z.string().refine((value) => value === "latest" || isSnapshotName(value), {
+  error: (issue) => `'${String(issue.input)}' is not latest or a snapshot name such as 20261126T131500Z (a real UTC date and time)`,
+});

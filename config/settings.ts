@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { cron, dockerName, isValidTimeZone, port } from "./primitives";
-import { ALWAYS, type At, validFields } from "./salvage";
+import { cron, dockerName, isValidTimeZone, port, snapshot } from "./primitives";
+import { ALWAYS, type At, validFields, validFieldsOfEach } from "./salvage";
 import { repeats, topologyParts, topologySchema, type TopologyParts } from "./topology";
 
 // Settings privateer has no place for: this project's own stack config, namespace `montagu-backup`.
@@ -63,6 +63,8 @@ const backupVolume = z.strictObject({
   server: z.string().min(1),
   /** The client that pushes; may be left out when the stack provisions one client only. */
   client: z.string().min(1).optional(),
+  /** A push of an empty source volume is refused unless set (an empty volume is more often a mistake than data). */
+  allowEmpty: z.boolean().default(false),
 });
 
 const restoreVolume = z.strictObject({
@@ -74,6 +76,22 @@ const restoreVolume = z.strictObject({
   to: dockerName.optional(),
   /** The client that restores; may be left out when the stack provisions one client only. */
   client: z.string().min(1).optional(),
+  /** Absent: the server's current copy `<client>/<volume>/`; `latest` or a name such as 20261126T131500Z: a history snapshot (not for `local` volumes). */
+  snapshot: snapshot.optional(),
+  /** A restore from an empty source is refused unless set. */
+  allowEmpty: z.boolean().default(false),
+});
+
+const snapshotsKept = z.number().int({ error: "must be a whole number of snapshots" }).min(0, { error: "must be 0 or more snapshots" });
+
+/** The history a privateer server keeps of every client's copy. */
+const history = z.strictObject({
+  /** When the server snapshots each client's copy. */
+  schedule: cron.default("*/15 * * * *"),
+  /** How many daily snapshots are kept. */
+  daily: snapshotsKept.default(7),
+  /** How many weekly snapshots are kept. */
+  weekly: snapshotsKept.default(4),
 });
 
 const privateer = z.strictObject({
@@ -91,6 +109,8 @@ const privateer = z.strictObject({
   checkId: z.string().min(1).optional(),
   /** An on-demand push: runs when `id` changes. */
   backup: z.strictObject({ id: z.string().min(1), volumes: z.array(backupVolume).min(1) }).optional(),
+  /** The server's hard-link snapshots of each client's copy: taken on `schedule`, keeping `daily` daily and `weekly` weekly ones. */
+  history: history.prefault({}),
 });
 
 const isoTimestamp = z.string().refine((value) => /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/.test(value) && !Number.isNaN(Date.parse(value)), {
@@ -179,6 +199,7 @@ export type StackConfig = z.output<typeof stackConfigSchema>;
 export type StandInPrimaryConfig = NonNullable<StackConfig["standInPrimary"]>;
 export type BarmanConfig = NonNullable<StackConfig["barman"]>;
 export type PrivateerConfig = StackConfig["privateer"];
+export type HistoryConfig = PrivateerConfig["history"];
 export type PrepareRestoreConfig = NonNullable<StackConfig["prepareRestore"]>;
 export type RestoreConfig = NonNullable<StackConfig["restore"]>;
 export type PackitDumpConfig = NonNullable<StackConfig["packitDump"]>;
@@ -262,11 +283,19 @@ function transferClient(topology: TopologyParts, machines: string[], named: stri
   return { problem: `name the client: this stack provisions ${clients.length === 0 ? "no client" : `several (${clients.join(", ")})`}` };
 }
 
+/** The raw `restore.volumes` of the stack config, whatever it holds. */
+function rawRestoreVolumes(rawConfig: unknown): unknown {
+  const rawRestore = (rawConfig as { restore?: unknown } | undefined)?.restore;
+  return typeof rawRestore === "object" && rawRestore !== null ? (rawRestore as { volumes?: unknown }).volumes : undefined;
+}
+
 /** privateer's rules for `backup` and `restore`, on this stack's transfers, and the guard on restores. */
 function transferProblems(topology: TopologyParts, machines: string[], rawConfig: unknown) {
   const problems: { path: Path; message: string }[] = [];
   const settings = validFields(privateer, (rawConfig as { privateer?: unknown } | undefined)?.privateer);
   const restoreSettings = validFields(restore, (rawConfig as { restore?: unknown } | undefined)?.restore);
+  // Entry by entry, so that one malformed entry does not hide the others' problems.
+  const restoreEntries = validFieldsOfEach(restoreVolume, rawRestoreVolumes(rawConfig));
   const servers = new Set(topology.servers.map(({ value }) => value.name));
   const volumes = new Map(topology.volumes.map(({ value }) => [value.name, value]));
   const backersOf = (volume: string) =>
@@ -287,10 +316,11 @@ function transferProblems(topology: TopologyParts, machines: string[], rawConfig
     }
   });
 
-  restoreSettings.volumes?.forEach((entry, i) => {
-    checkServer(entry.server, atRestore("restore", "volumes", i, "server"));
+  restoreEntries.forEach(({ at: i, value: entry }) => {
+    if (entry.server !== undefined) checkServer(entry.server, atRestore("restore", "volumes", i, "server"));
     const client = transferClient(topology, machines, entry.client);
     if (typeof client !== "string") problems.push({ path: atRestore("restore", "volumes", i, "client"), message: client.problem });
+    if (entry.volume === undefined) return;
     const volume = volumes.get(entry.volume);
     if (volume === undefined) {
       problems.push({ path: atRestore("restore", "volumes", i, "volume"), message: `unknown volume '${entry.volume}'` });
@@ -309,6 +339,12 @@ function transferProblems(topology: TopologyParts, machines: string[], rawConfig
     if (volume.local === true) {
       if (entry.source !== undefined) {
         problems.push({ path: atRestore("restore", "volumes", i, "source"), message: `volume '${entry.volume}' is local to the server: it has no source` });
+      }
+      if (entry.snapshot !== undefined) {
+        problems.push({
+          path: atRestore("restore", "volumes", i, "snapshot"),
+          message: `volume '${entry.volume}' is local to the server: it has no history to take a snapshot from`,
+        });
       }
     } else if (entry.source === undefined) {
       if (backers.length !== 1) {

@@ -45,6 +45,17 @@ function problems(topology: Json, config: Json): string[] {
   }
 }
 
+/** The settings a valid topology and stack config parse to. */
+function parsed(topology: Json, config: Json): Json {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "settings-"));
+  fs.writeFileSync(path.join(dir, "privateer.json"), JSON.stringify(topology));
+  try {
+    return validateSettings("test", config, dir);
+  } finally {
+    fs.rmSync(dir, { recursive: true });
+  }
+}
+
 function withTopology(change: (t: Json) => void): string[] {
   const topology = baseTopology();
   change(topology);
@@ -277,6 +288,85 @@ describe("privateer transfers in stack settings", () => {
     expect(onClient("uat", { keys: { generate: false } })).toEqual([
       "montagu-backup:privateer.keys.generate: the topology has no vault to read keys from, so this stack must generate them",
     ]);
+  });
+});
+
+describe("nothing lost: empty sources, snapshots and history", () => {
+  const restoreOn = (machine: string, volumes: Json[]) => ({ machines: [machine], restore: { id: "1", volumes } });
+
+  it("refuses empty pushes and restores unless allowEmpty is set on the entry", () => {
+    const backup = parsed(baseTopology(), {
+      machines: ["production2"],
+      privateer: { backup: { id: "1", volumes: [{ volume: "orderly", server: "annex2" }, { volume: "orderly", server: "annex2", allowEmpty: true }] } },
+    });
+    expect(backup.config.privateer.backup.volumes.map((v: Json) => v.allowEmpty)).toEqual([false, true]);
+    const restored = parsed(baseTopology(), restoreOn("uat", [{ volume: "orderly", server: "annex2" }, { volume: "orderly", server: "annex2", to: "o2", allowEmpty: true }]));
+    expect(restored.config.restore.volumes.map((v: Json) => v.allowEmpty)).toEqual([false, true]);
+    expect(problems(baseTopology(), restoreOn("uat", [{ volume: "orderly", server: "annex2", allowEmpty: "yes" }]))).toEqual([
+      "montagu-backup:restore.volumes[0].allowEmpty: Invalid input: expected boolean, received string",
+    ]);
+  });
+
+  it("restores the current copy by default, or a history snapshot: latest or one by name", () => {
+    const entries = [
+      { volume: "orderly", server: "annex2" },
+      { volume: "orderly", server: "annex2", to: "o2", snapshot: "latest" },
+      { volume: "orderly", server: "annex2", to: "o3", snapshot: "20261126T131500Z" },
+      { volume: "orderly", server: "annex2", to: "o4", snapshot: "20240229T235959Z" },
+    ];
+    expect(parsed(baseTopology(), restoreOn("uat", entries)).config.restore.volumes.map((v: Json) => v.snapshot)).toEqual([
+      undefined,
+      "latest",
+      "20261126T131500Z",
+      "20240229T235959Z",
+    ]);
+  });
+
+  it("rejects a snapshot that is not latest or the name of a real moment", () => {
+    const names = ["newest", "20261126T131500", "2026-11-26T13:15:00Z", "20261126T131500z", "20250229T120000Z", "20261131T120000Z", "20261301T120000Z", "20261126T240000Z", "20261126T136000Z", "20261126T131560Z"];
+    expect(problems(baseTopology(), restoreOn("uat", names.map((snapshot) => ({ volume: "orderly", server: "annex2", snapshot }))))).toEqual(
+      names.map((name, i) => `montagu-backup:restore.volumes[${i}].snapshot: '${name}' is not latest or a snapshot name such as 20261126T131500Z (a real UTC date and time)`),
+    );
+  });
+
+  it("rejects a snapshot of a local volume, which has no history", () => {
+    expect(problems(baseTopology(), restoreOn("uat", [{ volume: "barman_recover", server: "annex2", to: "db", snapshot: "latest" }]))).toEqual([
+      "montagu-backup:restore.volumes[0].snapshot: volume 'barman_recover' is local to the server: it has no history to take a snapshot from",
+    ]);
+  });
+
+  it("checks the other restore entries when one is malformed", () => {
+    expect(
+      problems(
+        baseTopology(),
+        restoreOn("uat", [
+          { volume: "orderly", server: "annex2", snapshot: "yesterday" },
+          { volume: "barman_recover", server: "annex3", to: "db", snapshot: "latest" },
+        ]),
+      ),
+    ).toEqual([
+      "montagu-backup:restore.volumes[0].snapshot: 'yesterday' is not latest or a snapshot name such as 20261126T131500Z (a real UTC date and time)",
+      "montagu-backup:restore.volumes[1].server: unknown server 'annex3'",
+      "montagu-backup:restore.volumes[1].snapshot: volume 'barman_recover' is local to the server: it has no history to take a snapshot from",
+    ]);
+  });
+
+  it("keeps a history of every client's copy on the server: every 15 minutes, 7 daily and 4 weekly by default", () => {
+    expect(parsed(baseTopology(), baseConfig()).config.privateer.history).toEqual({ schedule: "*/15 * * * *", daily: 7, weekly: 4 });
+    expect(parsed(baseTopology(), { ...baseConfig(), privateer: { history: { schedule: "@hourly", daily: 0 } } }).config.privateer.history).toEqual({
+      schedule: "@hourly",
+      daily: 0,
+      weekly: 4,
+    });
+  });
+
+  it("rejects a history schedule that does not parse and a negative or fractional count", () => {
+    expect(withConfig((c) => (c.privateer = { history: { schedule: "every hour", daily: -1, weekly: 1.5 } }))).toEqual([
+      "montagu-backup:privateer.history.schedule: cron expression 'every hour' must have five fields (minute hour day month weekday), found 2",
+      "montagu-backup:privateer.history.daily: must be 0 or more snapshots",
+      "montagu-backup:privateer.history.weekly: must be a whole number of snapshots",
+    ]);
+    expect(withConfig((c) => (c.privateer = { history: { monthly: 3 } }))).toEqual(["montagu-backup:privateer.history.monthly: unknown setting"]);
   });
 });
 
