@@ -80,6 +80,8 @@ const restoreVolume = z.strictObject({
   snapshot: snapshot.optional(),
   /** A restore from an empty source is refused unless set. */
   allowEmpty: z.boolean().default(false),
+  /** Restoring into a volume that anything on this stack's engine uses (a backed-up volume, barman's, privateer's) is refused unless set. */
+  allowOverwriteSource: z.boolean().default(false),
 });
 
 const snapshotsKept = z.number().int({ error: "must be a whole number of snapshots" }).min(0, { error: "must be 0 or more snapshots" });
@@ -174,8 +176,6 @@ const restore = z.strictObject({
   start: z.array(dockerName).default([]),
   /** A query run on the restored database; its result is a stack output. */
   verify: verify.optional(),
-  /** Restoring over a volume this machine backs up destroys the source of its backups: refused unless set. */
-  allowOverwriteSource: z.boolean().default(false),
   /** Rebuild packit's database from its restored dump, after the copies and before the start. */
   packit: packitRestore.optional(),
 });
@@ -209,6 +209,14 @@ type Path = (string | number)[];
 interface Claim {
   value: string | number;
   path: Path;
+  /** What holds a claimed volume, e.g. `barman's data volume`. */
+  what?: string;
+}
+
+/** The machines of `items` this stack provisions; a repeated name is reported by the topology rules, and its repeats are left out. */
+function onThisEngine<T extends { name?: string }>(items: At<T>[], machines: string[]): At<T>[] {
+  const repeated = new Set(repeats(items, (item) => item.name));
+  return items.filter((item) => !repeated.has(item) && item.value.name !== undefined && machines.includes(item.value.name));
 }
 
 /**
@@ -222,22 +230,17 @@ function engineClaims(topology: TopologyParts, machines: string[], rawConfig: un
   const top = (...path: Path): Path => ["topology", ...path];
   const cfg = (...path: Path): Path => ["config", ...path];
 
-  const claim = (claims: Claim[], value: string | number | undefined, path: Path) => {
-    if (value !== undefined) claims.push({ value, path });
+  const claim = (claims: Claim[], value: string | number | undefined, path: Path, what?: string) => {
+    if (value !== undefined) claims.push({ value, path, what });
   };
-  // A repeated machine name is reported by the topology rules; its repeats claim nothing.
-  const onThisEngine = <T extends { name?: string }>(items: At<T>[]) => {
-    const repeated = new Set(repeats(items, (item) => item.name));
-    return items.filter((item) => !repeated.has(item) && item.value.name !== undefined && machines.includes(item.value.name));
-  };
-  for (const { at: i, value: s } of onThisEngine(topology.servers)) {
+  for (const { at: i, value: s } of onThisEngine(topology.servers, machines)) {
     claim(ports, s.port, top("servers", i, "port"));
     claim(containers, s.container, top("servers", i, "container"));
-    claim(volumes, s.key_volume, top("servers", i, "key_volume"));
-    claim(volumes, s.data_volume, top("servers", i, "data_volume"));
+    claim(volumes, s.key_volume, top("servers", i, "key_volume"), `the key volume of privateer server '${s.name}'`);
+    claim(volumes, s.data_volume, top("servers", i, "data_volume"), `the data volume of privateer server '${s.name}'`);
   }
-  for (const { at: i, value: c } of onThisEngine(topology.clients)) {
-    claim(volumes, c.key_volume, top("clients", i, "key_volume"));
+  for (const { at: i, value: c } of onThisEngine(topology.clients, machines)) {
+    claim(volumes, c.key_volume, top("clients", i, "key_volume"), `the key volume of privateer client '${c.name}'`);
     if (c.schedule === undefined) continue;
     containers.push({ value: c.schedule.container, path: top("clients", i, "schedule", "container") });
     if (c.schedule.port !== undefined) ports.push({ value: c.schedule.port, path: top("clients", i, "schedule", "port") });
@@ -247,12 +250,12 @@ function engineClaims(topology: TopologyParts, machines: string[], rawConfig: un
   if (config.standInPrimary !== undefined || Object.keys(primary).length > 0) {
     if (primary.port !== undefined) ports.push({ value: primary.port, path: cfg("standInPrimary", "port") });
     if (primary.container !== undefined) containers.push({ value: primary.container, path: cfg("standInPrimary", "container") });
-    if (primary.volume !== undefined) volumes.push({ value: primary.volume, path: cfg("standInPrimary", "volume") });
+    claim(volumes, primary.volume, cfg("standInPrimary", "volume"), "the stand-in primary's data volume");
   }
   const b = validFields(barman, (rawConfig as { barman?: unknown } | undefined)?.barman);
   if (b.metricsPort !== undefined) ports.push({ value: b.metricsPort, path: cfg("barman", "metricsPort") });
   if (b.container !== undefined) containers.push({ value: b.container, path: cfg("barman", "container") });
-  for (const [key, name] of Object.entries(b.volumes ?? {})) volumes.push({ value: name, path: cfg("barman", "volumes", key) });
+  for (const [key, name] of Object.entries(b.volumes ?? {})) claim(volumes, name, cfg("barman", "volumes", key), `barman's ${key} volume`);
   return { ports, containers, volumes };
 }
 
@@ -289,11 +292,10 @@ function rawRestoreVolumes(rawConfig: unknown): unknown {
   return typeof rawRestore === "object" && rawRestore !== null ? (rawRestore as { volumes?: unknown }).volumes : undefined;
 }
 
-/** privateer's rules for `backup` and `restore`, on this stack's transfers, and the guard on restores. */
+/** privateer's rules for `backup` and `restore`, on this stack's transfers. */
 function transferProblems(topology: TopologyParts, machines: string[], rawConfig: unknown) {
   const problems: { path: Path; message: string }[] = [];
   const settings = validFields(privateer, (rawConfig as { privateer?: unknown } | undefined)?.privateer);
-  const restoreSettings = validFields(restore, (rawConfig as { restore?: unknown } | undefined)?.restore);
   // Entry by entry, so that one malformed entry does not hide the others' problems.
   const restoreEntries = validFieldsOfEach(restoreVolume, rawRestoreVolumes(rawConfig));
   const servers = new Set(topology.servers.map(({ value }) => value.name));
@@ -327,15 +329,6 @@ function transferProblems(topology: TopologyParts, machines: string[], rawConfig
       return;
     }
     const backers = backersOf(entry.volume);
-    const target = entry.to ?? entry.volume;
-    if (typeof client === "string" && backersOf(target).includes(client) && restoreSettings.allowOverwriteSource !== true) {
-      problems.push({
-        path: atRestore("restore", "volumes", i, entry.to === undefined ? "volume" : "to"),
-        message:
-          `refused: '${client}' backs up volume '${target}', so restoring over it would overwrite the source of its backups ` +
-          `(set montagu-backup:restore.allowOverwriteSource to true if that is really meant)`,
-      });
-    }
     if (volume.local === true) {
       if (entry.source !== undefined) {
         problems.push({ path: atRestore("restore", "volumes", i, "source"), message: `volume '${entry.volume}' is local to the server: it has no source` });
@@ -360,6 +353,91 @@ function transferProblems(topology: TopologyParts, machines: string[], rawConfig
   return problems;
 }
 
+/**
+ * Every volume that something declared on this stack's Docker engine uses, with what uses it:
+ * the volumes its clients back up (first), the privateer servers' and clients' key and data
+ * volumes, the `local` volumes its servers serve, barman's volumes and the stand-in primary's.
+ */
+function volumesInUse(topology: TopologyParts, machines: string[], rawConfig: unknown): (Claim & { backedUpBy?: string })[] {
+  const inUse: (Claim & { backedUpBy?: string })[] = [];
+  for (const { at: i, value: c } of onThisEngine(topology.clients, machines)) {
+    (c.backup ?? []).forEach((volume, j) => inUse.push({ value: volume, path: ["topology", "clients", i, "backup", j], backedUpBy: c.name }));
+  }
+  const claims = engineClaims(topology, machines, rawConfig).volumes;
+  const serving = onThisEngine(topology.servers, machines).map(({ value }) => `'${value.name}'`);
+  const local = serving.length === 0 ? [] : topology.volumes.filter(({ value }) => value.local === true && value.name !== undefined);
+  const localClaims = local.map(({ at, value }) => ({
+    value: value.name!,
+    path: ["topology", "volumes", at, "name"],
+    what: `a local volume that privateer server ${serving.join(", ")} serves`,
+  }));
+  // The servers' and clients' volumes first, then the local volumes, then the stack config's.
+  const fromTopology = claims.filter((c) => c.path[0] === "topology");
+  const fromConfig = claims.filter((c) => c.path[0] !== "topology");
+  return [...inUse, ...fromTopology, ...localClaims, ...fromConfig];
+}
+
+/**
+ * The guard on restores: a restore never writes over a volume that anything on this stack's
+ * engine uses (unless its entry says so), two entries never write one volume, and packit's
+ * database is never rebuilt over its own dump or over a volume in use.
+ */
+function restoreTargetProblems(topology: TopologyParts, machines: string[], rawConfig: unknown) {
+  const problems: { path: Path; message: string }[] = [];
+  const rawRestore = (rawConfig as { restore?: unknown } | undefined)?.restore;
+  if (typeof rawRestore !== "object" || rawRestore === null) return problems;
+  const inUse = volumesInUse(topology, machines, rawConfig);
+  const useOf = (volume: string) => inUse.find((use) => use.value === volume);
+  const entries = validFieldsOfEach(restoreVolume, rawRestoreVolumes(rawConfig));
+  const rawEntries = rawRestoreVolumes(rawConfig) as Record<string, unknown>[];
+  const firstTarget = new Map<string, number>();
+
+  for (const { at: i, value: entry } of entries) {
+    // A malformed `to` is reported on its own; the entry's target is then unknown.
+    if (entry.to === undefined && (rawEntries[i] as { to?: unknown } | undefined)?.to !== undefined) continue;
+    const target = entry.to ?? entry.volume;
+    if (target === undefined) continue;
+    const path: Path = ["config", "restore", "volumes", i, entry.to === undefined ? "volume" : "to"];
+    const earlier = firstTarget.get(target);
+    if (earlier !== undefined) {
+      problems.push({ path, message: `volume '${target}' is already restored into by montagu-backup:restore.volumes[${earlier}]: one restore would overwrite the other` });
+    } else {
+      firstTarget.set(target, i);
+    }
+    const use = useOf(target);
+    if (use === undefined || entry.allowOverwriteSource === true) continue;
+    const override = `(set montagu-backup:restore.volumes[${i}].allowOverwriteSource to true if that is really meant)`;
+    problems.push({
+      path,
+      message:
+        use.backedUpBy !== undefined
+          ? `refused: '${use.backedUpBy}' backs up volume '${target}', so restoring over it would overwrite the source of its backups ${override}`
+          : `refused: volume '${target}' is ${use.what} on this stack's engine (${formatPath(use.path)}); restoring over it would destroy it ${override}`,
+    });
+  }
+
+  const rawPackit = (rawRestore as { packit?: unknown }).packit;
+  if (rawPackit === undefined) return problems;
+  const packit = validFields(packitRestore, rawPackit);
+  const databaseVolume = packit.databaseVolume;
+  if (databaseVolume === undefined) return problems;
+  const path: Path = ["config", "restore", "packit", "databaseVolume"];
+  if (databaseVolume === packit.dumpVolume) {
+    problems.push({ path, message: `must not be the dump volume '${databaseVolume}': rebuilding packit's database there would destroy the dump it is rebuilt from` });
+  }
+  const use = useOf(databaseVolume);
+  if (use !== undefined) {
+    problems.push({
+      path,
+      message:
+        use.backedUpBy !== undefined
+          ? `refused: '${use.backedUpBy}' backs up volume '${databaseVolume}', so rebuilding packit's database in it would overwrite the source of its backups`
+          : `refused: volume '${databaseVolume}' is ${use.what} on this stack's engine (${formatPath(use.path)}); rebuilding packit's database in it would destroy it`,
+    });
+  }
+  return problems;
+}
+
 export const settingsSchema = z
   .strictObject({
     topology: topologySchema,
@@ -377,6 +455,7 @@ export const settingsSchema = z
     });
     const rawPrivateer = (raw.config as { privateer?: unknown } | undefined)?.privateer;
     for (const problem of transferProblems(topology, machines, raw.config)) ctx.addIssue({ code: "custom", ...problem });
+    for (const problem of restoreTargetProblems(topology, machines, raw.config)) ctx.addIssue({ code: "custom", ...problem });
     const configFields = validFields(stackConfigSchema, raw.config);
     const packit = configFields.restore?.packit;
     if (packit !== undefined && !configFields.restore!.volumes.some((v) => (v.to ?? v.volume) === packit.dumpVolume)) {

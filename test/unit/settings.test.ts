@@ -259,17 +259,28 @@ describe("privateer transfers in stack settings", () => {
   it("asks for the client when a stack provisions several", () => {
     const topology = baseTopology();
     topology.clients[1].key_volume = "uat_keys";
-    expect(problems(topology, { machines: ["production2", "uat"], restore: { id: "1", volumes: [{ volume: "orderly", server: "annex2" }] } })).toEqual([
+    expect(problems(topology, { machines: ["production2", "uat"], restore: { id: "1", volumes: [{ volume: "orderly", server: "annex2", to: "orderly_copy" }] } })).toEqual([
       "montagu-backup:restore.volumes[0].client: name the client: this stack provisions several (production2, uat)",
     ]);
   });
 
-  it("refuses to restore over a volume the machine backs up, unless told to", () => {
-    const onto = (extra: Json) => problems(baseTopology(), { machines: ["production2"], restore: { id: "1", volumes: [{ volume: "orderly", server: "annex2" }], ...extra } });
+  it("refuses to restore over a volume the machine backs up, unless its entry says so", () => {
+    const onto = (extra: Json) => problems(baseTopology(), { machines: ["production2"], restore: { id: "1", volumes: [{ volume: "orderly", server: "annex2", ...extra }] } });
     expect(onto({})).toEqual([
-      "montagu-backup:restore.volumes[0].volume: refused: 'production2' backs up volume 'orderly', so restoring over it would overwrite the source of its backups (set montagu-backup:restore.allowOverwriteSource to true if that is really meant)",
+      "montagu-backup:restore.volumes[0].volume: refused: 'production2' backs up volume 'orderly', so restoring over it would overwrite the source of its backups (set montagu-backup:restore.volumes[0].allowOverwriteSource to true if that is really meant)",
     ]);
     expect(onto({ allowOverwriteSource: true })).toEqual([]);
+  });
+
+  it("takes allowOverwriteSource per entry, no longer for the whole restore", () => {
+    expect(
+      problems(baseTopology(), { machines: ["production2"], restore: { id: "1", volumes: [{ volume: "orderly", server: "annex2", allowOverwriteSource: true }], allowOverwriteSource: true } }),
+    ).toEqual(["montagu-backup:restore.allowOverwriteSource: unknown setting"]);
+    const restore = parsed(baseTopology(), {
+      machines: ["uat"],
+      restore: { id: "1", volumes: [{ volume: "orderly", server: "annex2" }, { volume: "orderly", server: "annex2", to: "o2", allowOverwriteSource: true }] },
+    }).config.restore;
+    expect(restore.volumes.map((v: Json) => v.allowOverwriteSource)).toEqual([false, true]);
   });
 
   it("needs barman for a prepared restore, and a time with a zone for point-in-time recovery", () => {
@@ -324,7 +335,7 @@ describe("nothing lost: empty sources, snapshots and history", () => {
 
   it("rejects a snapshot that is not latest or the name of a real moment", () => {
     const names = ["newest", "20261126T131500", "2026-11-26T13:15:00Z", "20261126T131500z", "20250229T120000Z", "20261131T120000Z", "20261301T120000Z", "20261126T240000Z", "20261126T136000Z", "20261126T131560Z"];
-    expect(problems(baseTopology(), restoreOn("uat", names.map((snapshot) => ({ volume: "orderly", server: "annex2", snapshot }))))).toEqual(
+    expect(problems(baseTopology(), restoreOn("uat", names.map((snapshot, i) => ({ volume: "orderly", server: "annex2", to: `o${i}`, snapshot }))))).toEqual(
       names.map((name, i) => `montagu-backup:restore.volumes[${i}].snapshot: '${name}' is not latest or a snapshot name such as 20261126T131500Z (a real UTC date and time)`),
     );
   });
@@ -367,6 +378,136 @@ describe("nothing lost: empty sources, snapshots and history", () => {
       "montagu-backup:privateer.history.weekly: must be a whole number of snapshots",
     ]);
     expect(withConfig((c) => (c.privateer = { history: { monthly: 3 } }))).toEqual(["montagu-backup:privateer.history.monthly: unknown setting"]);
+  });
+});
+
+describe("nothing lost: a restore never writes over what the stack's engine uses", () => {
+  /** The annex2 server with uat's client on one engine, barman and a stand-in primary too. */
+  function engine(): { topology: Json; config: Json } {
+    const topology = baseTopology();
+    topology.clients[1].key_volume = "uat_keys";
+    topology.clients[1].backup = ["outpack"];
+    topology.volumes.push({ name: "outpack" });
+    const config = {
+      machines: ["annex2", "uat"],
+      standInPrimary: {},
+      barman: { slot: "barman", database: { host: "localhost" } },
+      restore: { id: "1", volumes: [] as Json[] },
+    };
+    return { topology, config };
+  }
+  const into = (to: string, extra: Json = {}) => {
+    const { topology, config } = engine();
+    config.restore.volumes.push({ volume: "orderly", server: "annex2", to, ...extra });
+    return problems(topology, config);
+  };
+  const override = "(set montagu-backup:restore.volumes[0].allowOverwriteSource to true if that is really meant)";
+
+  it("accepts a restore into a volume nothing on the engine uses", () => {
+    expect(into("orderly_restored")).toEqual([]);
+  });
+
+  it("refuses a volume that a client on the engine backs up, naming the client", () => {
+    expect(into("outpack")).toEqual([
+      `montagu-backup:restore.volumes[0].to: refused: 'uat' backs up volume 'outpack', so restoring over it would overwrite the source of its backups ${override}`,
+    ]);
+  });
+
+  it.each([
+    ["data", "barman_data", "barman's data volume", "montagu-backup:barman.volumes.data"],
+    ["logs", "barman_logs", "barman's logs volume", "montagu-backup:barman.volumes.logs"],
+    ["metrics", "barman_metrics", "barman's metrics volume", "montagu-backup:barman.volumes.metrics"],
+    ["nightly", "montagu_db_volume", "barman's nightly volume", "montagu-backup:barman.volumes.nightly"],
+    ["stand-in", "montagu_primary_data", "the stand-in primary's data volume", "montagu-backup:standInPrimary.volume"],
+    ["server data", "data", "the data volume of privateer server 'annex2'", "servers[0].data_volume"],
+    ["server keys", "keys", "the key volume of privateer server 'annex2'", "servers[0].key_volume"],
+    ["client keys", "uat_keys", "the key volume of privateer client 'uat'", "clients[1].key_volume"],
+    ["local", "barman_recover", "a local volume that privateer server 'annex2' serves", "volumes[1].name"],
+  ])("refuses %s: '%s' is %s", (_, volume, what, where) => {
+    expect(into(volume)).toEqual([
+      `montagu-backup:restore.volumes[0].to: refused: volume '${volume}' is ${what} on this stack's engine (${where}); restoring over it would destroy it ${override}`,
+    ]);
+    expect(into(volume, { allowOverwriteSource: true })).toEqual([]);
+  });
+
+  it("refuses barman's recovery volume, where the prepared copy is, on the message's path", () => {
+    const { topology, config } = engine();
+    topology.volumes[1].name = "recover_local";
+    config.restore.volumes.push({ volume: "orderly", server: "annex2", to: "barman_recover" });
+    expect(problems(topology, config)).toEqual([
+      `montagu-backup:restore.volumes[0].to: refused: volume 'barman_recover' is barman's recover volume on this stack's engine (montagu-backup:barman.volumes.recover); restoring over it would destroy it ${override}`,
+    ]);
+  });
+
+  it("refuses only what is on this stack's engine", () => {
+    // Without the server, barman or the stand-in primary, their volumes are free on uat's engine.
+    for (const to of ["data", "keys", "barman_data", "barman_recover", "montagu_primary_data", "montagu_db_volume"]) {
+      expect(problems(baseTopology(), { machines: ["uat"], restore: { id: "1", volumes: [{ volume: "orderly", server: "annex2", to }] } })).toEqual([]);
+    }
+    // production2 backs up orderly, but is not on uat's engine.
+    expect(problems(baseTopology(), { machines: ["uat"], restore: { id: "1", volumes: [{ volume: "orderly", server: "annex2" }] } })).toEqual([]);
+  });
+
+  it("refuses a second restore into the same volume, on the second entry's path", () => {
+    const volumes = [
+      { volume: "orderly", server: "annex2", to: "copy" },
+      { volume: "barman_recover", server: "annex2", to: "copy" },
+      { volume: "orderly", server: "annex2" },
+      { volume: "barman_recover", server: "annex2", to: "orderly" },
+    ];
+    expect(problems(baseTopology(), { machines: ["uat"], restore: { id: "1", volumes } })).toEqual([
+      "montagu-backup:restore.volumes[1].to: volume 'copy' is already restored into by montagu-backup:restore.volumes[0]: one restore would overwrite the other",
+      "montagu-backup:restore.volumes[3].to: volume 'orderly' is already restored into by montagu-backup:restore.volumes[2]: one restore would overwrite the other",
+    ]);
+  });
+
+  it("reports every refusal at once, and checks the other entries when one is malformed", () => {
+    const { topology, config } = engine();
+    config.restore.volumes.push(
+      { volume: "orderly", server: "annex2", to: "barman_data" },
+      { volume: "orderly", server: "annex2", to: "_bad" },
+      { volume: "orderly", server: "annex2", to: "outpack" },
+    );
+    expect(problems(topology, config)).toEqual([
+      "montagu-backup:restore.volumes[1].to: '_bad' is not a valid Docker name ([a-zA-Z0-9][a-zA-Z0-9_.-]+)",
+      `montagu-backup:restore.volumes[0].to: refused: volume 'barman_data' is barman's data volume on this stack's engine (montagu-backup:barman.volumes.data); restoring over it would destroy it ${override}`,
+      "montagu-backup:restore.volumes[2].to: refused: 'uat' backs up volume 'outpack', so restoring over it would overwrite the source of its backups (set montagu-backup:restore.volumes[2].allowOverwriteSource to true if that is really meant)",
+    ]);
+  });
+
+  describe("packit's database", () => {
+    const packit = (settings: Json, machines = ["uat"]) => {
+      const topology = baseTopology();
+      topology.volumes.push({ name: "montagu_packit_db_backup" });
+      topology.clients[1].backup = ["montagu_packit_db_backup"];
+      return problems(topology, {
+        machines,
+        ...(machines.includes("annex2") ? { barman: { slot: "barman", database: { host: "localhost" } } } : {}),
+        restore: { id: "1", volumes: [{ volume: "montagu_packit_db_backup", server: "annex2", to: "packit_dump" }], packit: { dumpVolume: "packit_dump", ...settings } },
+      });
+    };
+
+    it("is rebuilt into its own volume", () => {
+      expect(packit({})).toEqual([]);
+    });
+
+    it("is never rebuilt over its dump", () => {
+      expect(packit({ databaseVolume: "packit_dump" })).toEqual([
+        "montagu-backup:restore.packit.databaseVolume: must not be the dump volume 'packit_dump': rebuilding packit's database there would destroy the dump it is rebuilt from",
+      ]);
+    });
+
+    it("is never rebuilt over a volume in use on the engine, with no override", () => {
+      expect(packit({ databaseVolume: "montagu_packit_db_backup" })).toEqual([
+        "montagu-backup:restore.packit.databaseVolume: refused: 'uat' backs up volume 'montagu_packit_db_backup', so rebuilding packit's database in it would overwrite the source of its backups",
+      ]);
+      expect(packit({ databaseVolume: "barman_data" }, ["uat", "annex2"])).toEqual([
+        "montagu-backup:restore.packit.databaseVolume: refused: volume 'barman_data' is barman's data volume on this stack's engine (montagu-backup:barman.volumes.data); rebuilding packit's database in it would destroy it",
+      ]);
+      expect(packit({ databaseVolume: "privateer_keys" })).toEqual([
+        "montagu-backup:restore.packit.databaseVolume: refused: volume 'privateer_keys' is the key volume of privateer client 'uat' on this stack's engine (clients[1].key_volume); rebuilding packit's database in it would destroy it",
+      ]);
+    });
   });
 });
 
