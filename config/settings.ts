@@ -129,10 +129,11 @@ const prepareRestore = z.strictObject({
   jobs: z.number().int().min(1).optional(),
   /** How long replaying WAL may take, in seconds. */
   replayTimeout: z.number().int().min(1).default(3600),
-  /** The database image that replays WAL on the copy: `local` builds images/postgres. */
+  /** The database that replays WAL on the copy. */
   database: z
     .strictObject({
-      image: z.string().min(1).default("ghcr.io/vimc/montagu-db:main"),
+      /** Its image; `local` builds images/postgres. Left out: `local` on a stack with a standInPrimary (offline), else ghcr.io/vimc/montagu-db:main. */
+      image: z.string().min(1).optional(),
       args: z.array(z.string()).optional(),
     })
     .prefault({}),
@@ -195,12 +196,30 @@ export const stackConfigSchema = z.strictObject({
   restore: restore.optional(),
 });
 
-export type StackConfig = z.output<typeof stackConfigSchema>;
+/** The stack config as its schema parses it, before the defaults that depend on other settings. */
+type ParsedStackConfig = z.output<typeof stackConfigSchema>;
+type ParsedPrepareRestore = NonNullable<ParsedStackConfig["prepareRestore"]>;
+/** `prepareRestore` with its database image resolved: always a string after parsing. */
+export type PrepareRestoreConfig = Omit<ParsedPrepareRestore, "database"> & {
+  database: Omit<ParsedPrepareRestore["database"], "image"> & { image: string };
+};
+/** The stack config as components receive it, every default resolved. */
+export type StackConfig = Omit<ParsedStackConfig, "prepareRestore"> & { prepareRestore?: PrepareRestoreConfig };
+
+/** The prepared copy's database image when none is given: built here offline (a stand-in primary's stack), else montagu's. */
+const DEFAULT_PREPARE_IMAGE = { standIn: "local", otherwise: "ghcr.io/vimc/montagu-db:main" } as const;
+
+/** The defaults that depend on other settings. */
+function resolveDefaults(config: ParsedStackConfig): StackConfig {
+  const { prepareRestore: prepare, ...rest } = config;
+  if (prepare === undefined) return rest;
+  const fallback = config.standInPrimary !== undefined ? DEFAULT_PREPARE_IMAGE.standIn : DEFAULT_PREPARE_IMAGE.otherwise;
+  return { ...rest, prepareRestore: { ...prepare, database: { ...prepare.database, image: prepare.database.image ?? fallback } } };
+}
 export type StandInPrimaryConfig = NonNullable<StackConfig["standInPrimary"]>;
 export type BarmanConfig = NonNullable<StackConfig["barman"]>;
 export type PrivateerConfig = StackConfig["privateer"];
 export type HistoryConfig = PrivateerConfig["history"];
-export type PrepareRestoreConfig = NonNullable<StackConfig["prepareRestore"]>;
 export type RestoreConfig = NonNullable<StackConfig["restore"]>;
 export type PackitDumpConfig = NonNullable<StackConfig["packitDump"]>;
 export type PackitRestoreConfig = NonNullable<RestoreConfig["packit"]>;
@@ -485,7 +504,9 @@ export const settingsSchema = z
       ...collisions(claims.volumes, (v) => `volume '${v}'`),
     ];
     for (const problem of problems) ctx.addIssue({ code: "custom", ...problem });
-  }, ALWAYS);
+  }, ALWAYS)
+  // Runs only on valid settings: components receive every default resolved.
+  .transform(({ topology, config }) => ({ topology, config: resolveDefaults(config) }));
 
 export type Settings = z.output<typeof settingsSchema>;
 

@@ -511,6 +511,30 @@ describe("nothing lost: a restore never writes over what the stack's engine uses
   });
 });
 
+describe("the prepared copy's database image", () => {
+  const image = (config: Json) => parsed(baseTopology(), { ...baseConfig(), ...config }).config.prepareRestore.database.image;
+
+  it("is montagu's image by default", () => {
+    expect(image({ prepareRestore: { id: "1" } })).toBe("ghcr.io/vimc/montagu-db:main");
+  });
+
+  it("is built here by default on a stack with a stand-in primary, which may be offline", () => {
+    expect(image({ standInPrimary: {}, prepareRestore: { id: "1" } })).toBe("local");
+  });
+
+  it("is the one given, whatever the stack", () => {
+    expect(image({ prepareRestore: { id: "1", database: { image: "local" } } })).toBe("local");
+    expect(image({ standInPrimary: {}, prepareRestore: { id: "1", database: { image: "postgres:17" } } })).toBe("postgres:17");
+  });
+
+  it("reaches the prepared restore resolved: the local stack builds images/postgres", async () => {
+    const run = await runStack("local", { ...readStackConfig("local"), "montagu-backup:prepareRestore": { id: "p1" } }, dryProvider());
+    const built = run.resources.filter((r) => r.type === "docker:index/image:Image" && r.name.startsWith("prepare-restore-"));
+    expect(built).toHaveLength(1);
+    expect(JSON.stringify(run.resources.map((r) => r.inputs))).not.toContain("ghcr.io/vimc/montagu-db");
+  });
+});
+
 describe("the program on bad input", () => {
   it("declares nothing and fails with one message listing every problem", async () => {
     const config = { ...readStackConfig("annex2"), "montagu-backup:machines": ["annex3"], "montagu-backup:barman": { database: { host: "db" } } };
