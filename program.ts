@@ -40,6 +40,7 @@ export function declareStack(settings: Settings): StackOutputs {
   const { config } = settings;
   const outputs: StackOutputs = { machines: config.machines };
   const environment = dockerEnvironment();
+  let prepared: PrepareRestore | undefined;
 
   if (config.standInPrimary !== undefined) {
     const group = config.standInPrimary.passwordGroup;
@@ -64,7 +65,7 @@ export function declareStack(settings: Settings): StackOutputs {
     });
     outputs.barman = { container: barman.containerName, volumes: barman.volumeNames, metricsUrl: barman.metricsUrl, commands: barman.commands };
     if (config.prepareRestore !== undefined) {
-      const prepared = new PrepareRestore(
+      prepared = new PrepareRestore(
         "prepare-restore",
         { settings: config.prepareRestore, barmanContainer: barman.containerName, recoverVolume: barman.volumeNames.recover, environment },
         { dependsOn: [barman] },
@@ -81,12 +82,12 @@ export function declareStack(settings: Settings): StackOutputs {
   const privateer = declarePrivateer(settings, environment, beforeBackup);
   outputs.privateer = privateer?.outputs;
   if (config.restore !== undefined && privateer !== undefined) {
-    const restore = new Restore("restore", {
-      settings: config.restore,
-      topology: settings.topology,
-      clients: privateer.clients,
-      environment,
-    });
+    const restore = new Restore(
+      "restore",
+      { settings: config.restore, topology: settings.topology, clients: privateer.clients, environment },
+      // A restore in the stack that prepares a copy restores that copy, once it is ready.
+      { dependsOn: prepared === undefined ? [] : [prepared] },
+    );
     outputs.restore = { id: config.restore.id, verification: restore.verification };
   }
   return outputs;

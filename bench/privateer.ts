@@ -112,7 +112,7 @@ async function main() {
   const [restoreFrom, restoreInto] = [`annex2:/privateer/volumes/production2/${VOLUME}/`, `/privateer/volumes/${restoreTo}/`];
   const onProduction2 = (script: string) => run("bash", ["-c", script], { env: { ...process.env, DOCKER_HOST: production2.dockerHost } });
   const [oursRestore, privateerRestore] = await timedInTurns([
-    { what: "our restore", action: () => onProduction2(restoreScript(quote(restoreCommand(restoreFrom, restoreTo)))), before: clearRestore },
+    { what: "our restore", action: () => onProduction2(restoreScript(quote(restoreCommand({ server: "annex2", volume: VOLUME, source: "production2", allowEmpty: false }, restoreTo)))), before: clearRestore },
     {
       what: "privateer's restore",
       action: () => onProduction2(`${restoreScript(privateerRsync(restoreFrom, restoreInto))} > /dev/null`),

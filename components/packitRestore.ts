@@ -30,6 +30,13 @@ export class PackitRestore extends pulumi.ComponentResource {
         script: [
           `docker rm --force ${CONTAINER} >/dev/null 2>&1 || true`,
           `trap 'docker rm --force ${CONTAINER} >/dev/null 2>&1 || true' EXIT`,
+          // Before the database is touched: a missing or unreadable dump leaves it as it is.
+          `echo ${quote([`packit: checking the dump in ${s.dumpVolume}`])}`,
+          `if ! listed=$(${quote(["docker", "run", "--rm", "--volume", `${s.dumpVolume}:/pgbackup:ro`, "--entrypoint", "pg_restore", s.image, "--list", "/pgbackup/packit"])} 2>&1); then`,
+          `  echo ${quote([`packit: refused: volume ${s.dumpVolume} holds no readable dump (/pgbackup/packit); ${s.databaseVolume} is left as it is:`])} "$(printf '%s' "$listed" | tail -3)" >&2`,
+          "  exit 3",
+          "fi",
+          `echo "packit: the dump lists $(grep -c '^[0-9]' <<<"$listed") entries"`,
           `echo ${quote([`packit: emptying ${s.databaseVolume}`])}`,
           quote(["docker", "run", "--rm", "--volume", `${s.databaseVolume}:/pgdata`, "--entrypoint", "find", s.image, "/pgdata", "-mindepth", "1", "-delete"]),
           `echo ${quote([`packit: starting an empty ${s.database} database`])}`,

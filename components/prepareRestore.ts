@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { quote } from "shell-quote";
 import type { PrepareRestoreConfig } from "../config/settings";
 import { imageFromDirectory } from "./images";
+import { PREPARE_WORK_DIR } from "./privateer/layout";
 import { script } from "./script";
 
 export interface PrepareRestoreArgs {
@@ -14,6 +15,9 @@ export interface PrepareRestoreArgs {
 }
 
 const REPLAY_CONTAINER = "barman-replay-wal";
+const VOLUME_MOUNT = "/montagu-volume";
+/** Where montagu-prepare (images/barman/prepare.sh) makes the copy, within the volume. */
+const STAGING = `${PREPARE_WORK_DIR}/staging`;
 
 /**
  * PostgreSQL reads recovery_target_time before it knows any zone abbreviation, `Z`
@@ -25,10 +29,11 @@ export function recoveryTargetTime(isoTime: string): string {
 
 /**
  * A restorable copy of the database in the recovery volume, made when `id` changes: empty
- * the volume, `barman recover` the chosen backup (or to a point in time), replay the WAL by
- * starting the database image on it until it accepts connections, and stamp the time. Each
- * step is a command of its own, in order, so `pulumi preview` lists them and a failure stops
- * the rest.
+ * the staging copy, `barman recover` the chosen backup (or to a point in time) into it, replay
+ * the WAL by starting the database image on it until its recovery has ended, then stamp it and
+ * put it in place of the volume's copy. Until that last step the volume keeps serving the
+ * copy it had, so a failed prepare leaves the last finished copy. Each step is a command of
+ * its own, in order, so `pulumi preview` lists them and a failure stops the rest.
  */
 export class PrepareRestore extends pulumi.ComponentResource {
   /** When the copy was made (RFC 3339). */
@@ -62,8 +67,13 @@ export class PrepareRestore extends pulumi.ComponentResource {
         [
           `docker rm --force ${REPLAY_CONTAINER} >/dev/null 2>&1 || true`,
           `trap 'docker rm --force ${REPLAY_CONTAINER} >/dev/null 2>&1 || true' EXIT`,
-          `echo "replay: starting the database on ${volume} to replay its WAL"`,
-          quote(["docker", "run", "--detach", "--name", REPLAY_CONTAINER, "--volume", `${volume}:/pgdata`, databaseImage, ...databaseArgs]) + " >/dev/null",
+          `echo "replay: starting the database on the staging copy in ${volume} to replay its WAL"`,
+          // The volume's top holds the copy restores read until this one is finished: the
+          // database runs on the staging copy beside it (PGDATA), never on the volume's top.
+          quote([
+            "docker", "run", "--detach", "--name", REPLAY_CONTAINER,
+            "--volume", `${volume}:${VOLUME_MOUNT}`, "--env", `PGDATA=${VOLUME_MOUNT}/${STAGING}`, databaseImage, ...databaseArgs,
+          ]) + " >/dev/null",
           `fail() { echo "replay: $1" >&2; docker logs --tail 30 ${REPLAY_CONTAINER} >&2; exit 1; }`,
           `docker exec ${REPLAY_CONTAINER} montagu-wait.sh ${settings.replayTimeout} || fail "the database did not accept connections"`,
           // A server in hot standby accepts connections before its recovery ends; stopped

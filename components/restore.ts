@@ -31,6 +31,33 @@ export class Restore extends pulumi.ComponentResource {
     const step = (stepName: string, body: string, after: pulumi.Resource[]) =>
       script(`${name}-${stepName}`, { script: body, environment: args.environment, triggers: [settings.id] }, { parent: this, dependsOn: after });
 
+    const byClient = new Map<string, RestoreEntry[]>();
+    for (const entry of settings.volumes) {
+      const { client } = transferClientOf(args.clients, entry.client);
+      const local = args.topology.volumes.find((v) => v.name === entry.volume)?.local === true;
+      const source = local ? undefined : (entry.source ?? args.topology.clients.find((c) => c.backup.includes(entry.volume))!.name);
+      byClient.set(client, [
+        ...(byClient.get(client) ?? []),
+        { server: entry.server, volume: entry.volume, source, snapshot: entry.snapshot, allowEmpty: entry.allowEmpty, to: entry.to ?? entry.volume },
+      ]);
+    }
+    const onEachClient = (stepName: string, checkOnly: boolean, after: pulumi.Resource[]) => {
+      let last = after;
+      for (const [client, volumes] of byClient) {
+        const { component } = transferClientOf(args.clients, client);
+        const transfer = new PrivateerRestore(
+          `${name}-${stepName}${client}`,
+          { id: settings.id, on: component.transfers, volumes, checkOnly },
+          { parent: this, dependsOn: [...last, ...component.ready] },
+        );
+        last = transfer.done;
+      }
+      return last;
+    };
+
+    // Every source is looked at before anything on this machine changes: a refused one (empty,
+    // unfinished, missing) fails the update while the services still run on their data.
+    const checked = onEachClient("check-", true, []);
     const stop = step(
       "stop",
       [
@@ -40,26 +67,9 @@ export class Restore extends pulumi.ComponentResource {
         '  else echo "restore: $container does not exist, nothing to stop"; fi',
         "done",
       ].join("\n"),
-      [],
+      checked,
     );
-
-    const byClient = new Map<string, RestoreEntry[]>();
-    for (const entry of settings.volumes) {
-      const { client } = transferClientOf(args.clients, entry.client);
-      const local = args.topology.volumes.find((v) => v.name === entry.volume)?.local === true;
-      const source = local ? undefined : (entry.source ?? args.topology.clients.find((c) => c.backup.includes(entry.volume))!.name);
-      byClient.set(client, [...(byClient.get(client) ?? []), { server: entry.server, volume: entry.volume, source, to: entry.to ?? entry.volume }]);
-    }
-    let last: pulumi.Resource[] = [stop];
-    for (const [client, volumes] of byClient) {
-      const { component } = transferClientOf(args.clients, client);
-      const transfer = new PrivateerRestore(
-        `${name}-${client}`,
-        { id: settings.id, on: component.transfers, volumes },
-        { parent: this, dependsOn: [...last, ...component.ready] },
-      );
-      last = [transfer];
-    }
+    let last = onEachClient("", false, [stop]);
 
     if (settings.packit !== undefined) {
       last = [new PackitRestore(`${name}-packit`, { settings: settings.packit, id: settings.id, environment: args.environment }, { parent: this, dependsOn: last })];

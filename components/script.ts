@@ -10,12 +10,21 @@ export interface ScriptArgs {
   triggers: pulumi.Input<unknown>[];
 }
 
+/**
+ * The command provider runs a command's `update` whenever any input other than `triggers`
+ * changes (an edited script, a rebuilt image in it, a new DOCKER_HOST), and `create` again
+ * when it has no `update`. A step that ran with an id has done its work: its update records
+ * the new script for the next id and hands on what the step printed, running nothing.
+ */
+export const KEEP_RESULT = `echo "unchanged: this step runs again only when its id changes" >&2\nprintf '%s' "\${PULUMI_COMMAND_STDOUT:-}"`;
+
 /** An imperative step: a short bash script that the command provider runs where `pulumi up` runs. */
 export function script(name: string, args: ScriptArgs, opts: pulumi.CustomResourceOptions): command.local.Command {
   return new command.local.Command(
     name,
     {
       create: pulumi.output(args.script).apply((body) => `set -euo pipefail\n${body}`),
+      update: KEEP_RESULT,
       interpreter: ["/bin/bash", "-c"],
       environment: args.environment,
       triggers: args.triggers,

@@ -7,7 +7,7 @@ export interface PrivateerBackupArgs {
   id: string;
   on: TransferClient;
   server: string;
-  volumes: string[];
+  volumes: { volume: string; allowEmpty: boolean }[];
   /** What must be done before a volume is pushed (its database dumped, say), by volume. */
   before?: Record<string, pulumi.Resource[]>;
 }
@@ -18,7 +18,7 @@ export class PrivateerBackup extends pulumi.ComponentResource {
     super("montagu:backup:PrivateerBackup", name, {}, opts);
     const { on: client, server } = args;
     let previous: pulumi.Resource | undefined;
-    for (const volume of args.volumes) {
+    for (const { volume, allowEmpty } of args.volumes) {
       // One volume at a time: parallel pushes would only compete for the same link.
       previous = script(
         `${name}-${volume}`,
@@ -27,7 +27,7 @@ export class PrivateerBackup extends pulumi.ComponentResource {
             client,
             `backup of ${volume} from ${client.name} to ${server}`,
             [{ volume, readOnly: true }],
-            pushCommand(volume, server, client.name),
+            pushCommand(volume, server, client.name, allowEmpty),
           ),
           environment: client.environment,
           triggers: [args.id],

@@ -1,4 +1,5 @@
-# Runs inside a privateer client container as: bash -c "$(cat copy.sh)" copy SOURCE/ DESTINATION/ [OPTION...]
+# Runs inside a privateer client container, after images/privateer/client/lock.sh, as:
+#   bash -c "$(cat lock.sh copy.sh)" copy [OPTION...] SOURCE/ DESTINATION/ [-- RSYNC_OPTION...]
 # SOURCE and DESTINATION are directories, one of them remote (server:path). The result is
 # always that of `rsync -a --delete SOURCE/ DESTINATION/`:
 # - into an empty or missing DESTINATION (a first push, a restore onto a new machine), the
@@ -6,20 +7,50 @@
 #   creating files rather than by the link; a final `rsync -a --delete` then sets directories
 #   and anything that changed meanwhile, and finds the rest current (its quick check of size
 #   and mtime is safe here: every file on the destination was just written from the source);
-# - otherwise one `rsync -a --delete OPTION...` updates it in place.
+# - otherwise one `rsync -a --delete RSYNC_OPTION...` updates it in place.
+# Before anything changes, the source is checked; a refusal exits 3, naming the copy and why.
+# Options:
+#   --lock DIR:MODE       hold the server's lock on DIR (shared or exclusive) for the whole copy
+#   --allow-empty         copy an empty source (refused otherwise: it would empty DESTINATION)
+#   --require-stamp NAME  the source is a prepared copy, finished only once NAME is at its top
+#   --exclude-top NAME    leave NAME, at the top of the source, out (neither copied nor deleted)
+#   --newest-in DIR       the source is the newest snapshot in the server's DIR
+#   --keep-history DIR HISTORY_SCRIPT
+#                         (a push) first keep DESTINATION as it is as a snapshot in DIR
+#   --check               check the source, report it, and copy nothing
 # shellcheck disable=SC2016,SC2029 # programs run where a directory lives expand there, by design
 set -euo pipefail
+
+say() { echo "copy: $*"; }
+refuse() { echo "copy: refused: $*" >&2; exit 3; }
+
+lock="" allow_empty=no stamp="" newest_in="" history_dir="" history_script="" check_only=no
+excludes=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --lock) lock="$2"; shift 2 ;;
+    --allow-empty) allow_empty=yes; shift ;;
+    --require-stamp) stamp="$2"; shift 2 ;;
+    --exclude-top) excludes+=("$2"); shift 2 ;;
+    --newest-in) newest_in="$2"; shift 2 ;;
+    --keep-history) history_dir="$2"; history_script="$3"; shift 3 ;;
+    --check) check_only=yes; shift ;;
+    -*) echo "copy: unknown option $1" >&2; exit 2 ;;
+    *) break ;;
+  esac
+done
 source_dir="$1"
 destination_dir="$2"
 shift 2
+[ "${1:-}" != -- ] || shift
 
-say() { echo "copy: $*"; }
 is_remote() { [[ "$1" == *:* ]]; }
+describe() { if is_remote "$1"; then echo "${1#*:} on ${1%%:*}"; else echo "$1 here"; fi; }
 if is_remote "$source_dir"; then server="${source_dir%%:*}"; else server="${destination_dir%%:*}"; fi
 
 work="$(mktemp -d)"
-# One ssh connection for the look at the destination and the single rsync after it, so that
-# an update pays for one handshake, as privateer's single rsync does.
+# One ssh connection for the lock, the looks at both ends and the single rsync after them, so
+# that an update pays for one handshake, as privateer's single rsync does.
 shared_ssh="ssh -o ControlMaster=auto -o ControlPersist=yes -o ControlPath=$work/master"
 trap '$shared_ssh -O exit "$server" 2>/dev/null || true; rm -rf "$work"' EXIT
 
@@ -34,6 +65,44 @@ at() {
 }
 rsync_progress() { rsync -a --info=progress2 "$@"; }
 
+if [ -n "$lock" ]; then
+  LOCK_SSH="$shared_ssh" hold_lock "$server" "${lock%:*}" "${lock##*:}"
+fi
+
+if [ -n "$newest_in" ]; then
+  newest="$(at "$server:$newest_in" 'ls "$1" 2>/dev/null | grep -E "^[0-9]{8}T[0-9]{6}Z$" | sort | tail -1')"
+  [ -n "$newest" ] || refuse "$server keeps no snapshot in $newest_in"
+  source_dir="$server:$newest_in/$newest/"
+  say "the newest snapshot on $server is $newest"
+fi
+
+# What is at the top of the source, but what is left out: empty means nothing to copy.
+excluded="$(printf '%s\n' "${excludes[@]+"${excludes[@]}"}")"
+contents="$(at "$source_dir" '[ -d "$1" ] && ls -A "$1" || echo "(missing)"')"
+if [ "$contents" = "(missing)" ]; then
+  refuse "$(describe "$source_dir") does not exist"
+fi
+contents="$(grep -vxF -f <(printf '%s\n' "$excluded") <<<"$contents" || true)"
+if [ -n "$stamp" ]; then
+  stamped="$(at "$source_dir" "cat \"\$1\"/$(printf '%q' "$stamp") 2>/dev/null || true")"
+  [ -n "$stamped" ] || refuse "$(describe "$source_dir") holds no finished copy ($stamp is missing: no prepare has finished into it); prepare one, then restore"
+  say "$(describe "$source_dir") holds a copy prepared at $stamped"
+fi
+if [ -z "$contents" ] && [ "$allow_empty" = no ]; then
+  refuse "$(describe "$source_dir") is empty: copying it would empty $(describe "$destination_dir") (set allowEmpty on this entry if that is really meant)"
+fi
+if [ "$check_only" = yes ]; then
+  say "$(describe "$source_dir") can be copied ($(grep -c . <<<"$contents" || true) entries at its top)"
+  exit 0
+fi
+
+if [ -n "$history_dir" ]; then
+  $shared_ssh "$server" "bash -s -- snapshot $(printf '%q' "${destination_dir#*:}") $(printf '%q' "$history_dir")" <<<"$history_script"
+fi
+
+rsync_excludes=()
+for name in "${excludes[@]+"${excludes[@]}"}"; do rsync_excludes+=("--exclude=/$name"); done
+
 streams="$(nproc)"
 [ "$streams" -ge 2 ] || streams=2
 [ "$streams" -le 4 ] || streams=4
@@ -43,7 +112,8 @@ if [ "$fresh" = yes ]; then
   # Largest first, each to the least loaded stream: a database's few large files spread out,
   # and the streams end together. Paths are NUL-separated, since a file name may hold any
   # character but that one.
-  at "$source_dir" 'cd "$1" && find . -mindepth 1 ! -type d -printf "%s\t%p\0"' | sort --zero-terminated --numeric-sort --reverse |
+  prune_excluded="$(for name in "${excludes[@]+"${excludes[@]}"}"; do printf -- '-path ./%q -prune -o ' "$name"; done)"
+  at "$source_dir" "cd \"\$1\" && find . -mindepth 1 $prune_excluded ! -type d -printf '%s\t%p\0'" | sort --zero-terminated --numeric-sort --reverse |
     awk -v streams="$streams" -v parts="$work/part-" '
       BEGIN { RS = "\0" }
       {
@@ -58,9 +128,10 @@ if [ "$fresh" = yes ]; then
   if [ "$count" -gt 0 ]; then
     say "first copy of $count files ($((total / 1000000)) MB) in $streams parallel streams"
     # The tree first, so that no two streams race to create the same directory.
-    rsync -a --rsh="$shared_ssh" --filter='+ */' --filter='- *' "$source_dir" "$destination_dir"
+    rsync -a --rsh="$shared_ssh" "${rsync_excludes[@]+"${rsync_excludes[@]}"}" --filter='+ */' --filter='- *' "$source_dir" "$destination_dir"
     pids=()
     for part in "$work"/part-*; do
+      # A connection each: one ssh connection would carry every stream through one cipher.
       rsync_progress --from0 --files-from="$part" "$source_dir" "$destination_dir" &
       pids+=("$!")
     done
@@ -74,4 +145,4 @@ if [ "$fresh" = yes ]; then
 fi
 # The whole file list first (--no-inc-recursive) rather than directory by directory: measured
 # here, a push of 20,000 files after 1% changed takes 0.99 s this way against 1.16 s.
-rsync_progress --rsh="$shared_ssh" --delete --no-inc-recursive --info=stats2 "$@" "$source_dir" "$destination_dir"
+rsync_progress --rsh="$shared_ssh" --delete --no-inc-recursive --info=stats2 "${rsync_excludes[@]+"${rsync_excludes[@]}"}" "$@" "$source_dir" "$destination_dir"

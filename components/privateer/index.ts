@@ -36,7 +36,7 @@ export function declarePrivateer(
   const clients = topology.clients.filter((c) => config.machines.includes(c.name));
   if (servers.length === 0 && clients.length === 0) return undefined;
 
-  const provider = topology.vault === undefined ? undefined : new vault.Provider("vault", { address: topology.vault.url, token: topology.vault.token });
+  const provider = topology.vault === undefined ? undefined : new vault.Provider("vault", { address: topology.vault.url, token: topology.vault.token === undefined ? undefined : pulumi.secret(topology.vault.token) });
   const keys = machineKeys(settings, provider);
   const images = new PrivateerImages("privateer-images", {
     source: options.images,
@@ -54,6 +54,8 @@ export function declarePrivateer(
         clientPublicKeys: topology.clients.map((c) => keys[c.name].publicKey),
         localVolumes: topology.volumes.filter((v) => v.local).map((v) => v.name),
         image: serverImage,
+        history: { settings: options.history, image: images.history! },
+        timezone: config.timezone,
       }),
   );
   const clientComponents = new Map(
@@ -78,12 +80,12 @@ export function declarePrivateer(
   const transferOn = (name: string | undefined) => transferClientOf(clientComponents, name);
 
   if (options.backup !== undefined) {
-    const groups = new Map<string, { client: string; server: string; volumes: string[] }>();
+    const groups = new Map<string, { client: string; server: string; volumes: { volume: string; allowEmpty: boolean }[] }>();
     for (const entry of options.backup.volumes) {
       const { client } = transferOn(entry.client);
       const key = `${client}->${entry.server}`;
       const group = groups.get(key) ?? { client, server: entry.server, volumes: [] };
-      group.volumes.push(entry.volume);
+      group.volumes.push({ volume: entry.volume, allowEmpty: entry.allowEmpty });
       groups.set(key, group);
     }
     for (const group of groups.values()) {

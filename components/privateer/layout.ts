@@ -21,6 +21,23 @@ export interface KeyFile {
 export const KEYS_DIR = "/privateer/keys";
 export const VOLUMES_DIR = "/privateer/volumes";
 export const LOCAL_DIR = "/privateer/local";
+/** Our own place on a server's data volume; no client is named so (client names start with [a-zA-Z0-9]). */
+export const MONTAGU_DIR = `${VOLUMES_DIR}/.montagu`;
+
+/** The current copy of a client's volume, where privateer keeps it. */
+export function clientCopyDir(client: string, volume: string): string {
+  return `${VOLUMES_DIR}/${client}/${volume}`;
+}
+
+/** The snapshots of a client's copy, one directory each, named by their UTC time (20261126T131500Z). */
+export function historyDir(client: string, volume: string): string {
+  return `${MONTAGU_DIR}/history/${client}/${volume}`;
+}
+
+/** A prepared copy of the database is finished once this file, holding its time, is at its top (barman-montagu's name). */
+export const PREPARED_STAMP = ".barman-last-restore";
+/** Where a prepare works in the volume it prepares, out of the copy it serves. */
+export const PREPARE_WORK_DIR = ".montagu";
 
 export const SERVER_KEY_FILES: KeyFile[] = [
   { name: "id_rsa", mode: "0600", secret: true },
@@ -56,11 +73,6 @@ export function sshConfig(servers: PrivateerServer[]): string {
 /** privateer's backup: the volume, read-only, pushed to `<client>/<volume>` on the server's data volume. */
 export function backupCommand(server: string, client: string, volume: string): string[] {
   return ["rsync", "-av", "--delete", `${VOLUMES_DIR}/${volume}`, `${server}:${VOLUMES_DIR}/${client}`];
-}
-
-/** privateer's restore: a client's copy (or a server-local volume) into the volume `to`. */
-export function restoreSource(server: string, volume: string, source: string | undefined): string {
-  return source === undefined ? `${server}:${LOCAL_DIR}/${volume}/` : `${server}:${VOLUMES_DIR}/${source}/${volume}/`;
 }
 
 /** The schedule file privateer writes for a client's scheduler (yacron format). */

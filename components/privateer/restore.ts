@@ -1,13 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { script } from "../script";
-import { restoreSource } from "./layout";
-import { restoreCommand, type TransferClient, transferOn } from "./transfer";
+import { restoreCommand, type RestoreSource, type TransferClient, transferOn } from "./transfer";
 
-export interface RestoreEntry {
-  server: string;
-  volume: string;
-  /** The client whose copy is restored; absent for a server-local volume. */
-  source?: string;
+export interface RestoreEntry extends RestoreSource {
   /** The volume restored into. */
   to: string;
 }
@@ -17,24 +12,39 @@ export interface PrivateerRestoreArgs {
   id: string;
   on: TransferClient;
   volumes: RestoreEntry[];
+  /** Only check that every source may be restored, and say what it holds; copy nothing. */
+  checkOnly?: boolean;
 }
 
-/** privateer's `restore <volume> --server <server> [--source <client>] [--to-volume <to>]`, run when `id` changes. */
+function describe(entry: RestoreEntry, client: string): string {
+  const from = entry.source === undefined ? `${entry.server} (local)` : `${entry.server}, source ${entry.source}`;
+  const snapshot = entry.snapshot === undefined ? "" : `, snapshot ${entry.snapshot}`;
+  return `restore of ${entry.volume} from ${from}${snapshot} into ${entry.to} on ${client}`;
+}
+
+/**
+ * privateer's `restore <volume> --server <server> [--source <client>] [--to-volume <to>]`, run
+ * when `id` changes; or, with `checkOnly`, the look at every source that comes before anything
+ * on the target changes.
+ */
 export class PrivateerRestore extends pulumi.ComponentResource {
+  /** The last step: what comes after the restore waits for it. */
+  readonly done: pulumi.Resource[];
+
   constructor(name: string, args: PrivateerRestoreArgs, opts?: pulumi.ComponentResourceOptions) {
     super("montagu:backup:PrivateerRestore", name, {}, opts);
     const client = args.on;
+    const check = args.checkOnly === true;
     let previous: pulumi.Resource | undefined;
     for (const entry of args.volumes) {
-      const from = entry.source === undefined ? `${entry.server} (local)` : `${entry.server}, source ${entry.source}`;
       previous = script(
         `${name}-${entry.to}`,
         {
           script: transferOn(
             client,
-            `restore of ${entry.volume} from ${from} into ${entry.to} on ${client.name}`,
-            [{ volume: entry.to, readOnly: false }],
-            restoreCommand(restoreSource(entry.server, entry.volume, entry.source), entry.to),
+            `${check ? "check before the " : ""}${describe(entry, client.name)}`,
+            check ? [] : [{ volume: entry.to, readOnly: false }],
+            restoreCommand(entry, entry.to, check),
           ),
           environment: client.environment,
           triggers: [args.id],
@@ -43,6 +53,7 @@ export class PrivateerRestore extends pulumi.ComponentResource {
         { parent: this, dependsOn: previous === undefined ? [] : [previous] },
       );
     }
+    this.done = previous === undefined ? [] : [previous];
     this.registerOutputs({ id: args.id });
   }
 }

@@ -2,6 +2,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { PrivateerServer as ServerSettings } from "../../config/topology";
 import type { MachineKey } from "./keys";
+import { type HistorySettings, PrivateerHistory } from "./history";
 import { PrivateerKeyVolume } from "./keyVolume";
 import { authorizedKeys, KEYS_DIR, LOCAL_DIR, SERVER_KEY_FILES, VOLUMES_DIR } from "./layout";
 
@@ -13,6 +14,9 @@ export interface PrivateerServerArgs {
   /** The topology's `local` volumes, served read-only. */
   localVolumes: string[];
   image: pulumi.Input<string>;
+  /** The server's history of each copy (snapshots and their retention), and the image that keeps it. */
+  history: { settings: HistorySettings; image: pulumi.Input<string> };
+  timezone: string;
 }
 
 /** privateer's `configure <server>` and `server start`: sshd receiving volumes over rsync. */
@@ -54,6 +58,12 @@ export class PrivateerServer extends pulumi.ComponentResource {
         labels: [{ label: "montagu.privateer.keys-revision", value: keys.revision }],
       },
       { parent: this, deleteBeforeReplace: true },
+    );
+
+    new PrivateerHistory(
+      `${name}-history`,
+      { ...args.history, timezone: args.timezone, serverContainer: server.container, dataVolumeName: data.name },
+      { parent: this },
     );
 
     this.address = pulumi.output(server.hostname);

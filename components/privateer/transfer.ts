@@ -2,7 +2,8 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { quote } from "shell-quote";
-import { KEYS_DIR, VOLUMES_DIR } from "./layout";
+import { IMAGES_DIR } from "../images";
+import { clientCopyDir, historyDir, KEYS_DIR, LOCAL_DIR, PREPARE_WORK_DIR, PREPARED_STAMP, VOLUMES_DIR } from "./layout";
 
 // The shell scripts that command resources run on the machine running `pulumi up`. Each
 // starts a throwaway privateer client container on the stack's Docker engine, as privateer
@@ -56,31 +57,71 @@ export function dockerRun(run: ClientRun): string {
  */
 const PROGRESS_FILTER = `tr '\\r' '\\n' | awk '/%/ { p = int($2); if (p >= shown + 10 || p == 100) { print; shown = p }; next } NF { print }'`;
 
-const COPY_SCRIPT = fs.readFileSync(path.join(__dirname, "copy.sh"), "utf8");
+/** Read when a stack runs, so that what runs is the script as it is then. */
+const readScript = (...parts: string[]) => fs.readFileSync(path.join(...parts), "utf8");
 
 /**
  * The client container's command that makes `destination` what `rsync -a --delete source
- * destination` makes it (both directories, one of them `server:path`), reporting progress and
- * totals instead of every file. An empty destination is filled in parallel streams first
- * (copy.sh says why); `updateOptions` are rsync's when it updates an existing copy.
+ * destination` makes it (both directories, one of them `server:path`), under the server's lock
+ * on the copy, once the source has passed copy.sh's checks, reporting progress and totals
+ * instead of every file. An empty destination is filled in parallel streams first (copy.sh says
+ * why); `updateOptions` are rsync's when it updates an existing copy.
  */
-function copyCommand(source: string, destination: string, updateOptions: string[] = []): string[] {
-  return ["bash", "-c", COPY_SCRIPT, "copy", source, destination, ...updateOptions];
+function copyCommand(options: string[], source: string, destination: string, updateOptions: string[] = []): string[] {
+  const program = readScript(IMAGES_DIR, "privateer", "client", "lock.sh") + readScript(__dirname, "copy.sh");
+  return ["bash", "-c", program, "copy", ...options, source, destination, "--", ...updateOptions];
 }
 
-/** privateer's `backup`: the volume into `<client>/<volume>` on the server's data volume. */
-export function pushCommand(volume: string, server: string, client: string): string[] {
-  return copyCommand(`${VOLUMES_DIR}/${volume}/`, `${server}:${VOLUMES_DIR}/${client}/${volume}/`);
+/**
+ * privateer's `backup`: the volume into `<client>/<volume>` on the server's data volume. The
+ * copy it replaces is kept in the server's history first; an empty volume is pushed only
+ * when `allowEmpty` says so.
+ */
+export function pushCommand(volume: string, server: string, client: string, allowEmpty = false): string[] {
+  const copy = clientCopyDir(client, volume);
+  return copyCommand(
+    [
+      "--lock", `${copy}:exclusive`,
+      "--keep-history", historyDir(client, volume), readScript(__dirname, "history.sh"),
+      ...(allowEmpty ? ["--allow-empty"] : []),
+    ],
+    `${VOLUMES_DIR}/${volume}/`,
+    `${server}:${copy}/`,
+  );
+}
+
+/** Where a restore reads from on its server, and what the source must be. */
+export interface RestoreSource {
+  server: string;
+  volume: string;
+  /** The client whose copy is restored; absent for a server-local volume. */
+  source?: string;
+  /** `latest` or a snapshot's name: a copy from the server's history rather than the current one. */
+  snapshot?: string;
+  allowEmpty: boolean;
 }
 
 /**
  * privateer's `restore`, comparing content (`--checksum`) rather than rsync's quick check of
  * size and mtime when the target already holds a copy: a database file rewritten on the
  * target in the same second, at the same size, as the server's copy was stamped would
- * otherwise be kept, and the restored database would mix two copies.
+ * otherwise be kept, and the restored database would mix two copies. A server-local volume is
+ * a prepared copy: only a finished one (stamped) is restored, without the prepare's own work.
+ * With `check`, the source is checked and nothing is copied.
  */
-export function restoreCommand(source: string, destinationVolume: string): string[] {
-  return copyCommand(source, `${VOLUMES_DIR}/${destinationVolume}/`, ["--checksum"]);
+export function restoreCommand(from: RestoreSource, destinationVolume: string, check = false): string[] {
+  const options = [...(from.allowEmpty ? ["--allow-empty"] : []), ...(check ? ["--check"] : [])];
+  let source: string;
+  if (from.source === undefined) {
+    source = `${LOCAL_DIR}/${from.volume}`;
+    options.push("--lock", `${source}:shared`, "--require-stamp", PREPARED_STAMP, "--exclude-top", PREPARE_WORK_DIR);
+  } else {
+    source = clientCopyDir(from.source, from.volume);
+    options.push("--lock", `${source}:shared`);
+    if (from.snapshot === "latest") options.push("--newest-in", historyDir(from.source, from.volume));
+    else if (from.snapshot !== undefined) source = `${historyDir(from.source, from.volume)}/${from.snapshot}`;
+  }
+  return copyCommand(options, `${from.server}:${source}/`, `${VOLUMES_DIR}/${destinationVolume}/`, ["--checksum"]);
 }
 
 export function transferScript(description: string, run: ClientRun): string {

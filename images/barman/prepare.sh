@@ -1,21 +1,29 @@
 #!/usr/bin/env bash
 # montagu-prepare STEP DIR [options]: the steps that make a restorable copy of the database
-# in DIR (a volume's mount point), each safe to run again.
-#   wipe                        empty DIR, dot files included
+# in DIR (a volume's mount point, served as it is to restores), each safe to run again. The
+# copy is made in DIR/.montagu/staging and takes the place of DIR's copy only once finished,
+# so that a prepare that fails or is killed leaves the last finished copy where it was.
+#   wipe                        empty the staging copy
 #   recover [--backup ID] [--target-time T] [--jobs N]
-#                               barman recover into DIR/dump, then move it up into DIR
-#                               (barman deletes the directory it recovers into: not a mount point)
-#   replay [--timeout S]        start PostgreSQL on DIR until its recovery has ended, then stop
-#   stamp                       check that DIR holds a finished copy (shut down cleanly, out of
-#                               recovery), then write its time to DIR/.barman-last-restore
+#                               barman recover into the staging copy
+#   replay [--timeout S]        start PostgreSQL on the staging copy until its recovery has
+#                               ended, then stop
+#   stamp                       check that the staging copy is finished (shut down cleanly, out
+#                               of recovery), write its time to its .barman-last-restore, and
+#                               put it in DIR's place (under DIR's lock, which restores share)
 #   nightly                     all of the above for DIR, recording success or failure for the metrics
+# Messages go to stderr; stamp prints the copy's time alone on stdout.
 set -euo pipefail
 
-say() { echo "montagu-prepare: $*"; }
+say() { echo "montagu-prepare: $*" >&2; }
 step="${1:?usage: montagu-prepare STEP DIR [options]}"
 dir="${2:?usage: montagu-prepare STEP DIR [options]}"
 shift 2
-[ -d "$dir" ] || { say "$dir is not a directory" >&2; exit 1; }
+[ -d "$dir" ] || { say "$dir is not a directory"; exit 1; }
+STAMP=.barman-last-restore
+work="$dir/.montagu"
+staging="$work/staging"
+previous="$work/previous"
 
 pg=/usr/lib/postgresql/15/bin
 backup=latest
@@ -33,8 +41,9 @@ while [ $# -gt 0 ]; do
 done
 
 wipe() {
-  find "$dir" -mindepth 1 -delete
-  say "emptied $dir"
+  rm -rf "$staging"
+  mkdir -p "$staging"
+  say "emptied the staging copy in $dir"
 }
 
 recover() {
@@ -49,33 +58,34 @@ recover() {
     partial="$(ls /var/lib/barman/montagu/streaming/*.partial 2>/dev/null | sort | tail -1 || true)"
     say "could not switch WAL (is the primary down?): the copy ends with the streamed ${partial:-WAL}" >&2
   fi
-  rm -rf "$dir/dump"
+  [ -d "$staging" ] || { say "no staging copy in $dir: wipe first"; return 1; }
+  rm -rf "$staging/dump"
   local options=(--jobs "$jobs")
   [ -z "$target" ] || options+=(--target-time "$target" --target-action promote)
   say "recovering backup '$backup' of montagu${target:+ to $target} with $jobs jobs"
-  barman recover "${options[@]}" montagu "$backup" "$dir/dump"
+  barman recover "${options[@]}" montagu "$backup" "$staging/dump" >&2
   shopt -s dotglob
-  mv "$dir"/dump/* "$dir"/
-  rmdir "$dir/dump"
+  mv "$staging"/dump/* "$staging"/
+  rmdir "$staging/dump"
   if [ -n "$partial" ]; then
-    cp "$partial" "$dir/pg_wal/$(basename "$partial" .partial)"
+    cp "$partial" "$staging/pg_wal/$(basename "$partial" .partial)"
     say "added the streamed, unarchived segment $(basename "$partial" .partial)"
   fi
-  say "recovered into $dir ($(du -sh "$dir" | cut -f1))"
+  say "recovered into the staging copy in $dir ($(du -sh "$staging" | cut -f1))"
 }
 
 replay() {
   # As the database would on first start: replay every WAL record now, so that the copy
   # starts at once wherever it is restored.
-  chown -R postgres:postgres "$dir"
-  chmod 0700 "$dir"
+  chown -R postgres:postgres "$staging"
+  chmod 0700 "$staging"
   say "replaying WAL (at most ${timeout}s)"
-  runuser -u postgres -- "$pg/pg_ctl" --pgdata="$dir" --wait --timeout="$timeout" --silent \
+  runuser -u postgres -- "$pg/pg_ctl" --pgdata="$staging" --wait --timeout="$timeout" --silent \
     --options="-c listen_addresses='' -c unix_socket_directories=/tmp -c port=5499 -c ssl=off -c archive_mode=off -c shared_preload_libraries=''" \
     --log=/tmp/replay.log start || { tail -20 /tmp/replay.log >&2; return 1; }
-  runuser -u postgres -- env PATH="$pg:$PATH" montagu-wait-recovery "$dir" "$timeout" --host=/tmp --port=5499 --dbname=postgres ||
+  runuser -u postgres -- env PATH="$pg:$PATH" montagu-wait-recovery "$staging" "$timeout" --host=/tmp --port=5499 --dbname=postgres ||
     { tail -20 /tmp/replay.log >&2; return 1; }
-  runuser -u postgres -- "$pg/pg_ctl" --pgdata="$dir" --wait --silent --mode=fast stop
+  runuser -u postgres -- "$pg/pg_ctl" --pgdata="$staging" --wait --silent --mode=fast stop
   say "WAL replayed"
 }
 
@@ -83,12 +93,51 @@ stamp() {
   # A copy still in recovery would replay on the target, and if stopped while promoting, past
   # its recovery target: only a finished copy is ever marked ready.
   local state signal
-  state="$("$pg/pg_controldata" "$dir" | sed -n 's/^Database cluster state: *//p')"
+  [ -f "$staging/PG_VERSION" ] || { say "no staging copy in $dir to stamp: recover first"; return 1; }
+  state="$("$pg/pg_controldata" "$staging" | sed -n 's/^Database cluster state: *//p')"
   for signal in recovery.signal standby.signal; do
-    [ ! -e "$dir/$signal" ] || { say "$dir is not ready: $signal is still there (its recovery has not ended)" >&2; return 1; }
+    [ ! -e "$staging/$signal" ] || { say "the copy in $dir is not ready: $signal is still there (its recovery has not ended)"; return 1; }
   done
-  [ "$state" = "shut down" ] || { say "$dir is not ready: its cluster state is '$state', not 'shut down'" >&2; return 1; }
-  date -u +%Y-%m-%dT%H:%M:%SZ | tee "$dir/.barman-last-restore"
+  [ "$state" = "shut down" ] || { say "the copy in $dir is not ready: its cluster state is '$state', not 'shut down'"; return 1; }
+  date -u +%Y-%m-%dT%H:%M:%SZ >"$staging/$STAMP"
+  # Restores hold DIR's lock (shared) while they read it: the swap waits for them, and they for it.
+  if ! flock --nonblock --conflict-exit-code 75 --exclusive "$dir" "$0" swap "$dir"; then
+    [ $? -eq 75 ] || return 1
+    say "a restore is reading $dir: the finished copy takes its place once that restore ends"
+    flock --exclusive "$dir" "$0" swap "$dir"
+  fi
+  rm -rf "$previous"
+  cat "$dir/$STAMP"
+}
+
+# Under DIR's lock: the served copy moves aside and the staging copy takes its place, by renames
+# within the volume. The served stamp goes first and the new one comes last, so that DIR is
+# never stamped while it holds part of a copy. Killed half way, it resumes: previous/.moved-out
+# says whether the old copy is all aside yet.
+swap() {
+  local entry
+  [ -f "$staging/$STAMP" ] || { say "no finished copy is staged in $dir"; return 1; }
+  # A previous left by a finished swap whose clean-up was cut short.
+  if [ -e "$dir/$STAMP" ] && [ ! -e "$previous/.moved-out" ]; then rm -rf "$previous"; fi
+  mkdir -p "$previous"
+  shopt -s dotglob nullglob
+  if [ ! -e "$previous/.moved-out" ]; then
+    [ ! -e "$dir/$STAMP" ] || mv "$dir/$STAMP" "$previous/"
+    for entry in "$dir"/*; do
+      [ "$entry" = "$work" ] || mv "$entry" "$previous/"
+    done
+    touch "$previous/.moved-out"
+  fi
+  # A database's directory is its owner's alone: the volume's top takes the copy's owner and mode.
+  chown --reference="$staging" "$dir"
+  chmod --reference="$staging" "$dir"
+  for entry in "$staging"/*; do
+    [ "$entry" = "$staging/$STAMP" ] || mv "$entry" "$dir/"
+  done
+  mv "$staging/$STAMP" "$dir/$STAMP"
+  rmdir "$staging"
+  rm "$previous/.moved-out"
+  say "the copy of $(cat "$dir/$STAMP") is in place in $dir"
 }
 
 case "$step" in
@@ -96,9 +145,10 @@ case "$step" in
   recover) recover ;;
   replay) replay ;;
   stamp) stamp ;;
+  swap) swap ;;
   nightly)
     failure=/metrics/nightly-failed
-    if ( wipe && recover && replay && stamp ); then
+    if ( wipe && recover && replay && stamp >/dev/null ); then
       # Kept apart from the copy, so that a later failed night, which empties it, keeps this age.
       cp "$dir/.barman-last-restore" /metrics/nightly-last-success
       rm -f "$failure"

@@ -9,6 +9,8 @@ HTTP when `web.listen` is given: GET /status, GET /version, POST /jobs/<name>/st
 import datetime
 import http.server
 import json
+import os
+import re
 import subprocess
 import sys
 import threading
@@ -29,6 +31,31 @@ NICKNAMES = {
     "@midnight": "0 0 * * *",
     "@hourly": "0 * * * *",
 }
+
+
+# privateer's scheduled push, as its yacron.yml has it.
+PRIVATEER_PUSH = re.compile(
+    r"^rsync -av --delete /privateer/volumes/(?P<volume>[A-Za-z0-9][A-Za-z0-9_.-]*)"
+    r" (?P<server>[A-Za-z0-9][A-Za-z0-9_.-]*):/privateer/volumes/(?P<client>[A-Za-z0-9][A-Za-z0-9_.-]*)$"
+)
+LOCK_LIBRARY = "/usr/local/lib/privateer/lock.sh"
+# Under the server's lock on the copy, as every transfer of ours takes it, so that an on-demand
+# push or a restore of the same copy waits rather than interleaves; and never of an empty
+# volume, which would empty the server's copy.
+LOCKED_PUSH = """set -euo pipefail
+source "$0"
+[ -n "$(ls -A "/privateer/volumes/$1")" ] || { echo "refused: volume $1 is empty: pushing it would empty its copy on $2" >&2; exit 3; }
+hold_lock "$2" "/privateer/volumes/$3/$1" exclusive
+/bin/sh -c "$4"
+"""
+
+
+def job_command(command):
+    """What runs a job: privateer's push under the lock, when this image has it; anything else as it is."""
+    push = PRIVATEER_PUSH.match(command.strip())
+    if push is None or not os.path.exists(LOCK_LIBRARY):
+        return ["/bin/sh", "-c", command]
+    return ["bash", "-c", LOCKED_PUSH, LOCK_LIBRARY, push["volume"], push["server"], push["client"], command]
 
 
 class ScheduleError(Exception):
@@ -69,9 +96,7 @@ class Job:
     def run(self):
         self.last_start = datetime.datetime.now(self.zone)
         log(f"[{self.name}] starting: {self.command}")
-        process = subprocess.Popen(
-            ["/bin/sh", "-c", self.command], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-        )
+        process = subprocess.Popen(job_command(self.command), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         for line in process.stdout:
             log(f"[{self.name}] {line.rstrip()}")
         code = process.wait()

@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import { parse as parseShell } from "shell-quote";
 import { parse } from "yaml";
@@ -6,10 +7,17 @@ import { dryProvider } from "../harness/dryProvider";
 import { type RegisteredResource, runStack, type StackRun } from "../harness/run";
 import { readStackConfig, type StackConfig } from "../harness/stackConfig";
 import { rsaPrivateKeyOutputs } from "../harness/tlsKey";
+import { KEEP_RESULT } from "../../components/script";
+
+const runShell = (script: string, env: Record<string, string>) => {
+  const result = spawnSync("/bin/bash", ["-c", script], { env: { ...process.env, ...env }, encoding: "utf8" });
+  return { code: result.status, stdout: result.stdout };
+};
 
 // The montagu topology (privateer.json) as each machine's stack declares it.
 
-const COPY_SCRIPT = fs.readFileSync("components/privateer/copy.sh", "utf8");
+const COPY_SCRIPT = fs.readFileSync("images/privateer/client/lock.sh", "utf8") + fs.readFileSync("components/privateer/copy.sh", "utf8");
+const HISTORY_SCRIPT = fs.readFileSync("components/privateer/history.sh", "utf8");
 
 const vaultReads: string[] = [];
 const provider = dryProvider({
@@ -127,7 +135,32 @@ describe("the server (annex2)", () => {
   it("can run upstream's images instead of ours", async () => {
     const run = await stack("annex2", { keys: { generate: true }, images: "upstream" });
     expect(ofType(run, "docker:index/remoteImage:RemoteImage").map((r) => r.inputs.name)).toEqual(["mrcide/privateer-server:latest"]);
-    expect(ofType(run, "docker:index/image:Image").filter((r) => r.name.startsWith("privateer"))).toEqual([]);
+    // Upstream's server has no scheduler: the server's history runs on ours.
+    const built = ofType(run, "docker:index/image:Image").filter((r) => r.name.startsWith("privateer"));
+    expect(built.map((r) => r.inputs.build.dockerfile.split("/images/").pop())).toEqual(["privateer/server/Dockerfile"]);
+    const history = named(run, "privateer-server-annex2-history-container");
+    expect(history.dependencies).toContain(built[0].urn);
+    const server = named(run, "privateer-server-annex2-container");
+    expect(server.dependencies).not.toContain(built[0].urn);
+  });
+
+  it("keeps a history of every copy on its own schedule, with the stack's retention", async () => {
+    const run = await stack("annex2", { keys: { generate: true }, history: { schedule: "0 * * * *", daily: 5, weekly: 3 } });
+    const history = named(run, "privateer-server-annex2-history-container");
+    expect(history.inputs).toMatchObject({ name: "privateer_montagu_server_history", restart: "always" });
+    expect(history.inputs.volumes).toEqual([{ volumeName: "privateer_montagu_data", containerPath: "/privateer/volumes" }]);
+    const files = Object.fromEntries(uploads(history).map((u) => [u.file, u.content]));
+    expect(files["/etc/privateer-history/history.sh"]).toBe(HISTORY_SCRIPT);
+    expect(parse(files["/etc/privateer-history/schedule.yml"])).toEqual({
+      defaults: { timezone: "Europe/London" },
+      jobs: [
+        {
+          name: "history",
+          command: "bash /etc/privateer-history/history.sh scheduled /privateer/volumes --daily 5 --weekly 3 --settle 120",
+          schedule: "0 * * * *",
+        },
+      ],
+    });
   });
 });
 
@@ -184,8 +217,15 @@ describe("the clients", () => {
     expect(dockerRunArgs(push.inputs.create)).toEqual([
       ...["docker", "run", "--rm", "--network", "host", "--volume", "privateer_keys:/privateer/keys:ro"],
       ...["--volume", "montagu_orderly_volume:/privateer/volumes/montagu_orderly_volume:ro", expect.stringMatching(/^sha256:/)],
-      ...["bash", "-c", COPY_SCRIPT, "copy", "/privateer/volumes/montagu_orderly_volume/", "annex2:/privateer/volumes/production2/montagu_orderly_volume/"],
+      ...["bash", "-c", COPY_SCRIPT, "copy"],
+      ...["--lock", "/privateer/volumes/production2/montagu_orderly_volume:exclusive"],
+      ...["--keep-history", "/privateer/volumes/.montagu/history/production2/montagu_orderly_volume", HISTORY_SCRIPT],
+      ...["/privateer/volumes/montagu_orderly_volume/", "annex2:/privateer/volumes/production2/montagu_orderly_volume/", "--"],
     ]);
+    const allowed = await stack("production2", { backup: { id: "b2", volumes: [{ volume: "montagu_orderly_volume", server: "annex2", allowEmpty: true }] } });
+    const [emptyAllowed] = ofType(allowed, "command:local:Command").filter((c) => c.name.startsWith("privateer-backup-"));
+    expect(dockerRunArgs(emptyAllowed.inputs.create)).toContain("--allow-empty");
+    expect(dockerRunArgs(push.inputs.create)).not.toContain("--allow-empty");
   });
 
   it("restore when the restore id is given: a client's copy, and a server-local volume into another volume", async () => {
@@ -200,18 +240,63 @@ describe("the clients", () => {
     });
     const steps = ofType(run, "command:local:Command").filter((c) => c.name.startsWith("restore-uat-"));
     expect(steps.map((s) => s.inputs.triggers)).toEqual([["r1"], ["r1"]]);
-    expect(dockerRunArgs(steps[0].inputs.create).slice(-7)).toEqual([
-      "bash",
-      "-c",
-      COPY_SCRIPT,
-      "copy",
-      "annex2:/privateer/volumes/production2/montagu_orderly_volume/",
-      "/privateer/volumes/montagu_orderly_volume/",
-      "--checksum",
+    expect(dockerRunArgs(steps[0].inputs.create).slice(-10)).toEqual([
+      ...["bash", "-c", COPY_SCRIPT, "copy", "--lock", "/privateer/volumes/production2/montagu_orderly_volume:shared"],
+      ...["annex2:/privateer/volumes/production2/montagu_orderly_volume/", "/privateer/volumes/montagu_orderly_volume/", "--", "--checksum"],
     ]);
     const local = dockerRunArgs(steps[1].inputs.create);
     expect(local.slice(5, 9)).toEqual(["--volume", "privateer_keys:/privateer/keys:ro", "--volume", "montagu_db_volume:/privateer/volumes/montagu_db_volume"]);
-    expect(local.slice(-3)).toEqual(["annex2:/privateer/local/barman_recover/", "/privateer/volumes/montagu_db_volume/", "--checksum"]);
+    // Only a finished copy, without the prepare's own work beside it.
+    expect(local.slice(-10)).toEqual([
+      ...["--lock", "/privateer/local/barman_recover:shared", "--require-stamp", ".barman-last-restore", "--exclude-top", ".montagu"],
+      ...["annex2:/privateer/local/barman_recover/", "/privateer/volumes/montagu_db_volume/", "--", "--checksum"],
+    ]);
     expect(steps[1].dependencies).toContain(steps[0].urn);
+  });
+
+  it("looks at every source before it stops anything, mounting no target while it looks", async () => {
+    const run = await stack("uat", {}, {
+      "montagu-backup:restore": {
+        id: "r1",
+        volumes: [
+          { volume: "montagu_orderly_volume", server: "annex2", source: "production2", snapshot: "latest" },
+          { volume: "montagu_outpack_volume", server: "annex2", source: "production2", snapshot: "20261126T131500Z", allowEmpty: true },
+        ],
+        stop: ["montagu-db"],
+      },
+    });
+    const commands = ofType(run, "command:local:Command");
+    const checks = commands.filter((c) => c.name.startsWith("restore-check-uat-"));
+    expect(checks.map((c) => c.name)).toEqual(["restore-check-uat-montagu_orderly_volume", "restore-check-uat-montagu_outpack_volume"]);
+    const [latest, bySnapshotName] = checks.map((c) => dockerRunArgs(c.inputs.create));
+    expect(latest.filter((word) => word.startsWith("montagu_"))).toEqual([]);
+    expect(latest.slice(-9)).toEqual([
+      ...["--check", "--lock", "/privateer/volumes/production2/montagu_orderly_volume:shared"],
+      ...["--newest-in", "/privateer/volumes/.montagu/history/production2/montagu_orderly_volume"],
+      ...["annex2:/privateer/volumes/production2/montagu_orderly_volume/", "/privateer/volumes/montagu_orderly_volume/", "--", "--checksum"],
+    ]);
+    expect(bySnapshotName.slice(-8)).toEqual([
+      ...["--allow-empty", "--check", "--lock", "/privateer/volumes/production2/montagu_outpack_volume:shared"],
+      ...["annex2:/privateer/volumes/.montagu/history/production2/montagu_outpack_volume/20261126T131500Z/", "/privateer/volumes/montagu_outpack_volume/", "--", "--checksum"],
+    ]);
+    const stop = named(run, "restore-stop");
+    expect(stop.dependencies).toEqual(expect.arrayContaining([checks[1].urn]));
+    // The copies' component waits for the stop, and its children for it.
+    expect(named(run, "restore-uat").dependencies).toContain(stop.urn);
+  });
+});
+
+describe("steps", () => {
+  it("run when their id changes and only then: any other change runs an update that keeps what the step printed", async () => {
+    const run = await stack("uat", {}, {
+      "montagu-backup:restore": { id: "r1", volumes: [{ volume: "montagu_orderly_volume", server: "annex2", source: "production2" }], stop: ["montagu-db"], start: ["montagu-db"] },
+    });
+    const commands = ofType(run, "command:local:Command");
+    expect(commands.length).toBeGreaterThan(4);
+    for (const command of commands) {
+      expect(command.inputs.update, command.name).toBe(KEEP_RESULT);
+    }
+    const kept = await runShell(KEEP_RESULT, { PULUMI_COMMAND_STDOUT: "2026-11-26T13:15:00Z" });
+    expect(kept).toEqual({ code: 0, stdout: "2026-11-26T13:15:00Z" });
   });
 });

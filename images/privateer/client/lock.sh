@@ -1,0 +1,25 @@
+# Sourced by bash. hold_lock SERVER DIR MODE: takes flock(1) on the directory DIR on SERVER,
+# MODE shared (readers) or exclusive (writers), and holds it until this shell exits. Every
+# transfer of one copy on a server takes it, so that a scheduled push, an on-demand push and a
+# restore of the same copy queue rather than interleave. The lock lives on the server, held by
+# a process reading this shell's end of a pipe: when this shell ends, or its connection drops
+# (sshd's keepalive gives up within a minute), the lock goes with it. A writer creates DIR; a
+# reader of a DIR that does not exist fails, saying so. Set LOCK_SSH to share a connection.
+# shellcheck disable=SC2016 # the program runs on the server and expands there
+
+hold_lock() {
+  local server="$1" dir="$2" mode="$3" line
+  case "$mode" in shared | exclusive) ;; *) echo "lock: unknown mode '$mode'" >&2; return 2 ;; esac
+  local program='dir="$1"; mode="$2"; if [ "$mode" = exclusive ]; then mkdir -p "$dir" || exit 1; elif [ ! -d "$dir" ]; then echo missing; exit 1; fi; hold() { flock "$@" --"$mode" "$dir" sh -c "echo held; exec cat >/dev/null"; }; hold --nonblock --conflict-exit-code 75 || { [ $? -eq 75 ] && echo waiting && hold; }'
+  coproc LOCK_HOLDER { ${LOCK_SSH:-ssh} "$server" "sh -c $(printf '%q' "$program") sh $(printf '%q' "$dir") $mode" 2>&1; }
+  while IFS= read -r line <&"${LOCK_HOLDER[0]}"; do
+    case "$line" in
+      held) return 0 ;;
+      waiting) echo "lock: another transfer is using $dir on $server; waiting for it to end" ;;
+      missing) echo "lock: $dir does not exist on $server" >&2; return 1 ;;
+      *) echo "lock: $line" >&2 ;;
+    esac
+  done
+  echo "lock: could not lock $dir on $server" >&2
+  return 1
+}
