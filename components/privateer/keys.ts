@@ -44,7 +44,8 @@ export class PrivateerKeys extends pulumi.ComponentResource {
             path: vaultKeyPath(args.vault.prefix, machine),
             dataJson: pulumi.jsonStringify({ private: machineKey.privateKey, public: machineKey.publicKey }),
           },
-          { parent: this, provider: args.vault.provider },
+          // Every machine's keys live here: destroying this stack must not delete them from vault.
+          { parent: this, provider: args.vault.provider, retainOnDelete: true },
         );
       }
     }
