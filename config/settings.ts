@@ -255,6 +255,8 @@ function engineClaims(topology: TopologyParts, machines: string[], rawConfig: un
   for (const { at: i, value: s } of onThisEngine(topology.servers, machines)) {
     claim(ports, s.port, top("servers", i, "port"));
     claim(containers, s.container, top("servers", i, "container"));
+    // The server's history runs beside it (components/privateer/history.ts).
+    if (s.container !== undefined) claim(containers, `${s.container}_history`, top("servers", i, "container"));
     claim(volumes, s.key_volume, top("servers", i, "key_volume"), `the key volume of privateer server '${s.name}'`);
     claim(volumes, s.data_volume, top("servers", i, "data_volume"), `the data volume of privateer server '${s.name}'`);
   }

@@ -97,7 +97,9 @@ if [ "$check_only" = yes ]; then
 fi
 
 if [ -n "$history_dir" ]; then
+  started="$(date +%s%N)"
   $shared_ssh "$server" "bash -s -- snapshot $(printf '%q' "${destination_dir#*:}") $(printf '%q' "$history_dir")" <<<"$history_script"
+  say "the copy this push replaces is kept ($(( ($(date +%s%N) - started) / 1000000 )) ms)"
 fi
 
 rsync_excludes=()

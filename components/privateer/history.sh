@@ -36,8 +36,6 @@ snapshot() {
     say "$copy is empty or missing: nothing to keep"
     return 0
   fi
-  mkdir -p "$history"
-  rm -rf "$history"/.partial-*
   local state
   state="$(state_of "$copy")"
   if [ "$state" = "$(cat "$history/$STATE" 2>/dev/null || true)" ]; then
@@ -53,6 +51,8 @@ snapshot() {
       return 0
     fi
   fi
+  mkdir -p "$history"
+  rm -rf "$history"/.partial-*
   local name
   name="$(date -u +%Y%m%dT%H%M%SZ)"
   while [ -e "$history/$name" ]; do sleep 1; name="$(date -u +%Y%m%dT%H%M%SZ)"; done

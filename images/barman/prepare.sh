@@ -5,7 +5,7 @@
 # so that a prepare that fails or is killed leaves the last finished copy where it was.
 #   wipe                        empty the staging copy
 #   recover [--backup ID] [--target-time T] [--jobs N]
-#                               barman recover into the staging copy
+#                               barman recover into the staging copy, emptied first
 #   replay [--timeout S]        start PostgreSQL on the staging copy until its recovery has
 #                               ended, then stop
 #   stamp                       check that the staging copy is finished (shut down cleanly, out
@@ -58,8 +58,9 @@ recover() {
     partial="$(ls /var/lib/barman/montagu/streaming/*.partial 2>/dev/null | sort | tail -1 || true)"
     say "could not switch WAL (is the primary down?): the copy ends with the streamed ${partial:-WAL}" >&2
   fi
-  [ -d "$staging" ] || { say "no staging copy in $dir: wipe first"; return 1; }
-  rm -rf "$staging/dump"
+  # From nothing, so that a recovery run again after a failed one never mixes two.
+  rm -rf "$staging"
+  mkdir -p "$staging"
   local options=(--jobs "$jobs")
   [ -z "$target" ] || options+=(--target-time "$target" --target-action promote)
   say "recovering backup '$backup' of montagu${target:+ to $target} with $jobs jobs"

@@ -1,3 +1,4 @@
+import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -31,6 +32,8 @@ interface Handler {
   update?(previous: Applied, inputs: Inputs, resource: RegisteredResource): Promise<Outputs>;
   /** Whether a change needs a replacement; without it every change does. */
   replaces?(previous: Applied, inputs: Inputs): boolean;
+  /** A change the provider finds beyond the inputs themselves (an image's build context). */
+  changedOutside?(previous: Applied, inputs: Inputs): boolean;
   delete(applied: Applied): Promise<void>;
 }
 
@@ -60,6 +63,26 @@ function checkMapped(resource: RegisteredResource, mapped: string[]) {
 }
 
 const TRAILING_NEWLINE = /\n$/;
+
+/** Every file of an image's build context (paths, modes, contents) and its Dockerfile, as one hash. */
+function contextHash(inputs: Inputs): string {
+  const context = path.resolve(PROJECT_DIR, inputs.build?.context ?? ".");
+  const hash = crypto.createHash("sha256");
+  const visit = (directory: string) => {
+    for (const entry of fs.readdirSync(directory, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+      const full = path.join(directory, entry.name);
+      if (entry.isDirectory()) {
+        visit(full);
+        continue;
+      }
+      hash.update(`${path.relative(context, full)}\0${fs.lstatSync(full).mode}\0`);
+      hash.update(entry.isSymbolicLink() ? fs.readlinkSync(full) : fs.readFileSync(full));
+    }
+  };
+  visit(context);
+  hash.update(fs.readFileSync(path.resolve(context, inputs.build?.dockerfile ?? "Dockerfile")));
+  return hash.digest("hex");
+}
 
 export interface ApplierOptions {
   /** The stack's `docker:host`, as the docker provider would read it. */
@@ -125,7 +148,9 @@ export class DockerApplier implements ResourceProvider {
 
     const previous = this.state.get(resource.urn);
     let outputs: Outputs;
-    if (previous !== undefined && isDeepStrictEqual(previous.resource.inputs, resource.inputs)) {
+    const unchanged =
+      previous !== undefined && isDeepStrictEqual(previous.resource.inputs, resource.inputs) && handler.changedOutside?.(previous, resource.inputs) !== true;
+    if (unchanged) {
       this.currentRun.unchanged.push(resource.urn);
       outputs = previous.outputs;
     } else if (previous !== undefined) {
@@ -237,8 +262,10 @@ export class DockerApplier implements ResourceProvider {
         await this.docker.run(args, { env: { DOCKER_BUILDKIT: buildKit ? "1" : "0" } });
         // For an image that is not pushed, the provider's repoDigest is the local image ID.
         const id = await this.docker.out("image", "inspect", "-f", "{{.Id}}", inputs.imageName);
-        return { imageName: inputs.imageName, baseImageName: inputs.imageName, repoDigest: id };
+        return { imageName: inputs.imageName, baseImageName: inputs.imageName, repoDigest: id, contextHash: contextHash(inputs) };
       },
+      // The provider hashes the build context and builds again when it changed.
+      changedOutside: (previous, inputs) => previous.outputs.contextHash !== contextHash(inputs),
       update: (_previous, inputs, resource) => this.handlers["docker:index/image:Image"].create(inputs, resource),
       replaces: () => false,
       // Images built for a stack stay on the engine, as the provider leaves them.
@@ -249,6 +276,7 @@ export class DockerApplier implements ResourceProvider {
       mapped: [
         "name",
         "image",
+        "command",
         "restart",
         "envs",
         "ports",
@@ -314,7 +342,7 @@ export class DockerApplier implements ResourceProvider {
         args.push("--volume", `${v.volumeName}:${v.containerPath}${v.readOnly === true ? ":ro" : ""}`);
       }
       if (inputs.networkMode !== undefined) args.push("--network", inputs.networkMode);
-      args.push(inputs.image);
+      args.push(inputs.image, ...((inputs.command as string[] | undefined) ?? []));
       await this.docker.run(args);
       for (const upload of inputs.uploads ?? []) await this.upload(inputs.name, upload, scratch);
     } finally {

@@ -1,3 +1,4 @@
+import * as fs from "node:fs";
 import { eventually } from "../harness/eventually";
 import { beforeAll, describe, expect, it } from "vitest";
 import { DockerApplier, FakeVault } from "../harness/dockerApplier";
@@ -6,7 +7,7 @@ import { recoveryTargetTime } from "../../components/prepareRestore";
 import { runStack } from "../harness/run";
 import type { StackConfig } from "../harness/stackConfig";
 import { startHost, type SimulatedHost } from "../rig/hosts";
-import { manifest, seedVolume } from "./volumes";
+import { inVolume, manifest, seedVolume } from "./volumes";
 
 // The disaster-recovery runbook as stack updates: production2 streams to barman on annex2
 // and pushes its volumes; annex2 prepares a copy; uat restores the database and the volumes.
@@ -18,6 +19,8 @@ const PACKETS = "SELECT count(*) || ' ' || md5(string_agg(name, ',' ORDER BY id)
 const CHECKSUM = "SELECT count(*) || ' ' || md5(coalesce(string_agg(payload, ',' ORDER BY id), '')) FROM batch";
 const NOW_UTC = "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')";
 const NIGHTLY = "/nightly";
+/** Where montagu-prepare makes a copy before it takes the volume's place. */
+const STAGING = ".montagu/staging";
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 
@@ -68,7 +71,7 @@ describe("the disaster-recovery drill", () => {
     const slowed = await inBarman(
       "bash",
       "-c",
-      `sed -i "s|^restore_command = .*|restore_command = 'sleep 1 \\&\\& cp barman_wal/%f %p'|" ${NIGHTLY}/postgresql.auto.conf && grep -c 'sleep 1' ${NIGHTLY}/postgresql.auto.conf`,
+      `sed -i "s|^restore_command = .*|restore_command = 'sleep 1 \\&\\& cp barman_wal/%f %p'|" ${NIGHTLY}/${STAGING}/postgresql.auto.conf && grep -c 'sleep 1' ${NIGHTLY}/${STAGING}/postgresql.auto.conf`,
     );
     expect(slowed.stdout.trim()).toBe("1");
   };
@@ -189,7 +192,7 @@ describe("the disaster-recovery drill", () => {
   it("serves a copy still in recovery only once its recovery has ended", async () => {
     await slowUnreplayedCopy(betweenBatches);
     const annex2 = hosts.annex2.docker;
-    await annex2.run(["run", "--detach", "--name", "slow-copy", "--volume", "montagu_db_volume:/pgdata", POSTGRES_IMAGE]);
+    await annex2.run(["run", "--detach", "--name", "slow-copy", "--volume", "montagu_db_volume:/volume", "--env", `PGDATA=/volume/${STAGING}`, POSTGRES_IMAGE]);
     try {
       await annex2.run(["exec", "slow-copy", "montagu-wait.sh", "300"]);
       expect(await annex2.out("exec", "--user", "postgres", "slow-copy", "psql", "--no-psqlrc", "-Atc", "SELECT pg_is_in_recovery()")).toBe("f");
@@ -214,6 +217,95 @@ describe("the disaster-recovery drill", () => {
     expect(restored).toBe(await packit(hosts.production2, "montagu-packit-db", PACKETS));
   });
 
+  it("never empties or rolls back a restore through the operator's sequence: an edited script, a rebuilt image, a failed prepare", async () => {
+    const uat = hosts.uat.docker;
+    const prepare = (id: string, extra: Record<string, unknown> = {}) =>
+      up("annex2", { "montagu-backup:prepareRestore": { id, database: { image: "local" }, ...extra } });
+    const restore = (id: string) =>
+      up("uat", {
+        "montagu-backup:restore": {
+          id,
+          volumes: [
+            { volume: "barman_recover", server: "annex2", to: "sequence_db" },
+            { volume: "montagu_orderly_volume", server: "annex2", source: "production2", to: "sequence_orderly" },
+          ],
+          stop: ["sequence-service"],
+          start: ["sequence-service"],
+        },
+      });
+    /** What the restored copy holds, read by a database started on it. */
+    const restoredRows = async () => {
+      await uat.run(["run", "--detach", "--name", "sequence-check", "--volume", "sequence_db:/pgdata", POSTGRES_IMAGE]);
+      try {
+        await uat.run(["exec", "sequence-check", "montagu-wait.sh", "120"]);
+        return await uat.out("exec", "sequence-check", "psql", "-U", "vimc", "-d", "montagu", "--no-psqlrc", "-Atc", CHECKSUM);
+      } finally {
+        await uat.run(["rm", "--force", "sequence-check"]);
+      }
+    };
+    const files = (volume: string) => inVolume(hosts.uat, volume, "find . -printf '%i %T@ %p\\n' | sort", true);
+    const serverFiles = () => inVolume(hosts.annex2, "privateer_montagu_data", "find production2/montagu_orderly_volume -printf '%i %T@ %p\\n' | sort", true);
+    const serviceStartedAt = () => uat.out("inspect", "-f", "{{.State.StartedAt}}", "sequence-service");
+    const preparedAt = (run: { outputs: Record<string, unknown> }) => (run.outputs.prepareRestore as { preparedAt: string }).preparedAt;
+    const stepOutput = (run: { resources: { name: string; urn: string }[] }, name: RegExp) =>
+      run.resources.filter((r) => name.test(r.name)).map((r) => String(appliers.uat.outputsOf(r.urn).stdout)).join("\n");
+
+    await uat.run(["run", "--detach", "--name", "sequence-service", "debian:bookworm", "sleep", "infinity"]);
+    await up("production2", { "montagu-backup:privateer": { backup: { id: "b1", volumes: [{ volume: "montagu_orderly_volume", server: "annex2" }] } } });
+    const atFirstPrepare = await primary(CHECKSUM);
+    const p1 = preparedAt(await prepare("p1"));
+    await restore("r1");
+    expect(await restoredRows()).toBe(atFirstPrepare);
+    const restored = { db: await files("sequence_db"), orderly: await files("sequence_orderly"), server: await serverFiles(), started: await serviceStartedAt() };
+    const unchanged = async () => {
+      expect(await files("sequence_db")).toBe(restored.db);
+      expect(await files("sequence_orderly")).toBe(restored.orderly);
+      expect(await serverFiles()).toBe(restored.server);
+      expect(await serviceStartedAt()).toBe(restored.started);
+    };
+
+    const copyScript = "components/privateer/copy.sh";
+    const sshConfig = `${IMAGES_DIR}/privateer/client/ssh_config`;
+    const originals = { copyScript: fs.readFileSync(copyScript, "utf8"), sshConfig: fs.readFileSync(sshConfig, "utf8") };
+    try {
+      // Same ids after an edited script: nothing runs, on any of the three machines.
+      fs.appendFileSync(copyScript, 'echo "copy: edited for a test"\n');
+      await up("production2", { "montagu-backup:privateer": { backup: { id: "b1", volumes: [{ volume: "montagu_orderly_volume", server: "annex2" }] } } });
+      expect(preparedAt(await prepare("p1"))).toBe(p1);
+      await restore("r1");
+      await unchanged();
+
+      // Same ids after a rebuilt client image: nothing runs.
+      const imageBefore = await uat.out("image", "inspect", "-f", "{{.Id}}", "montagu-backup/privateer-client:local");
+      fs.appendFileSync(sshConfig, "# edited for a test\n");
+      await restore("r1");
+      expect(await uat.out("image", "inspect", "-f", "{{.Id}}", "montagu-backup/privateer-client:local")).not.toBe(imageBefore);
+      await unchanged();
+
+      // A new id runs the new script.
+      const again = await restore("r1-again");
+      expect(stepOutput(again, /^restore-uat-/)).toMatch(/copy: edited for a test/);
+    } finally {
+      fs.writeFileSync(copyScript, originals.copyScript);
+      fs.writeFileSync(sshConfig, originals.sshConfig);
+    }
+
+    // A prepare that fails after its first steps leaves the last finished copy, stamped.
+    await expect(prepare("p2", { targetTime: "2001-01-01T00:00:00Z" })).rejects.toThrow(/the update failed/);
+    expect(await inVolume(hosts.annex2, "barman_recover", "cat .barman-last-restore", true)).toBe(p1);
+    await primary("INSERT INTO batch (payload) SELECT md5('sequence' || g) FROM generate_series(1, 500) g");
+    const newest = await primary(CHECKSUM);
+    // A restore meanwhile restores that copy: never an empty database.
+    await restore("r2");
+    expect(await restoredRows()).toBe(atFirstPrepare);
+    // The prepare, fixed, runs its failed steps again; the next restore brings the newest copy.
+    const p2 = preparedAt(await prepare("p2"));
+    expect(p2 > p1).toBe(true);
+    await restore("r3");
+    expect(await restoredRows()).toBe(newest);
+    await uat.run(["rm", "--force", "sequence-service"]);
+  });
+
   it("refuses to restore onto the machine the data comes from", async () => {
     await expect(
       up("production2", { "montagu-backup:restore": { id: "oops", volumes: [{ volume: "montagu_orderly_volume", server: "annex2" }] } }),
@@ -223,9 +315,11 @@ describe("the disaster-recovery drill", () => {
   it("converges when a restore killed mid-transfer is run again", async () => {
     await hosts.uat.docker.run(["run", "--rm", "--volume", "montagu_orderly_volume:/data", "debian:bookworm", "bash", "-c", "rm -rf /data/*"]);
     const killer = (async () => {
-      // Kill the transfer's container as soon as rsync is under way.
+      // Kill the transfer's container as soon as rsync is under way (the look at the source before it mounts no volume).
       for (let i = 0; i < 600; i++) {
-        const running = await hosts.uat.docker.out("ps", "--quiet", "--filter", "ancestor=montagu-backup/privateer-client:local");
+        const running = await hosts.uat.docker.out(
+          "ps", "--quiet", "--filter", "ancestor=montagu-backup/privateer-client:local", "--filter", "volume=montagu_orderly_volume",
+        );
         if (running !== "") {
           await new Promise((resolve) => setTimeout(resolve, 300));
           await hosts.uat.docker.run(["kill", ...running.split("\n")], { allowFailure: true });

@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
+import { eventually } from "../harness/eventually";
 import { DockerApplier, FakeVault } from "../harness/dockerApplier";
 import { runStack } from "../harness/run";
 import { rsaPrivateKeyOutputs } from "../harness/tlsKey";
@@ -55,7 +56,7 @@ describe("privateer-compatible backup and restore between simulated hosts", () =
     }
     await seedVolume(hosts.production2, "montagu_orderly_volume");
     // What barman's recovery would have left on the backup host.
-    await inVolume(hosts.annex2, "barman_recover", "mkdir -p base && echo 'PG_VERSION 15' > base/PG_VERSION && echo recovered > .barman-recover-marker");
+    await inVolume(hosts.annex2, "barman_recover", "mkdir -p base && echo 'PG_VERSION 15' > base/PG_VERSION && echo recovered > .barman-recover-marker && echo 2026-11-26T12:00:00Z > .barman-last-restore");
   });
 
   it("configures the server from the keys it generates, as privateer lays them out", async () => {
@@ -157,6 +158,152 @@ describe("privateer-compatible backup and restore between simulated hosts", () =
     expect(await manifest(hosts.uat, "montagu_db_volume")).not.toBe(await manifest(hosts.annex2, "barman_recover"));
 
     await restoreBothOntoUat("refresh-2");
+  });
+
+  it("refuses a missing, empty or unfinished source before it stops anything, naming it", async () => {
+    await hosts.uat.docker.run(["run", "--detach", "--name", "uat-service", "debian:bookworm", "sleep", "infinity"]);
+    const before = await manifest(hosts.uat, "montagu_db_volume");
+    const restore = (id: string, entry: Record<string, unknown>) =>
+      up("uat", {}, { "montagu-backup:restore": { id, volumes: [{ server: "annex2", ...entry }], stop: ["uat-service"], start: ["uat-service"] } });
+    const stillRunning = async () => expect(await hosts.uat.docker.out("inspect", "-f", "{{.State.Running}}", "uat-service")).toBe("true");
+
+    // A prepare that never finished: no stamp.
+    await inVolume(hosts.annex2, "barman_recover", "mv .barman-last-restore .montagu-stamp-aside");
+    await expect(restore("unfinished", { volume: "barman_recover", to: "montagu_db_volume" })).rejects.toThrow(
+      /refused: \/privateer\/local\/barman_recover\/ on annex2 holds no finished copy/,
+    );
+    await inVolume(hosts.annex2, "barman_recover", "mv .montagu-stamp-aside .barman-last-restore");
+    await stillRunning();
+
+    // A copy that is there but empty, and one that is not there at all.
+    await inVolume(hosts.annex2, "privateer_montagu_data", "mkdir -p production2/montagu_packit_db_backup");
+    await expect(restore("empty", { volume: "montagu_packit_db_backup", source: "production2" })).rejects.toThrow(
+      /refused: \/privateer\/volumes\/production2\/montagu_packit_db_backup\/ on annex2 is empty: copying it would empty \/privateer\/volumes\/montagu_packit_db_backup\/ here/,
+    );
+    await expect(restore("missing", { volume: "montagu_orderly_volume", source: "production2", snapshot: "20200101T000000Z" })).rejects.toThrow(
+      /refused: \/privateer\/volumes\/.montagu\/history\/production2\/montagu_orderly_volume\/20200101T000000Z\/ on annex2 does not exist/,
+    );
+    await stillRunning();
+    expect(lastRun("uat").created.filter((urn) => /restore-stop$/.test(urn))).toEqual([]);
+    expect(await manifest(hosts.uat, "montagu_db_volume")).toBe(before);
+    await hosts.uat.docker.run(["rm", "--force", "uat-service"]);
+  });
+
+  it("refuses to push an emptied volume; pushed with allowEmpty, the copy it replaced is a snapshot that brings every file back", async () => {
+    const original = await manifest(hosts.production2, "montagu_orderly_volume");
+    const push = (id: string, allowEmpty?: boolean) =>
+      up("production2", { backup: { id, volumes: [{ volume: "montagu_orderly_volume", server: "annex2", ...(allowEmpty ? { allowEmpty } : {}) }] } });
+    const serverCopy = () => manifest(hosts.annex2, "privateer_montagu_data", "production2/montagu_orderly_volume");
+    expect(await serverCopy()).toBe(original);
+
+    await inVolume(hosts.production2, "montagu_orderly_volume", "find . -mindepth 1 -delete");
+    await expect(push("emptied")).rejects.toThrow(/refused: \/privateer\/volumes\/montagu_orderly_volume\/ here is empty/);
+    expect(await serverCopy()).toBe(original);
+
+    await push("emptied-on-purpose", true);
+    expect(await serverCopy()).toBe("");
+    await up("uat", {}, {
+      "montagu-backup:restore": {
+        id: "from-history",
+        volumes: [{ volume: "montagu_orderly_volume", server: "annex2", source: "production2", snapshot: "latest", to: "orderly_from_history" }],
+      },
+    });
+    expect(await manifest(hosts.uat, "orderly_from_history")).toBe(original);
+    // And back where it came from, which only a restore that says so may overwrite.
+    await up("production2", {}, {
+      "montagu-backup:restore": {
+        id: "undo",
+        volumes: [{ volume: "montagu_orderly_volume", server: "annex2", source: "production2", snapshot: "latest", allowOverwriteSource: true }],
+      },
+    });
+    expect(await manifest(hosts.production2, "montagu_orderly_volume")).toBe(original);
+    await push("restored");
+    expect(await serverCopy()).toBe(original);
+  });
+
+  it("keeps a snapshot per push for a small part of a full push's time and space", async () => {
+    const data = (script: string) => inVolume(hosts.annex2, "privateer_montagu_data", script);
+    await data("rm -rf production2 .montagu");
+    const pushed = async (id: string) => {
+      const started = Date.now();
+      const run = await up("production2", { backup: { id, volumes: [{ volume: "montagu_orderly_volume", server: "annex2" }] } });
+      const seconds = (Date.now() - started) / 1000;
+      const push = run.resources.find((r) => r.type === "command:local:Command" && r.name.includes("backup"))!;
+      const kept = /the copy this push replaces is kept \((\d+) ms\)/.exec(String(appliers.production2.outputsOf(push.urn).stdout));
+      return { seconds, snapshotSeconds: kept === null ? 0 : Number(kept[1]) / 1000 };
+    };
+    const full = await pushed("full");
+    const copyKilobytes = Number((await data("du -sk production2/montagu_orderly_volume")).split(/\s/)[0]);
+    const rounds: { seconds: number; snapshotSeconds: number }[] = [];
+    for (let round = 1; round <= 10; round++) {
+      // 1% of the files: 10 of the 1000 reports.
+      await inVolume(hosts.production2, "montagu_orderly_volume", `for d in $(seq 0 9); do echo "round ${round}" >> reports/$d/r${round % 10}/file-4.txt; done`);
+      rounds.push(await pushed(`one-percent-${round}`));
+    }
+    const snapshots = (await data("ls .montagu/history/production2/montagu_orderly_volume")).split("\n");
+    expect(snapshots).toHaveLength(10);
+    // du counts a file linked from several places once: what the history adds to the copy.
+    const withHistory = Number((await data("du -sk production2/montagu_orderly_volume .montagu/history | tail -1 && du -sck production2/montagu_orderly_volume .montagu/history | tail -1")).split("\n")[1].split(/\s/)[0]);
+    const historyKilobytes = withHistory - copyKilobytes;
+    const snapshotSeconds = rounds.map((r) => r.snapshotSeconds);
+    const spaceRatio = historyKilobytes / 10 / copyKilobytes;
+    const timeRatio = Math.max(...snapshotSeconds) / full.seconds;
+    console.log(
+      `history: full push ${full.seconds.toFixed(2)} s of ${copyKilobytes} kB; 10 pushes of 1% changes took ` +
+        `${rounds.map((r) => r.seconds.toFixed(2)).join(", ")} s; their snapshots took ${snapshotSeconds.map((t) => t.toFixed(3)).join(", ")} s ` +
+        `and ${historyKilobytes} kB in all: per push ${(historyKilobytes / 10 / copyKilobytes).toFixed(4)} of a full push's space, ` +
+        `at most ${timeRatio.toFixed(4)} of its time (all 10 together: ${(historyKilobytes / copyKilobytes).toFixed(4)} of the space)`,
+    );
+    expect(spaceRatio).toBeLessThan(0.05);
+    expect(timeRatio).toBeLessThan(0.05);
+    // Each snapshot is the copy as it was before its push: the first holds round 1's file as it was.
+    expect(await data(`cat .montagu/history/production2/montagu_orderly_volume/${snapshots[0]}/reports/0/r1/file-4.txt`)).not.toMatch(/round 1/);
+    expect(await data(`cat .montagu/history/production2/montagu_orderly_volume/${snapshots[1]}/reports/0/r1/file-4.txt`)).toMatch(/round 1$/);
+  });
+
+  it("queues a scheduled push, an on-demand push and a restore of one copy behind the server's lock", async () => {
+    const copy = "/privateer/volumes/production2/montagu_orderly_volume";
+    // Another transfer holding the copy for a while, as a long restore would.
+    await hosts.production2.docker.run([
+      "run", "--detach", "--name", "lock-holder", "--network", "host", "--volume", "privateer_keys:/privateer/keys:ro", CLIENT_IMAGE, "bash", "-c",
+      `source /usr/local/lib/privateer/lock.sh && hold_lock annex2 ${copy} shared && echo holding && sleep 10`,
+    ]);
+    await eventually("the holder's lock", 30, async () => /holding/.test(await hosts.production2.docker.out("logs", "lock-holder")) || undefined);
+    await inVolume(hosts.production2, "montagu_orderly_volume", "head -c 20M /dev/urandom > big.bin; echo queued > reports/queued.txt");
+    const pushStarted = Date.now();
+    const onDemand = up("production2", { backup: { id: "queued", volumes: [{ volume: "montagu_orderly_volume", server: "annex2" }] } });
+    await hosts.production2.docker.run(["start", "privateer_scheduler"]);
+    // Started now, or already by its every-minute schedule (409): either way it runs beside the on-demand push.
+    const startJob = [
+      "import urllib.request, urllib.error",
+      "try: print(urllib.request.urlopen(urllib.request.Request('http://production2:8080/jobs/job-1/start', method='POST')).status)",
+      "except urllib.error.HTTPError as error: print(error.code)",
+    ].join("\n");
+    const started = await eventually("the scheduled push, started", 30, async () => {
+      const code = await hosts.production2.docker.out("run", "--rm", "--network", "host", CLIENT_IMAGE, "python3", "-c", startJob);
+      return ["200", "409"].includes(code) ? code : undefined;
+    });
+    expect(["200", "409"]).toContain(started);
+    const run = await onDemand;
+    const push = run.resources.find((r) => r.type === "command:local:Command" && r.name.includes("backup"))!;
+    const pushed = String(appliers.production2.outputsOf(push.urn).stdout);
+    const held = await hosts.production2.docker.run(["logs", "lock-holder"]);
+    expect((Date.now() - pushStarted) / 1000, `${pushed}\n${held.stdout}${held.stderr}`).toBeGreaterThan(4);
+    await hosts.production2.docker.run(["rm", "--force", "lock-holder"]);
+    expect(pushed).toMatch(/lock: another transfer is using .*montagu_orderly_volume on annex2; waiting for it to end/);
+    const status = async () =>
+      JSON.parse(
+        await hosts.production2.docker.out(
+          "run", "--rm", "--network", "host", CLIENT_IMAGE, "python3", "-c",
+          "import urllib.request; print(urllib.request.urlopen('http://production2:8080/status').read().decode())",
+        ),
+      )[0];
+    const done = await eventually("the scheduled push, done", 120, async () => ((await status()).status === "running" ? undefined : await status()));
+    expect(done).toMatchObject({ last_exit_code: 0 });
+    expect(await manifest(hosts.annex2, "privateer_montagu_data", "production2/montagu_orderly_volume")).toBe(
+      await manifest(hosts.production2, "montagu_orderly_volume"),
+    );
+    await hosts.production2.docker.run(["stop", "privateer_scheduler"]);
   });
 
   it("runs the scheduled push every minute, and serves its status", async () => {

@@ -157,6 +157,10 @@ describe("names, ports and schedules", () => {
     expect(withConfig((c) => (c.barman.container = "server"))).toEqual([
       "montagu-backup:barman.container: container name 'server' is already used on this stack's Docker engine by servers[0].container",
     ]);
+    // The server's history container, beside it.
+    expect(withConfig((c) => (c.barman.container = "server_history"))).toEqual([
+      "montagu-backup:barman.container: container name 'server_history' is already used on this stack's Docker engine by servers[0].container",
+    ]);
     expect(withConfig((c) => (c.barman.volumes = { data: "data" }))).toEqual([
       "montagu-backup:barman.volumes.data: volume 'data' is already used on this stack's Docker engine by servers[0].data_volume",
     ]);

@@ -1,0 +1,90 @@
+import { spawn, spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+
+// The server's history (components/privateer/history.sh), run here with bash as the server runs it.
+
+const HISTORY = path.resolve("components/privateer/history.sh");
+
+let root = "";
+beforeEach(() => {
+  root = fs.mkdtempSync(path.join(os.tmpdir(), "history-"));
+});
+afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
+
+const history = (...args: string[]) => {
+  const result = spawnSync("bash", [HISTORY, ...args], { encoding: "utf8", cwd: root });
+  if (result.status !== 0) throw new Error(`history.sh ${args.join(" ")} exited ${result.status}: ${result.stderr}`);
+  return result.stdout;
+};
+const write = (file: string, content: string) => {
+  fs.mkdirSync(path.dirname(path.join(root, file)), { recursive: true });
+  fs.writeFileSync(path.join(root, file), content);
+};
+/** As rsync writes a changed file: anew, then renamed into place. */
+const rewrite = (file: string, content: string) => {
+  write(`${file}.tmp`, content);
+  fs.renameSync(path.join(root, `${file}.tmp`), path.join(root, file));
+};
+const snapshots = () => fs.readdirSync(path.join(root, "history")).filter((name) => /^\d{8}T\d{6}Z$/.test(name)).sort();
+
+describe("the server's history", () => {
+  it("keeps exactly what the retention says: the newest, the newest of each of the latest days and ISO weeks", () => {
+    const names = [
+      "20261126T130000Z", "20261126T090000Z", // Thursday, week 48
+      "20261125T230000Z", "20261125T010000Z", // Wednesday, week 48
+      "20261123T120000Z", // Monday, week 48
+      "20261122T120000Z", "20261120T080000Z", // Sunday and Friday, week 47
+      "20261115T120000Z", // Sunday, week 46
+      "20261101T120000Z", // Sunday, week 44
+    ];
+    for (const name of names) fs.mkdirSync(path.join(root, "history", name), { recursive: true });
+    const said = history("prune", "history", "--daily", "3", "--weekly", "3");
+    expect(snapshots()).toEqual(["20261115T120000Z", "20261122T120000Z", "20261123T120000Z", "20261125T230000Z", "20261126T130000Z"]);
+    expect(said.trim().split("\n").sort()).toEqual(
+      ["20261101T120000Z", "20261120T080000Z", "20261125T010000Z", "20261126T090000Z"].map((n) => `history: dropped snapshot ${n} of history`),
+    );
+    history("prune", "history", "--daily", "0", "--weekly", "0");
+    expect(snapshots()).toEqual(["20261126T130000Z"]);
+  });
+
+  it("keeps a copy once per change, by hard links, and a kept file stays as it was when the copy changes", () => {
+    expect(history("snapshot", "copy", "history")).toMatch(/empty or missing: nothing to keep/);
+    write("copy/a/one.txt", "first");
+    write("copy/two.txt", "two");
+    history("snapshot", "copy", "history");
+    expect(history("snapshot", "copy", "history")).toMatch(/unchanged since snapshot/);
+    const [first] = snapshots();
+    expect(fs.statSync(path.join(root, "history", first, "two.txt")).ino).toBe(fs.statSync(path.join(root, "copy/two.txt")).ino);
+
+    rewrite("copy/a/one.txt", "second");
+    // A new second: snapshots are named by it.
+    spawnSync("sleep", ["1.1"]);
+    expect(history("snapshot", "copy", "history")).toMatch(/kept copy as snapshot \d{8}T\d{6}Z/);
+    expect(snapshots()).toHaveLength(2);
+    expect(fs.readFileSync(path.join(root, "history", first, "a/one.txt"), "utf8")).toBe("first");
+    expect(fs.readFileSync(path.join(root, "history", snapshots()[1], "a/one.txt"), "utf8")).toBe("second");
+    // A mode is part of a copy too.
+    fs.chmodSync(path.join(root, "copy/two.txt"), 0o600);
+    expect(history("snapshot", "copy", "history")).not.toMatch(/unchanged/);
+  });
+
+  it("on its schedule, leaves a copy that changed moments ago and one a transfer holds, and keeps the rest", async () => {
+    write("data/production2/orderly/file.txt", "x");
+    write("data/production2/packit/dump", "y");
+    write("data/uat/settled/file.txt", "z");
+    // Everything changed moments ago.
+    expect(history("scheduled", "data", "--settle", "3600")).toMatch(/production2\/orderly changed \d+s ago: a push may be under way/);
+    const holder = spawn("flock", ["--shared", path.join(root, "data/production2/packit"), "sleep", "5"]);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const said = history("scheduled", "data", "--settle", "0", "--daily", "7", "--weekly", "4");
+    holder.kill();
+    expect(said).toMatch(/production2\/packit is in use by a transfer: left for the next round/);
+    expect(said).toMatch(/kept .*production2\/orderly as snapshot/);
+    expect(said).toMatch(/kept .*uat\/settled as snapshot/);
+    expect(fs.existsSync(path.join(root, "data/.montagu/history/production2/packit"))).toBe(false);
+    expect(fs.readdirSync(path.join(root, "data/.montagu/history/uat/settled")).filter((n) => !n.startsWith("."))).toHaveLength(1);
+  });
+});
