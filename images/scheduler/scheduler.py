@@ -46,7 +46,10 @@ LOCKED_PUSH = """set -euo pipefail
 source "$0"
 [ -n "$(ls -A "/privateer/volumes/$1")" ] || { echo "refused: volume $1 is empty: pushing it would empty its copy on $2" >&2; exit 3; }
 hold_lock "$2" "/privateer/volumes/$3/$1" exclusive
-/bin/sh -c "$4"
+# Not the script's last command: bash would exec it in its place, closing the lock's pipe.
+status=0
+/bin/sh -c "$4" || status=$?
+exit "$status"
 """
 
 

@@ -118,7 +118,11 @@ describe("barman on the backup host, streaming from a real primary", () => {
   it("makes the nightly copy, shows its age in the metrics, and shows a failed one", async () => {
     const nightly = await annex2.docker.run(["exec", "barman-montagu", "montagu-prepare", "nightly", "/nightly"], { allowFailure: true });
     expect(nightly.code, nightly.stderr).toBe(0);
-    expect(nightly.stdout).toMatch(/WAL replayed/);
+    expect(nightly.stderr).toMatch(/WAL replayed/);
+    const inNightly = (command: string) => annex2.docker.out("exec", "barman-montagu", "bash", "-c", `cd /nightly && ${command}`);
+    const copy = "find . -path ./.montagu -prune -o -type f -printf '%i %p\\n' | sort";
+    const finished = { stamp: await inNightly("cat .barman-last-restore"), files: await inNightly(copy) };
+    expect(finished.stamp).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/);
     const fresh = await metrics();
     expect(fresh.barman_time_since_last_nightly_recovery_seconds).toBeLessThan(120);
     expect(fresh.barman_nightly_recovery_failed).toBe(0);
@@ -132,6 +136,9 @@ describe("barman on the backup host, streaming from a real primary", () => {
     const after = await metrics();
     expect(after.barman_nightly_recovery_failed).toBe(1);
     expect(after.barman_time_since_last_nightly_recovery_seconds).toBeGreaterThanOrEqual(fresh.barman_time_since_last_nightly_recovery_seconds);
+    // The failed night worked on its staging copy: last night's finished copy is still in place, file for file.
+    expect(await inNightly("cat .barman-last-restore")).toBe(finished.stamp);
+    expect(await inNightly(copy)).toBe(finished.files);
   });
 
   it("says which user cannot connect when a password is wrong, and reports barman_ok 0", async () => {

@@ -266,7 +266,7 @@ describe("privateer-compatible backup and restore between simulated hosts", () =
     // Another transfer holding the copy for a while, as a long restore would.
     await hosts.production2.docker.run([
       "run", "--detach", "--name", "lock-holder", "--network", "host", "--volume", "privateer_keys:/privateer/keys:ro", CLIENT_IMAGE, "bash", "-c",
-      `source /usr/local/lib/privateer/lock.sh && hold_lock annex2 ${copy} shared && echo holding && sleep 10`,
+      `source /usr/local/lib/privateer/lock.sh && hold_lock annex2 ${copy} shared && echo holding && sleep 10 && echo released`,
     ]);
     await eventually("the holder's lock", 30, async () => /holding/.test(await hosts.production2.docker.out("logs", "lock-holder")) || undefined);
     await inVolume(hosts.production2, "montagu_orderly_volume", "head -c 20M /dev/urandom > big.bin; echo queued > reports/queued.txt");
@@ -300,6 +300,8 @@ describe("privateer-compatible backup and restore between simulated hosts", () =
       )[0];
     const done = await eventually("the scheduled push, done", 120, async () => ((await status()).status === "running" ? undefined : await status()));
     expect(done).toMatchObject({ last_exit_code: 0 });
+    const schedulerLog = await hosts.production2.docker.run(["logs", "privateer_scheduler"]);
+    expect(`${schedulerLog.stdout}${schedulerLog.stderr}`).toMatch(/\[job-1\] lock: another transfer is using .*montagu_orderly_volume on annex2; waiting/);
     expect(await manifest(hosts.annex2, "privateer_montagu_data", "production2/montagu_orderly_volume")).toBe(
       await manifest(hosts.production2, "montagu_orderly_volume"),
     );

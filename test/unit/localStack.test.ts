@@ -28,4 +28,22 @@ describe("the local stack", () => {
 
     expect(run.outputs.primary).toEqual({ container: "montagu-db", volume: "montagu_primary_data", port: 15432, database: "montagu" });
   });
+
+  it("prepares with the local database image, and restores the prepared copy only once the prepare is done", async () => {
+    const run = await runStack(
+      "local",
+      {
+        ...readStackConfig("local"),
+        "montagu-backup:prepareRestore": { id: "p1" },
+        "montagu-backup:restore": { id: "r1", volumes: [{ volume: "barman_recover", server: "backup", to: "restored_db", client: "restore" }] },
+      },
+      dryProvider(),
+    );
+    const images = run.resources.filter((r) => r.type === "docker:index/image:Image" && r.parent.endsWith("::prepare-restore"));
+    expect(images.map((i) => i.inputs.imageName)).toEqual(["montagu-backup/postgres:local"]);
+    // Depending on a component is depending on every resource in it: the stamp is the last.
+    const stamp = run.resources.find((r) => r.name === "prepare-restore-stamp")!;
+    const restore = run.resources.find((r) => r.type === "montagu:backup:Restore")!;
+    expect(restore.dependencies).toContain(stamp.urn);
+  });
 });

@@ -5,6 +5,8 @@
 # a process reading this shell's end of a pipe: when this shell ends, or its connection drops
 # (sshd's keepalive gives up within a minute), the lock goes with it. A writer creates DIR; a
 # reader of a DIR that does not exist fails, saying so. Set LOCK_SSH to share a connection.
+# The lock ends with this shell process: a command that replaces it (exec, or the last command
+# of `bash -c`, which bash execs in its place) ends the lock before it runs.
 # shellcheck disable=SC2016 # the program runs on the server and expands there
 
 hold_lock() {
