@@ -97,7 +97,7 @@ prune() {
 }
 
 scheduled() {
-  local root="$1" daily=7 weekly=4 settle=120 copy client volume
+  local root="$1" daily=7 weekly=4 settle=120 copy client volume status failed=0
   shift
   while [ $# -gt 0 ]; do
     case "$1" in
@@ -114,10 +114,16 @@ scheduled() {
     volume="$(basename "$copy")"
     client="$(basename "$(dirname "$copy")")"
     local history="$root/.montagu/history/$client/$volume"
-    if ! flock --nonblock --exclusive "$copy" bash "$0" locked-round "$copy" "$history" "$daily" "$weekly" "$settle"; then
-      say "$client/$volume is in use by a transfer: left for the next round"
-    fi
+    status=0
+    flock --nonblock --conflict-exit-code 75 --exclusive "$copy" bash "$0" locked-round "$copy" "$history" "$daily" "$weekly" "$settle" || status=$?
+    case "$status" in
+      0) ;;
+      75) say "$client/$volume is in use by a transfer: left for the next round" ;;
+      *) echo "history: keeping $client/$volume failed (exit $status)" >&2; failed=1 ;;
+    esac
   done
+  # Every other copy had its round; the schedule's status shows that one failed.
+  return "$failed"
 }
 
 case "${1:-}" in

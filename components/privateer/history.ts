@@ -3,18 +3,11 @@ import * as path from "node:path";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { stringify } from "yaml";
+import type { HistoryConfig } from "../../config/settings";
 import { VOLUMES_DIR } from "./layout";
 
-export interface HistorySettings {
-  /** When the server looks for changed copies to keep (cron). */
-  schedule: string;
-  /** How many days, and ISO weeks, keep their newest snapshot. */
-  daily: number;
-  weekly: number;
-}
-
 export interface PrivateerHistoryArgs {
-  settings: HistorySettings;
+  settings: HistoryConfig;
   timezone: string;
   /** The server's container name; the history's is derived from it. */
   serverContainer: string;
@@ -31,7 +24,7 @@ const HOME = "/etc/privateer-history";
 const SETTLE_SECONDS = 120;
 
 /** The schedule of the server's history (yacron format, as privateer-scheduler runs it). */
-export function historySchedule(settings: HistorySettings, timezone: string): string {
+export function historySchedule(settings: HistoryConfig, timezone: string): string {
   const command = ["bash", `${HOME}/history.sh`, "scheduled", VOLUMES_DIR, "--daily", settings.daily, "--weekly", settings.weekly, "--settle", SETTLE_SECONDS];
   return stringify({ defaults: { timezone }, jobs: [{ name: "history", command: command.join(" "), schedule: settings.schedule }] });
 }

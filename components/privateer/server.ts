@@ -2,7 +2,8 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { PrivateerServer as ServerSettings } from "../../config/topology";
 import type { MachineKey } from "./keys";
-import { type HistorySettings, PrivateerHistory } from "./history";
+import type { HistoryConfig } from "../../config/settings";
+import { PrivateerHistory } from "./history";
 import { PrivateerKeyVolume } from "./keyVolume";
 import { authorizedKeys, KEYS_DIR, LOCAL_DIR, SERVER_KEY_FILES, VOLUMES_DIR } from "./layout";
 
@@ -15,7 +16,7 @@ export interface PrivateerServerArgs {
   localVolumes: string[];
   image: pulumi.Input<string>;
   /** The server's history of each copy (snapshots and their retention), and the image that keeps it. */
-  history: { settings: HistorySettings; image: pulumi.Input<string> };
+  history: { settings: HistoryConfig; image: pulumi.Input<string> };
   timezone: string;
 }
 
