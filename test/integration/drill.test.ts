@@ -217,6 +217,30 @@ describe("the disaster-recovery drill", () => {
     expect(restored).toBe(await packit(hosts.production2, "montagu-packit-db", PACKETS));
   });
 
+  it("leaves packit's database as it is when the restored dump volume holds no dump", async () => {
+    const checkPackets = async () => {
+      await hosts.uat.docker.run(["run", "--detach", "--name", "packit-check", "--volume", "montagu_packit_db:/pgdata", ...PACKIT_ENV.flatMap((e) => ["--env", e]), POSTGRES_IMAGE]);
+      return eventually("the packit database on uat", 120, () => packit(hosts.uat, "packit-check", PACKETS));
+    };
+    await hosts.uat.docker.run(["rm", "--force", "packit-check"]);
+    const serverCopy = (script: string) => inVolume(hosts.annex2, "privateer_montagu_data", `cd production2/montagu_packit_db_backup && ${script}`);
+    await serverCopy("mv packit packit.aside");
+    try {
+      await expect(
+        up("uat", {
+          "montagu-backup:restore": {
+            id: "no-dump",
+            volumes: [{ volume: "montagu_packit_db_backup", server: "annex2", source: "production2" }],
+            packit: { image: POSTGRES_IMAGE, env: PACKIT_ENV },
+          },
+        }),
+      ).rejects.toThrow(/packit: refused: volume montagu_packit_db_backup holds no readable dump \(\/pgbackup\/packit\); montagu_packit_db is left as it is/);
+    } finally {
+      await serverCopy("mv packit.aside packit");
+    }
+    expect(await checkPackets()).toBe(await packit(hosts.production2, "montagu-packit-db", PACKETS));
+  });
+
   it("never empties or rolls back a restore through the operator's sequence: an edited script, a rebuilt image, a failed prepare", async () => {
     const uat = hosts.uat.docker;
     const prepare = (id: string, extra: Record<string, unknown> = {}) =>
@@ -291,7 +315,7 @@ describe("the disaster-recovery drill", () => {
     }
 
     // A prepare that fails after its first steps leaves the last finished copy, stamped.
-    await expect(prepare("p2", { targetTime: "2001-01-01T00:00:00Z" })).rejects.toThrow(/the update failed/);
+    await expect(prepare("p2", { targetTime: "2001-01-01T00:00:00Z" })).rejects.toThrow(/prepare-restore-recover.*is before the backup end time/s);
     expect(await inVolume(hosts.annex2, "barman_recover", "cat .barman-last-restore", true)).toBe(p1);
     await primary("INSERT INTO batch (payload) SELECT md5('sequence' || g) FROM generate_series(1, 500) g");
     const newest = await primary(CHECKSUM);
