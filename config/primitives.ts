@@ -1,12 +1,12 @@
 import { CronExpressionParser } from "cron-parser";
 import { z } from "zod";
 
-// Docker's own rule for container and volume names.
-const DOCKER_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
+// Docker's own rule for container and volume names: one character is a name.
+export const DOCKER_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 
 export const dockerName = z
   .string()
-  .regex(DOCKER_NAME, { error: (issue) => `'${String(issue.input)}' is not a valid Docker name ([a-zA-Z0-9][a-zA-Z0-9_.-]+)` });
+  .regex(DOCKER_NAME, { error: (issue) => `'${String(issue.input)}' is not a valid Docker name ([a-zA-Z0-9][a-zA-Z0-9_.-]*)` });
 
 export const port = z
   .number({ error: "must be a port number" })

@@ -129,11 +129,22 @@ describe("the topology rules privateer enforces", () => {
 describe("names, ports and schedules", () => {
   it("rejects names Docker would refuse", () => {
     expect(withTopology((t) => (t.servers[0].key_volume = "_keys"))).toEqual([
-      "servers[0].key_volume: '_keys' is not a valid Docker name ([a-zA-Z0-9][a-zA-Z0-9_.-]+)",
+      "servers[0].key_volume: '_keys' is not a valid Docker name ([a-zA-Z0-9][a-zA-Z0-9_.-]*)",
     ]);
     expect(withConfig((c) => (c.barman.container = "barman montagu"))).toEqual([
-      "montagu-backup:barman.container: 'barman montagu' is not a valid Docker name ([a-zA-Z0-9][a-zA-Z0-9_.-]+)",
+      "montagu-backup:barman.container: 'barman montagu' is not a valid Docker name ([a-zA-Z0-9][a-zA-Z0-9_.-]*)",
     ]);
+  });
+
+  it("accepts every name Docker accepts, one character included", () => {
+    expect(
+      withTopology((t) => {
+        t.volumes.push({ name: "v" });
+        t.clients[0].backup.push("v");
+        t.servers[0].key_volume = "k";
+      }),
+    ).toEqual([]);
+    expect(withConfig((c) => (c.barman.container = "b"))).toEqual([]);
   });
 
   it("rejects ports out of range", () => {
@@ -473,7 +484,7 @@ describe("nothing lost: a restore never writes over what the stack's engine uses
       { volume: "orderly", server: "annex2", to: "outpack" },
     );
     expect(problems(topology, config)).toEqual([
-      "montagu-backup:restore.volumes[1].to: '_bad' is not a valid Docker name ([a-zA-Z0-9][a-zA-Z0-9_.-]+)",
+      "montagu-backup:restore.volumes[1].to: '_bad' is not a valid Docker name ([a-zA-Z0-9][a-zA-Z0-9_.-]*)",
       `montagu-backup:restore.volumes[0].to: refused: volume 'barman_data' is barman's data volume on this stack's engine (montagu-backup:barman.volumes.data); restoring over it would destroy it ${override}`,
       "montagu-backup:restore.volumes[2].to: refused: 'uat' backs up volume 'outpack', so restoring over it would overwrite the source of its backups (set montagu-backup:restore.volumes[2].allowOverwriteSource to true if that is really meant)",
     ]);
