@@ -1,4 +1,3 @@
-import { CronExpressionParser } from "cron-parser";
 import { z } from "zod";
 
 // Docker's own rule for container and volume names: one character is a name.
@@ -14,25 +13,91 @@ export const port = z
   .min(1, { error: (issue) => `port ${String(issue.input)} is out of range 1-65535` })
   .max(65535, { error: (issue) => `port ${String(issue.input)} is out of range 1-65535` });
 
-// The nicknames the schedulers we run (yacron, via python-crontab) understand.
+// The nicknames privateer-scheduler maps to five fields (images/scheduler/scheduler.py NICKNAMES), exact case.
 const CRON_NICKNAMES = new Set(["@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"]);
 
-/** Why `expression` is not a schedule that yacron runs, or undefined when it is one. */
-export function cronProblem(expression: string): string | undefined {
-  const trimmed = expression.trim();
-  if (trimmed.startsWith("@")) {
-    return CRON_NICKNAMES.has(trimmed) ? undefined : `unknown cron nickname '${trimmed}'`;
+interface CronField {
+  name: string;
+  min: number;
+  max: number;
+  /** Three-letter names, case-insensitive, from `min` on (weekday: sun = 0; month: jan = 1). */
+  names?: string[];
+}
+
+const CRON_FIELDS: CronField[] = [
+  { name: "minute", min: 0, max: 59 },
+  { name: "hour", min: 0, max: 23 },
+  { name: "day of month", min: 1, max: 31 },
+  { name: "month", min: 1, max: 12, names: ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"] },
+  // 7 is Sunday too, in both parsers.
+  { name: "weekday", min: 0, max: 7, names: ["sun", "mon", "tue", "wed", "thu", "fri", "sat"] },
+];
+/** The most days each month has, February in a leap year. */
+const DAYS_IN_MONTH = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+// One item of a field: `*`, a value, or a range `a-b`, each with an optional step `/n`. Values
+// are numbers, or month and weekday names. Nothing else: croniter (the scheduler's parser)
+// takes more (`L`, `#`, ranges that wrap), cron-style parsers differ on it, and none of it is
+// needed to say when a backup runs.
+const CRON_ITEM = /^(?:(\*)|([0-9]{1,2}|[a-zA-Z]{3})(?:-([0-9]{1,2}|[a-zA-Z]{3}))?)(?:\/([0-9]{1,2}))?$/;
+
+/** The values of one field that an expression names, or a problem with the field. */
+function cronFieldValues(text: string, field: CronField): Set<number> | string {
+  const values = new Set<number>();
+  const value = (word: string): number | string => {
+    if (/^[0-9]+$/.test(word)) {
+      const n = Number(word);
+      return n >= field.min && n <= field.max ? n : `${field.name} ${word} is out of range ${field.min}-${field.max}`;
+    }
+    const named = field.names?.indexOf(word.toLowerCase()) ?? -1;
+    return named >= 0 ? named + field.min : `'${word}' is not a ${field.name}`;
+  };
+  for (const item of text.split(",")) {
+    const match = CRON_ITEM.exec(item);
+    if (match === null) return `'${item}' is not a ${field.name}: use numbers, ${field.names === undefined ? "" : "names such as " + field.names[1] + ", "}*, a-b, */n and lists a,b`;
+    const [, star, first, last, stepText] = match;
+    let low = field.min;
+    let high = field.max;
+    if (star === undefined) {
+      const a = value(first);
+      if (typeof a === "string") return a;
+      const b = last === undefined ? (stepText === undefined ? a : field.max) : value(last);
+      if (typeof b === "string") return b;
+      if (a > b) return `range ${first}-${last} of ${field.name} runs backwards`;
+      [low, high] = [a, b];
+    }
+    const step = stepText === undefined ? 1 : Number(stepText);
+    if (step < 1 || step > field.max - field.min + 1) return `step /${stepText} of ${field.name} is out of range 1-${field.max - field.min + 1}`;
+    for (let n = low; n <= high; n += step) values.add(n);
   }
-  const fields = trimmed.split(/\s+/).filter((field) => field.length > 0);
+  return values;
+}
+
+/**
+ * Why `expression` is not a schedule that privateer-scheduler runs, or undefined when it is
+ * one. The rule is the subset that both this check and the scheduler's croniter accept, and
+ * that croniter can always find a next run for: a day that some month of the expression has.
+ */
+export function cronProblem(expression: string): string | undefined {
+  if (expression.startsWith("@")) {
+    return CRON_NICKNAMES.has(expression) ? undefined : `unknown cron nickname '${expression}' (known: ${[...CRON_NICKNAMES].join(", ")})`;
+  }
+  const fields = expression.split(/\s+/).filter((field) => field.length > 0);
   if (fields.length !== 5) {
     return `cron expression '${expression}' must have five fields (minute hour day month weekday), found ${fields.length}`;
   }
-  try {
-    CronExpressionParser.parse(trimmed, { strict: false });
-    return undefined;
-  } catch (error) {
-    return `cron expression '${expression}' does not parse: ${(error as Error).message}`;
+  if (fields.join(" ") !== expression) return `cron expression '${expression}' must have its fields separated by single spaces`;
+  const values: Set<number>[] = [];
+  for (const [i, text] of fields.entries()) {
+    const parsed = cronFieldValues(text, CRON_FIELDS[i]);
+    if (typeof parsed === "string") return `cron expression '${expression}' does not parse: ${parsed}`;
+    values.push(parsed);
   }
+  const [, , days, months] = values;
+  if (![...months].some((month) => [...days].some((day) => day <= DAYS_IN_MONTH[month - 1]))) {
+    return `cron expression '${expression}' never runs: no month it names has the day of month it names`;
+  }
+  return undefined;
 }
 
 export const cron = z.string().superRefine((value, ctx) => {
@@ -40,13 +105,15 @@ export const cron = z.string().superRefine((value, ctx) => {
   if (problem !== undefined) ctx.addIssue({ code: "custom", message: problem });
 });
 
+/**
+ * The time zones both this program (Intl) and the scheduler's zoneinfo (Debian's tzdata)
+ * know, by their exact names: zoneinfo reads a file per zone, so a name in another case is
+ * refused on a case-sensitive file system.
+ */
+export const TIME_ZONES: ReadonlySet<string> = new Set([...Intl.supportedValuesOf("timeZone"), "UTC"]);
+
 export function isValidTimeZone(zone: string): boolean {
-  try {
-    new Intl.DateTimeFormat("en-GB", { timeZone: zone });
-    return true;
-  } catch {
-    return false;
-  }
+  return TIME_ZONES.has(zone);
 }
 
 const SNAPSHOT_NAME = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/;

@@ -1,11 +1,17 @@
 import { z } from "zod";
-import { cron, dockerName, isValidTimeZone, port, snapshot } from "./primitives";
+import { cron, dockerName, isValidTimeZone, port, snapshot, TIME_ZONES } from "./primitives";
 import { ALWAYS, type At, validFields, validFieldsOfEach } from "./salvage";
 import { repeats, topologyParts, topologySchema, type TopologyParts } from "./topology";
 
 // Settings privateer has no place for: this project's own stack config, namespace `montagu-backup`.
 
 const passwordGroup = z.string().regex(/^[a-zA-Z0-9_-]+$/, { error: "must be a vault password group such as 'production' or 'fake'" });
+
+/** A zone of that name in another case, which is what was probably meant. */
+function timeZoneHint(zone: string): string {
+  const meant = [...TIME_ZONES].find((known) => known.toLowerCase() === zone.toLowerCase());
+  return meant === undefined ? "" : ` (names are case-sensitive: '${meant}')`;
+}
 
 const standInPrimary = z.strictObject({
   container: dockerName.default("montagu-db"),
@@ -186,7 +192,7 @@ export const stackConfigSchema = z.strictObject({
   topology: z.string().min(1).default("privateer.json"),
   timezone: z
     .string()
-    .refine(isValidTimeZone, { error: (issue) => `unknown time zone '${String(issue.input)}'` })
+    .refine(isValidTimeZone, { error: (issue) => `unknown time zone '${String(issue.input)}'${timeZoneHint(String(issue.input))}` })
     .default("Europe/London"),
   standInPrimary: standInPrimary.optional(),
   barman: barman.optional(),

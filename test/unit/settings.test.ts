@@ -6,6 +6,7 @@ import { InvalidSettingsError, projectConfig, validateSettings } from "../../con
 import { dryProvider } from "../harness/dryProvider";
 import { runStack } from "../harness/run";
 import { encodeConfig, PROJECT_DIR, readStackConfig } from "../harness/stackConfig";
+import { CRON_ACCEPTED, CRON_REFUSED_BY_BOTH, CRON_REFUSED_STRICTER, ZONES_ACCEPTED, ZONES_REFUSED } from "../fixtures/schedules";
 
 type Json = any;
 
@@ -185,7 +186,7 @@ describe("names, ports and schedules", () => {
 
   it("rejects schedules the scheduler would not run", () => {
     const job = (schedule: string) => withTopology((t) => (t.clients[0].schedule.jobs[0].schedule = schedule));
-    expect(job("@fortnightly")).toEqual(["clients[0].schedule.jobs[0].schedule: unknown cron nickname '@fortnightly'"]);
+    expect(job("@fortnightly")).toEqual(["clients[0].schedule.jobs[0].schedule: unknown cron nickname '@fortnightly' (known: @yearly, @annually, @monthly, @weekly, @daily, @midnight, @hourly)"]);
     expect(job("0 0 * *")).toEqual([
       "clients[0].schedule.jobs[0].schedule: cron expression '0 0 * *' must have five fields (minute hour day month weekday), found 4",
     ]);
@@ -194,6 +195,33 @@ describe("names, ports and schedules", () => {
     expect(withConfig((c) => (c.barman.schedule = { baseBackup: "0 25 1 * *" }))[0]).toMatch(
       /^montagu-backup:barman\.schedule\.baseBackup: cron expression '0 25 1 \* \*' does not parse/,
     );
+  });
+
+  it("accepts what the scheduler runs and refuses what it would not, as test/fixtures/schedules.ts lists them", () => {
+    const job = (schedule: string) => withTopology((t) => (t.clients[0].schedule.jobs[0].schedule = schedule));
+    for (const schedule of CRON_ACCEPTED) expect(job(schedule), schedule).toEqual([]);
+    for (const schedule of [...CRON_REFUSED_BY_BOTH, ...CRON_REFUSED_STRICTER]) {
+      expect(job(schedule), JSON.stringify(schedule)).toEqual([expect.stringMatching(/^clients\[0\]\.schedule\.jobs\[0\]\.schedule: /)]);
+    }
+  });
+
+  it("refuses croniter's extensions, a day no month has, and odd spacing, each saying why", () => {
+    const job = (schedule: string) => withTopology((t) => (t.clients[0].schedule.jobs[0].schedule = schedule))[0].replace(/^[^:]*: /, "");
+    expect(job("0 0 L * *")).toBe("cron expression '0 0 L * *' does not parse: 'L' is not a day of month: use numbers, *, a-b, */n and lists a,b");
+    expect(job("0 0 ? * *")).toBe("cron expression '0 0 ? * *' does not parse: '?' is not a day of month: use numbers, *, a-b, */n and lists a,b");
+    expect(job("0 0 * * 1#2")).toBe("cron expression '0 0 * * 1#2' does not parse: '1#2' is not a weekday: use numbers, names such as mon, *, a-b, */n and lists a,b");
+    expect(job("0 0 * * sat-sun")).toBe("cron expression '0 0 * * sat-sun' does not parse: range sat-sun of weekday runs backwards");
+    expect(job("0 0 30 2 *")).toBe("cron expression '0 0 30 2 *' never runs: no month it names has the day of month it names");
+    expect(job("0  0 * * *")).toBe("cron expression '0  0 * * *' must have its fields separated by single spaces");
+    expect(job("@DAILY")).toBe("unknown cron nickname '@DAILY' (known: @yearly, @annually, @monthly, @weekly, @daily, @midnight, @hourly)");
+  });
+
+  it("takes time zones by their exact names, as the scheduler's zoneinfo does", () => {
+    for (const timezone of ["Europe/London", "UTC", "America/New_York", "Asia/Tokyo"]) expect(withConfig((c) => (c.timezone = timezone))).toEqual([]);
+    expect(withConfig((c) => (c.timezone = "europe/london"))).toEqual(["montagu-backup:timezone: unknown time zone 'europe/london' (names are case-sensitive: 'Europe/London')"]);
+    expect(withConfig((c) => (c.timezone = "utc"))).toEqual(["montagu-backup:timezone: unknown time zone 'utc' (names are case-sensitive: 'UTC')"]);
+    for (const timezone of ZONES_REFUSED) expect(withConfig((c) => (c.timezone = timezone)), JSON.stringify(timezone)).toHaveLength(1);
+    for (const timezone of ZONES_ACCEPTED) expect(withConfig((c) => (c.timezone = timezone)), timezone).toEqual([]);
   });
 });
 
