@@ -67,7 +67,7 @@ export class PrepareRestore extends pulumi.ComponentResource {
         [
           `docker rm --force ${REPLAY_CONTAINER} >/dev/null 2>&1 || true`,
           `trap 'docker rm --force ${REPLAY_CONTAINER} >/dev/null 2>&1 || true' EXIT`,
-          `echo "replay: starting the database on the staging copy in ${volume} to replay its WAL"`,
+          `echo ${quote([`replay: starting the database on the staging copy in ${volume} to replay its WAL`])}`,
           // The volume's top holds the copy restores read until this one is finished: the
           // database runs on the staging copy beside it (PGDATA), never on the volume's top.
           quote([

@@ -19,6 +19,12 @@ export class InvalidSettingsError extends Error {
   }
 }
 
+/** `text` with its control characters (a newline, say) written as JSON escapes them. */
+function escapeControl(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\u0000-\u001f\u007f]/g, (c) => JSON.stringify(c).slice(1, -1));
+}
+
 /** Pulumi stores structured config as JSON text; plain strings stay strings. */
 function decode(value: string): unknown {
   try {
@@ -53,16 +59,17 @@ export function validateSettings(stack: string, config: Record<string, unknown>,
   }
   const result = settingsSchema.safeParse({ topology, config });
   if (!result.success) {
-    const problems = result.error.issues.map((issue) => {
+    const problems = result.error.issues.flatMap((issue) => {
       const where = formatPath(issue.path);
       // An unknown key is reported on its parent; name the key itself.
       const keys = issue.code === "unrecognized_keys" ? issue.keys : [];
       if (keys.length > 0) {
-        return keys.map((key) => `${where === "" || where === "montagu-backup:" ? where : `${where}.`}${key}: unknown setting`).join("\n  - ");
+        return keys.map((key) => `${where === "" || where === "montagu-backup:" ? where : `${where}.`}${key}: unknown setting`);
       }
-      return `${where}: ${issue.message}`;
+      return [`${where}: ${issue.message}`];
     });
-    throw new InvalidSettingsError(stack, problems);
+    // One line per problem, whatever the input held: a control character is shown escaped.
+    throw new InvalidSettingsError(stack, problems.map(escapeControl));
   }
   return result.data;
 }

@@ -7,6 +7,66 @@ export const dockerName = z
   .string()
   .regex(DOCKER_NAME, { error: (issue) => `'${String(issue.input)}' is not a valid Docker name ([a-zA-Z0-9][a-zA-Z0-9_.-]*)` });
 
+// Free text never reaches a file or a command line: each field takes the narrowest form its
+// real values have. None of these forms can hold whitespace, a quote, a shell metacharacter
+// or a leading `-`.
+
+const HOST_LABEL = "[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?";
+const HOST_NAME = new RegExp(`^(?=.{1,253}$)${HOST_LABEL}(?:\\.${HOST_LABEL})*$`);
+const IPV6 = /^[0-9a-fA-F]{0,4}(?::[0-9a-fA-F]{0,4}){2,7}$/;
+
+/** A DNS host name, an IPv4 address (which has that form) or an IPv6 one: what ssh's `HostName` and libpq's `host` take. */
+export const hostName = z.string().refine((value) => HOST_NAME.test(value) || IPV6.test(value), {
+  error: (issue) => `'${String(issue.input)}' is not a host name (letters, digits and '-' in dot-separated labels) or an IP address`,
+});
+
+// Docker's grammar of references (distribution/reference): [domain[:port]/]path[:tag][@digest].
+const DOMAIN_COMPONENT = "(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])";
+const PATH_COMPONENT = "[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*";
+const TAG = "[a-zA-Z0-9_][a-zA-Z0-9_.-]{0,127}";
+const IMAGE_REFERENCE = new RegExp(
+  `^(?:${DOMAIN_COMPONENT}(?:\\.${DOMAIN_COMPONENT})*(?::[0-9]+)?/)?${PATH_COMPONENT}(?:/${PATH_COMPONENT})*` +
+    `(?::${TAG})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$`,
+);
+
+/** An image reference as docker takes it, such as ghcr.io/vimc/montagu-db:main. */
+export const imageReference = z.string().regex(IMAGE_REFERENCE, {
+  error: (issue) => `'${String(issue.input)}' is not an image reference such as ghcr.io/vimc/montagu-db:main`,
+});
+
+/** An image tag, such as master or v1.2.0. */
+export const imageTag = z.string().regex(new RegExp(`^${TAG}$`), {
+  error: (issue) => `'${String(issue.input)}' is not an image tag ([a-zA-Z0-9_][a-zA-Z0-9_.-]*, at most 128)`,
+});
+
+/** A PostgreSQL database or user name as an unquoted identifier: never read as a connection string. */
+export const pgIdentifier = z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]{0,62}$/, {
+  error: (issue) => `'${String(issue.input)}' is not a PostgreSQL name ([a-zA-Z_][a-zA-Z0-9_]*, at most 63)`,
+});
+
+/** barman's retention policies, as barman.conf takes them. */
+export const retentionPolicy = z.string().regex(/^(?:REDUNDANCY [1-9][0-9]{0,3}|RECOVERY WINDOW OF [1-9][0-9]{0,3} (?:DAY|WEEK|MONTH)S?)$/i, {
+  error: (issue) => `'${String(issue.input)}' is not a barman retention policy such as 'RECOVERY WINDOW OF 3 MONTHS' or 'REDUNDANCY 2'`,
+});
+
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+/** Text on one line: no newline, tab or other control character. */
+export const oneLine = z.string().refine((value) => !CONTROL.test(value), {
+  error: (issue) => `'${String(issue.input)}' must be on one line, without control characters`,
+});
+
+/** An environment variable for a container, NAME=value, on one line. */
+export const environmentVariable = z.string().refine((value) => /^[A-Za-z_][A-Za-z0-9_]*=/.test(value) && !CONTROL.test(value), {
+  error: (issue) => `'${String(issue.input)}' is not NAME=value on one line`,
+});
+
+/** An id that a change of runs a step again: some visible text, on one line. */
+export const stepId = z.string().refine((value) => value.trim().length > 0 && !CONTROL.test(value), {
+  error: (issue) => `'${String(issue.input)}' is not an id: give some text, on one line (changing it runs the step again)`,
+});
+
 export const port = z
   .number({ error: "must be a port number" })
   .int({ error: "must be a whole number" })

@@ -1,5 +1,20 @@
 import { z } from "zod";
-import { cron, dockerName, isValidTimeZone, port, snapshot, TIME_ZONES } from "./primitives";
+import {
+  cron,
+  dockerName,
+  environmentVariable,
+  hostName,
+  imageReference,
+  imageTag,
+  isValidTimeZone,
+  oneLine,
+  pgIdentifier,
+  port,
+  retentionPolicy,
+  snapshot,
+  stepId,
+  TIME_ZONES,
+} from "./primitives";
 import { ALWAYS, type At, validFields, validFieldsOfEach } from "./salvage";
 import { repeats, topologyParts, topologySchema, type TopologyParts } from "./topology";
 
@@ -34,15 +49,15 @@ const barman = z.strictObject({
   container: dockerName.default("barman-montagu"),
   database: z
     .strictObject({
-      host: z.string().min(1),
+      host: hostName,
       port: port.default(5432),
-      name: z.string().min(1).default("montagu"),
+      name: pgIdentifier.default("montagu"),
     }),
   passwordGroup: passwordGroup.default("production"),
   /** `local` builds images/barman; `upstream` pulls vimc/montagu-barman:<imageTag>. */
   image: z.enum(["local", "upstream"]).default("local"),
-  imageTag: z.string().min(1).default("master"),
-  retentionPolicy: z.string().min(1).default("RECOVERY WINDOW OF 3 MONTHS"),
+  imageTag: imageTag.default("master"),
+  retentionPolicy: retentionPolicy.default("RECOVERY WINDOW OF 3 MONTHS"),
   metricsPort: port.default(5000),
   schedule: z
     .strictObject({
@@ -65,23 +80,23 @@ const barman = z.strictObject({
 });
 
 const backupVolume = z.strictObject({
-  volume: z.string().min(1),
-  server: z.string().min(1),
+  volume: dockerName,
+  server: dockerName,
   /** The client that pushes; may be left out when the stack provisions one client only. */
-  client: z.string().min(1).optional(),
+  client: dockerName.optional(),
   /** A push of an empty source volume is refused unless set (an empty volume is more often a mistake than data). */
   allowEmpty: z.boolean().default(false),
 });
 
 const restoreVolume = z.strictObject({
-  volume: z.string().min(1),
-  server: z.string().min(1),
+  volume: dockerName,
+  server: dockerName,
   /** The client whose copy is restored; not for `local` volumes; may be left out when one client backs the volume up. */
-  source: z.string().min(1).optional(),
+  source: dockerName.optional(),
   /** The volume restored into; defaults to `volume`. */
   to: dockerName.optional(),
   /** The client that restores; may be left out when the stack provisions one client only. */
-  client: z.string().min(1).optional(),
+  client: dockerName.optional(),
   /** Absent: the server's current copy `<client>/<volume>/`; `latest` or a name such as 20261126T131500Z: a history snapshot (not for `local` volumes). */
   snapshot: snapshot.optional(),
   /** A restore from an empty source is refused unless set. */
@@ -114,9 +129,9 @@ const privateer = z.strictObject({
     })
     .prefault({}),
   /** Changing it runs every connection check again (they also run whenever keys or servers change). */
-  checkId: z.string().min(1).optional(),
+  checkId: stepId.optional(),
   /** An on-demand push: runs when `id` changes. */
-  backup: z.strictObject({ id: z.string().min(1), volumes: z.array(backupVolume).min(1) }).optional(),
+  backup: z.strictObject({ id: stepId, volumes: z.array(backupVolume).min(1) }).optional(),
   /** The server's hard-link snapshots of each client's copy: taken on `schedule`, keeping `daily` daily and `weekly` weekly ones. */
   history: history.prefault({}),
 });
@@ -127,7 +142,7 @@ const isoTimestamp = z.string().refine((value) => /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\
 
 /** A restorable copy of the database on the backup host, made when `id` changes. */
 const prepareRestore = z.strictObject({
-  id: z.string().min(1),
+  id: stepId,
   backup: z.string().regex(/^(latest|oldest|\d{8}T\d{6})$/, { error: "must be latest, oldest or a backup id such as 20250601T010001" }).default("latest"),
   /** Point-in-time recovery: replay WAL up to this moment. */
   targetTime: isoTimestamp.optional(),
@@ -139,24 +154,24 @@ const prepareRestore = z.strictObject({
   database: z
     .strictObject({
       /** Its image; `local` builds images/postgres. Left out: `local` on a stack with a standInPrimary (offline), else ghcr.io/vimc/montagu-db:main. */
-      image: z.string().min(1).optional(),
-      args: z.array(z.string()).optional(),
+      image: imageReference.optional(),
+      args: z.array(oneLine).optional(),
     })
     .prefault({}),
 });
 
 const verify = z.strictObject({
   container: dockerName,
-  user: z.string().min(1).default("vimc"),
-  database: z.string().min(1).default("montagu"),
+  user: pgIdentifier.default("vimc"),
+  database: pgIdentifier.default("montagu"),
   query: z.string().min(1),
 });
 
 /** packit's database, dumped before its dump volume is pushed (`pg_dump -Fc`, inside its container). */
 const packitDump = z.strictObject({
   container: dockerName.default("montagu-packit-db"),
-  user: z.string().min(1).default("packituser"),
-  database: z.string().min(1).default("packit"),
+  user: pgIdentifier.default("packituser"),
+  database: pgIdentifier.default("packit"),
   /** Mounted at /pgbackup in the container; the dump is /pgbackup/packit. */
   volume: dockerName.default("montagu_packit_db_backup"),
 });
@@ -165,17 +180,17 @@ const packitDump = z.strictObject({
 const packitRestore = z.strictObject({
   dumpVolume: dockerName.default("montagu_packit_db_backup"),
   databaseVolume: dockerName.default("montagu_packit_db"),
-  image: z.string().min(1).default("ghcr.io/mrc-ide/packit-db:main"),
+  image: imageReference.default("ghcr.io/mrc-ide/packit-db:main"),
   /** Environment for the image, e.g. what makes it create the user and database. */
-  env: z.array(z.string()).default([]),
-  user: z.string().min(1).default("packituser"),
-  database: z.string().min(1).default("packit"),
+  env: z.array(environmentVariable).default([]),
+  user: pgIdentifier.default("packituser"),
+  database: pgIdentifier.default("packit"),
   waitSeconds: z.number().int().min(1).default(300),
 });
 
 /** A restore onto this machine, run when `id` changes: stop, copy each volume, start, verify. */
 const restore = z.strictObject({
-  id: z.string().min(1),
+  id: stepId,
   volumes: z.array(restoreVolume).min(1),
   /** Containers stopped before anything is copied. */
   stop: z.array(dockerName).default([]),

@@ -1,12 +1,12 @@
 import { z } from "zod";
-import { cron, dockerName, port } from "./primitives";
+import { cron, dockerName, hostName, imageTag, port } from "./primitives";
 import { ALWAYS, type At, validFieldsOfEach } from "./salvage";
 
 // privateer.json, as privateer 2.x reads it (snake_case keys are privateer's, kept as they are).
 
 const server = z.strictObject({
   name: dockerName,
-  hostname: z.string().min(1, { error: "must not be empty" }),
+  hostname: hostName,
   port,
   key_volume: dockerName,
   data_volume: dockerName,
@@ -14,14 +14,14 @@ const server = z.strictObject({
 });
 
 const scheduleJob = z.strictObject({
-  server: z.string(),
-  volume: z.string(),
+  server: dockerName,
+  volume: dockerName,
   schedule: cron,
 });
 
 const client = z.strictObject({
   name: dockerName,
-  backup: z.array(z.string()).default([]),
+  backup: z.array(dockerName).default([]),
   key_volume: dockerName.default("privateer_keys"),
   schedule: z
     .strictObject({
@@ -149,7 +149,7 @@ const topologyShape = z.strictObject({
   clients: z.array(client),
   volumes: z.array(volume),
   vault: vault.optional(),
-  tag: z.string().min(1).default("latest"),
+  tag: imageTag.default("latest"),
 });
 
 export const topologySchema = topologyShape.superRefine((topology, ctx) => {

@@ -2,6 +2,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
+import { quote } from "shell-quote";
 import { stringify } from "yaml";
 import type { HistoryConfig } from "../../config/settings";
 import { VOLUMES_DIR } from "./layout";
@@ -25,8 +26,8 @@ const SETTLE_SECONDS = 120;
 
 /** The schedule of the server's history (yacron format, as privateer-scheduler runs it). */
 export function historySchedule(settings: HistoryConfig, timezone: string): string {
-  const command = ["bash", `${HOME}/history.sh`, "scheduled", VOLUMES_DIR, "--daily", settings.daily, "--weekly", settings.weekly, "--settle", SETTLE_SECONDS];
-  return stringify({ defaults: { timezone }, jobs: [{ name: "history", command: command.join(" "), schedule: settings.schedule }] });
+  const command = ["bash", `${HOME}/history.sh`, "scheduled", VOLUMES_DIR, "--daily", `${settings.daily}`, "--weekly", `${settings.weekly}`, "--settle", `${SETTLE_SECONDS}`];
+  return stringify({ defaults: { timezone }, jobs: [{ name: "history", command: quote(command), schedule: settings.schedule }] });
 }
 
 /**

@@ -75,6 +75,11 @@ export function backupCommand(server: string, client: string, volume: string): s
   return ["rsync", "-av", "--delete", `${VOLUMES_DIR}/${volume}`, `${server}:${VOLUMES_DIR}/${client}`];
 }
 
+/** `word` as one word for a POSIX shell: as it is when it holds nothing the shell reads, else in single quotes. */
+export function shellWord(word: string): string {
+  return /^[A-Za-z0-9_.\/:=@%+,-]+$/.test(word) ? word : `'${word.replace(/'/g, "'\\''")}'`;
+}
+
 /** The schedule file privateer writes for a client's scheduler (yacron format). */
 export function scheduleFile(client: PrivateerClient, timezone: string): string {
   const schedule = client.schedule;
@@ -83,7 +88,10 @@ export function scheduleFile(client: PrivateerClient, timezone: string): string 
   if (schedule.port !== undefined) document.web = { listen: [`http://0.0.0.0:${schedule.port}`] };
   document.jobs = schedule.jobs.map((job, i) => ({
     name: `job-${i + 1}`,
-    command: backupCommand(job.server, client.name, job.volume).join(" "),
+    // Each word quoted for the shell that runs it. Names are Docker names, which need no
+    // quoting, so privateer's command stays byte for byte what it writes and what the
+    // scheduler recognises (shell-quote would write `annex2\\:/privateer/...`).
+    command: backupCommand(job.server, client.name, job.volume).map(shellWord).join(" "),
     schedule: job.schedule,
   }));
   return stringify(document);

@@ -8,6 +8,7 @@ import { type RegisteredResource, runStack, type StackRun } from "../harness/run
 import { readStackConfig, type StackConfig } from "../harness/stackConfig";
 import { rsaPrivateKeyOutputs } from "../harness/tlsKey";
 import { KEEP_RESULT } from "../../components/script";
+import { scheduleFile } from "../../components/privateer/layout";
 
 const runShell = (script: string, env: Record<string, string>) => {
   const result = spawnSync("/bin/bash", ["-c", script], { env: { ...process.env, ...env }, encoding: "utf8" });
@@ -298,5 +299,14 @@ describe("steps", () => {
     }
     const kept = await runShell(KEEP_RESULT, { PULUMI_COMMAND_STDOUT: "2026-11-26T13:15:00Z" });
     expect(kept).toEqual({ code: 0, stdout: "2026-11-26T13:15:00Z" });
+  });
+});
+
+describe("the schedule file", () => {
+  it("quotes each word of a job's command for the shell, and leaves privateer's command as it is for Docker names", () => {
+    const file = (volume: string) =>
+      parse(scheduleFile({ name: "production2", backup: [volume], key_volume: "k", schedule: { container: "s", jobs: [{ server: "annex2", volume, schedule: "@daily" }] } }, "UTC"));
+    expect(file("montagu_orderly_volume").jobs[0].command).toBe("rsync -av --delete /privateer/volumes/montagu_orderly_volume annex2:/privateer/volumes/production2");
+    expect(parseShell(file("a b;touch x").jobs[0].command)).toEqual(["rsync", "-av", "--delete", "/privateer/volumes/a b;touch x", "annex2:/privateer/volumes/production2"]);
   });
 });

@@ -225,6 +225,93 @@ describe("names, ports and schedules", () => {
   });
 });
 
+describe("free text never reaches a file or a command line", () => {
+  const HOST = "is not a host name (letters, digits and '-' in dot-separated labels) or an IP address";
+
+  it("takes a server's hostname only as a host name: a newline would add options to the client's ssh config", () => {
+    expect(withTopology((t) => (t.servers[0].hostname = "annex2.example\n    ProxyCommand touch /tmp/owned"))).toEqual([
+      `servers[0].hostname: 'annex2.example\\n    ProxyCommand touch /tmp/owned' ${HOST}`,
+    ]);
+    expect(withTopology((t) => (t.servers[0].hostname = "-oProxyCommand=x"))).toEqual([`servers[0].hostname: '-oProxyCommand=x' ${HOST}`]);
+    for (const hostname of ["annex2.montagu.dide.ic.ac.uk", "localhost", "annex2", "10.0.0.2", "::1"]) {
+      expect(withTopology((t) => (t.servers[0].hostname = hostname)), hostname).toEqual([]);
+    }
+  });
+
+  it("takes barman's database host and name, and its retention policy, only in the forms barman.conf and libpq read", () => {
+    expect(withConfig((c) => (c.barman.database.host = "db\nstreaming_archiver = off"))).toEqual([
+      `montagu-backup:barman.database.host: 'db\\nstreaming_archiver = off' ${HOST}`,
+    ]);
+    expect(withConfig((c) => (c.barman.database.name = "montagu host=elsewhere"))).toEqual([
+      `montagu-backup:barman.database.name: 'montagu host=elsewhere' is not a PostgreSQL name ([a-zA-Z_][a-zA-Z0-9_]*, at most 63)`,
+    ]);
+    expect(withConfig((c) => (c.barman.retentionPolicy = "RECOVERY WINDOW OF 3 MONTHS\nslot_name = other"))).toEqual([
+      `montagu-backup:barman.retentionPolicy: 'RECOVERY WINDOW OF 3 MONTHS\\nslot_name = other' is not a barman retention policy such as 'RECOVERY WINDOW OF 3 MONTHS' or 'REDUNDANCY 2'`,
+    ]);
+    expect(withConfig((c) => (c.barman.imageTag = "master --privileged"))).toEqual([
+      `montagu-backup:barman.imageTag: 'master --privileged' is not an image tag ([a-zA-Z0-9_][a-zA-Z0-9_.-]*, at most 128)`,
+    ]);
+    expect(
+      withConfig((c) => {
+        c.barman.database = { host: "production2.montagu.dide.ic.ac.uk", name: "montagu_2" };
+        c.barman.retentionPolicy = "recovery window of 4 weeks";
+        c.barman.imageTag = "v1.2.0";
+      }),
+    ).toEqual([]);
+    expect(withConfig((c) => (c.barman.retentionPolicy = "REDUNDANCY 2"))).toEqual([]);
+  });
+
+  it("takes images only as image references: one starting with '-' would be an option of docker run", () => {
+    const REF = "is not an image reference such as ghcr.io/vimc/montagu-db:main";
+    expect(withConfig((c) => (c.prepareRestore = { id: "1", database: { image: '--privileged' } }))).toEqual([
+      `montagu-backup:prepareRestore.database.image: '--privileged' ${REF}`,
+    ]);
+    expect(withConfig((c) => (c.prepareRestore = { id: "1", database: { image: "postgres:17", args: ["-c", "x=1\n"] } }))).toEqual([
+      `montagu-backup:prepareRestore.database.args[1]: 'x=1\\n' must be on one line, without control characters`,
+    ]);
+    for (const image of ["local", "postgres:17", "ghcr.io/vimc/montagu-db:main", `localhost:5000/montagu/db@sha256:${"a".repeat(64)}`]) {
+      expect(withConfig((c) => (c.prepareRestore = { id: "1", database: { image, args: ["-c", "max_connections=10"] } })), image).toEqual([]);
+    }
+    expect(withTopology((t) => (t.tag = "latest;true"))).toEqual(["tag: 'latest;true' is not an image tag ([a-zA-Z0-9_][a-zA-Z0-9_.-]*, at most 128)"]);
+  });
+
+  it("takes database and user names only as identifiers: psql reads one with '=' as a connection string", () => {
+    const NAME = "is not a PostgreSQL name ([a-zA-Z_][a-zA-Z0-9_]*, at most 63)";
+    const packit = (settings: Json) =>
+      problems(baseTopology(), { machines: ["uat"], restore: { id: "1", volumes: [{ volume: "orderly", server: "annex2", to: "packit_dump" }], packit: { dumpVolume: "packit_dump", ...settings } } });
+    expect(packit({ database: "dbname=postgres host=elsewhere", user: "-U", image: "-v /:/host", env: ["POSTGRES_DB=packit\nX=1", "not an assignment"] })).toEqual([
+      "montagu-backup:restore.packit.image: '-v /:/host' is not an image reference such as ghcr.io/vimc/montagu-db:main",
+      "montagu-backup:restore.packit.env[0]: 'POSTGRES_DB=packit\\nX=1' is not NAME=value on one line",
+      "montagu-backup:restore.packit.env[1]: 'not an assignment' is not NAME=value on one line",
+      `montagu-backup:restore.packit.user: '-U' ${NAME}`,
+      `montagu-backup:restore.packit.database: 'dbname=postgres host=elsewhere' ${NAME}`,
+    ]);
+    expect(packit({ database: "packit", user: "packituser", image: "ghcr.io/mrc-ide/packit-db:main", env: ["POSTGRES_DB=packit", "EMPTY="] })).toEqual([]);
+    expect(problems(baseTopology(), { machines: ["uat"], restore: { id: "1", volumes: [{ volume: "orderly", server: "annex2" }], verify: { container: "db", database: "x=y", query: "select 1" } } })).toEqual([
+      `montagu-backup:restore.verify.database: 'x=y' ${NAME}`,
+    ]);
+    expect(problems(baseTopology(), { machines: ["production2"], packitDump: { user: 'packit user' } })).toEqual([`montagu-backup:packitDump.user: 'packit user' ${NAME}`]);
+  });
+
+  it("reports each problem on one line, whatever the input holds", () => {
+    expect(withConfig((c) => (c.machines = ["annex2\n  - nothing wrong"]))).toEqual([
+      "montagu-backup:machines[0]: machine 'annex2\\n  - nothing wrong' is not a server or client in privateer.json",
+    ]);
+  });
+
+  it("takes the names in transfers and schedules only as Docker names", () => {
+    expect(problems(baseTopology(), { machines: ["production2"], privateer: { backup: { id: "1", volumes: [{ volume: "orderly;true", server: "annex2" }] } } })).toEqual([
+      "montagu-backup:privateer.backup.volumes[0].volume: 'orderly;true' is not a valid Docker name ([a-zA-Z0-9][a-zA-Z0-9_.-]*)",
+    ]);
+    expect(problems(baseTopology(), { machines: ["uat"], restore: { id: "1", volumes: [{ volume: "orderly", server: "annex2", source: "-production2" }] } })).toEqual([
+      "montagu-backup:restore.volumes[0].source: '-production2' is not a valid Docker name ([a-zA-Z0-9][a-zA-Z0-9_.-]*)",
+    ]);
+    expect(withTopology((t) => (t.clients[0].schedule.jobs[0].server = "annex2 x"))).toEqual([
+      "clients[0].schedule.jobs[0].server: 'annex2 x' is not a valid Docker name ([a-zA-Z0-9][a-zA-Z0-9_.-]*)",
+    ]);
+  });
+});
+
 describe("stack settings", () => {
   it("rejects a machine that is not in the topology", () => {
     expect(withConfig((c) => (c.machines = ["annex3"]))).toEqual(["montagu-backup:machines[0]: machine 'annex3' is not a server or client in privateer.json"]);
