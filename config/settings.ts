@@ -136,9 +136,28 @@ const privateer = z.strictObject({
   history: history.prefault({}),
 });
 
-const isoTimestamp = z.string().refine((value) => /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/.test(value) && !Number.isNaN(Date.parse(value)), {
-  error: (issue) => `'${String(issue.input)}' is not a time with a zone, such as 2026-11-21T18:30:00Z`,
+const TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(?:Z|[+-](\d{2}):?(\d{2}))$/;
+
+/** Why `value` is not a moment a point-in-time recovery can reach, or undefined. */
+function targetTimeProblem(value: string, now = Date.now()): string | undefined {
+  const match = TIMESTAMP.exec(value);
+  if (match === null) return `'${value}' is not a time with a zone, such as 2026-11-21T18:30:00Z`;
+  const [year, month, day, hour, minute, second = 0, offsetHours = 0, offsetMinutes = 0] = match.slice(1).map((part) => (part === undefined ? undefined : Number(part))) as number[];
+  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth || hour > 23 || minute > 59 || second > 59 || offsetHours > 14 || offsetMinutes > 59) {
+    return `'${value}' is not a real date and time`;
+  }
+  if (Date.parse(value.replace(" ", "T")) > now) return `'${value}' is in the future: a point-in-time recovery replays WAL up to a moment that has passed`;
+  return undefined;
+}
+
+const isoTimestamp = z.string().superRefine((value, ctx) => {
+  const problem = targetTimeProblem(value);
+  if (problem !== undefined) ctx.addIssue({ code: "custom", message: problem });
 });
+
+/** More parallel copy jobs than any machine has cores. */
+const MAX_JOBS = 64;
 
 /** A restorable copy of the database on the backup host, made when `id` changes. */
 const prepareRestore = z.strictObject({
@@ -147,7 +166,7 @@ const prepareRestore = z.strictObject({
   /** Point-in-time recovery: replay WAL up to this moment. */
   targetTime: isoTimestamp.optional(),
   /** Parallel copy jobs; the backup host's core count when left out. */
-  jobs: z.number().int().min(1).optional(),
+  jobs: z.number().int().min(1).max(MAX_JOBS, { error: `must be at most ${MAX_JOBS} (parallel copy jobs, one per core of the backup host)` }).optional(),
   /** How long replaying WAL may take, in seconds. */
   replayTimeout: z.number().int().min(1).default(3600),
   /** The database that replays WAL on the copy. */
@@ -350,6 +369,7 @@ function transferProblems(topology: TopologyParts, machines: string[], rawConfig
     if (!servers.has(server)) problems.push({ path, message: `unknown server '${server}'` });
   };
 
+  const pushed = new Map<string, number>();
   settings.backup?.volumes.forEach((entry, i) => {
     checkServer(entry.server, at("backup", "volumes", i, "server"));
     const client = transferClient(topology, machines, entry.client);
@@ -357,6 +377,17 @@ function transferProblems(topology: TopologyParts, machines: string[], rawConfig
       problems.push({ path: at("backup", "volumes", i, "client"), message: client.problem });
     } else if (!backersOf(entry.volume).includes(client)) {
       problems.push({ path: at("backup", "volumes", i, "volume"), message: `client '${client}' does not back up volume '${entry.volume}'` });
+    } else {
+      const key = JSON.stringify([client, entry.server, entry.volume]);
+      const earlier = pushed.get(key);
+      if (earlier !== undefined) {
+        problems.push({
+          path: at("backup", "volumes", i, "volume"),
+          message: `volume '${entry.volume}' of '${client}' is already pushed to '${entry.server}' by montagu-backup:privateer.backup.volumes[${earlier}]`,
+        });
+      } else {
+        pushed.set(key, i);
+      }
     }
   });
 
@@ -467,6 +498,13 @@ function restoreTargetProblems(topology: TopologyParts, machines: string[], rawC
   if (databaseVolume === packit.dumpVolume) {
     problems.push({ path, message: `must not be the dump volume '${databaseVolume}': rebuilding packit's database there would destroy the dump it is rebuilt from` });
   }
+  const restoredBy = databaseVolume === packit.dumpVolume ? undefined : firstTarget.get(databaseVolume);
+  if (restoredBy !== undefined) {
+    problems.push({
+      path,
+      message: `must not be '${databaseVolume}', which montagu-backup:restore.volumes[${restoredBy}] restores into: rebuilding packit's database there would destroy that restore`,
+    });
+  }
   const use = useOf(databaseVolume);
   if (use !== undefined) {
     problems.push({
@@ -476,6 +514,39 @@ function restoreTargetProblems(topology: TopologyParts, machines: string[], rawC
           ? `refused: '${use.backedUpBy}' backs up volume '${databaseVolume}', so rebuilding packit's database in it would overwrite the source of its backups`
           : `refused: volume '${databaseVolume}' is ${use.what} on this stack's engine (${formatPath(use.path)}); rebuilding packit's database in it would destroy it`,
     });
+  }
+  return problems;
+}
+
+/**
+ * barman's volumes among the other roles on the engine: none is a volume that a client there
+ * backs up (the nightly copy would overwrite the source of its backups), and with a privateer
+ * server there, the recover volume is one of the topology's `local` volumes, the one it serves.
+ */
+function barmanRoleProblems(topology: TopologyParts, machines: string[], rawConfig: unknown) {
+  const problems: { path: Path; message: string }[] = [];
+  const rawBarman = (rawConfig as { barman?: unknown } | undefined)?.barman;
+  if (rawBarman === undefined) return problems;
+  const volumes = validFields(barman, rawBarman).volumes;
+  if (volumes === undefined) return problems;
+  const clients = onThisEngine(topology.clients, machines);
+  for (const [key, volume] of Object.entries(volumes)) {
+    const backer = clients.find(({ value }) => value.backup?.includes(volume));
+    if (backer !== undefined) {
+      problems.push({
+        path: ["config", "barman", "volumes", key],
+        message: `volume '${volume}' is backed up by '${backer.value.name}' on this stack's engine (clients[${backer.at}].backup): barman's ${key} volume there would overwrite the source of its backups`,
+      });
+    }
+  }
+  if (onThisEngine(topology.servers, machines).length > 0) {
+    const local = topology.volumes.filter(({ value }) => value.local === true && value.name !== undefined).map(({ value }) => value.name!);
+    if (!local.includes(volumes.recover)) {
+      problems.push({
+        path: ["config", "barman", "volumes", "recover"],
+        message: `volume '${volumes.recover}' is not a local volume of the topology (${local.map((v) => `'${v}'`).join(", ") || "none"}): the privateer server on this engine would serve restores an empty volume`,
+      });
+    }
   }
   return problems;
 }
@@ -520,6 +591,7 @@ export const settingsSchema = z
         message: `the topology has no vault to read keys from, so this stack must generate them`,
       });
     }
+    for (const problem of barmanRoleProblems(topology, machines, raw.config)) ctx.addIssue({ code: "custom", ...problem });
     const claims = engineClaims(topology, machines, raw.config);
     const problems = [
       ...collisions(claims.ports, (p) => `port ${p}`),

@@ -52,6 +52,8 @@ export interface TopologyParts {
   servers: At<Partial<Server>>[];
   clients: At<Partial<Client>>[];
   volumes: At<Partial<Volume>>[];
+  /** Whether the topology lists its volumes (an empty list included), so that a volume can be unknown. */
+  volumesListed: boolean;
 }
 
 /**
@@ -64,6 +66,7 @@ export function topologyParts(raw: unknown): TopologyParts {
     servers: validFieldsOfEach(server, record.servers),
     clients: validFieldsOfEach(client, record.clients),
     volumes: validFieldsOfEach(volume, record.volumes),
+    volumesListed: Array.isArray(record.volumes),
   };
 }
 
@@ -80,7 +83,7 @@ export function repeats<T>(items: At<T>[], key: (item: T) => string | undefined)
 }
 
 /** The rules privateer enforces on its configuration, each with its own message. */
-export function topologyProblems({ servers, clients, volumes }: TopologyParts): Issue[] {
+export function topologyProblems({ servers, clients, volumes, volumesListed }: TopologyParts): Issue[] {
   const problems: Issue[] = [];
   for (const { at, value } of repeats(servers, (s) => s.name)) {
     problems.push({ path: ["servers", at, "name"], message: `duplicate server name '${value.name}'` });
@@ -93,8 +96,9 @@ export function topologyProblems({ servers, clients, volumes }: TopologyParts): 
   }
   const serverNames = new Set(servers.map(({ value }) => value.name));
   const volumesByName = new Map(volumes.map(({ value }) => [value.name, value]));
-  // Without a valid volume list, unknown-volume findings would only be noise.
-  const volumesKnown = volumes.length > 0;
+  // Without a list of volumes, or with one whose names are malformed, unknown-volume findings
+  // would only be noise; an empty list is a list, and every volume is unknown to it.
+  const volumesKnown = volumesListed && volumes.every(({ value }) => value.name !== undefined);
 
   for (const { at: i, value: c } of clients) {
     if (c.name !== undefined && serverNames.has(c.name)) {

@@ -312,6 +312,121 @@ describe("free text never reaches a file or a command line", () => {
   });
 });
 
+describe("values valid in form but wrong in meaning", () => {
+  const prepare = (settings: Json) => withConfig((c) => (c.prepareRestore = { id: "1", ...settings }));
+
+  it("takes a point-in-time recovery's target only as a real moment that has passed", () => {
+    expect(prepare({ targetTime: "2026-02-30T10:00:00Z" })).toEqual(["montagu-backup:prepareRestore.targetTime: '2026-02-30T10:00:00Z' is not a real date and time"]);
+    expect(prepare({ targetTime: "2025-06-01T24:00:00+01:00" })).toEqual(["montagu-backup:prepareRestore.targetTime: '2025-06-01T24:00:00+01:00' is not a real date and time"]);
+    expect(prepare({ targetTime: "2999-01-01T00:00:00Z" })).toEqual([
+      "montagu-backup:prepareRestore.targetTime: '2999-01-01T00:00:00Z' is in the future: a point-in-time recovery replays WAL up to a moment that has passed",
+    ]);
+    for (const targetTime of ["2024-02-29T23:59:59Z", "2025-06-01 10:00+01:00", "2025-06-01T10:00:00.5-0500"]) expect(prepare({ targetTime }), targetTime).toEqual([]);
+  });
+
+  it("caps parallel copy jobs at 64", () => {
+    expect(prepare({ jobs: 65 })).toEqual(["montagu-backup:prepareRestore.jobs: must be at most 64 (parallel copy jobs, one per core of the backup host)"]);
+    expect(prepare({ jobs: 64 })).toEqual([]);
+  });
+
+  it("refuses blank ids, which run nothing again when changed to another blank", () => {
+    const BLANK = "is not an id: give some text, on one line (changing it runs the step again)";
+    expect(prepare({ id: "   " })).toEqual([`montagu-backup:prepareRestore.id: '   ' ${BLANK}`]);
+    expect(problems(baseTopology(), { machines: ["uat"], restore: { id: "\t", volumes: [{ volume: "orderly", server: "annex2" }] } })).toEqual([
+      `montagu-backup:restore.id: '\\t' ${BLANK}`,
+    ]);
+    expect(problems(baseTopology(), { machines: ["production2"], privateer: { checkId: " ", backup: { id: "", volumes: [{ volume: "orderly", server: "annex2" }] } } })).toEqual([
+      `montagu-backup:privateer.checkId: ' ' ${BLANK}`,
+      `montagu-backup:privateer.backup.id: '' ${BLANK}`,
+    ]);
+    expect(prepare({ id: "2026-11-21 restore of uat" })).toEqual([]);
+  });
+
+  it("refuses the same volume pushed twice to one server in one backup", () => {
+    const backup = (volumes: Json[]) => problems(baseTopology(), { machines: ["production2"], privateer: { backup: { id: "1", volumes } } });
+    expect(backup([{ volume: "orderly", server: "annex2" }, { volume: "orderly", server: "annex2", allowEmpty: true }])).toEqual([
+      "montagu-backup:privateer.backup.volumes[1].volume: volume 'orderly' of 'production2' is already pushed to 'annex2' by montagu-backup:privateer.backup.volumes[0]",
+    ]);
+    const topology = baseTopology();
+    topology.servers.push({ ...topology.servers[0], name: "annex", hostname: "annex.example" });
+    expect(problems(topology, { machines: ["production2"], privateer: { backup: { id: "1", volumes: [{ volume: "orderly", server: "annex2" }, { volume: "orderly", server: "annex" }] } } })).toEqual([]);
+  });
+});
+
+describe("an empty list skips no check", () => {
+  it("finds every backed-up or scheduled volume unknown to an empty list of volumes", () => {
+    const withTopology = (change: (t: Json) => void) => {
+      const topology = baseTopology();
+      change(topology);
+      return problems(topology, { machines: ["uat"] });
+    };
+    expect(withTopology((t) => (t.volumes = []))).toEqual(["clients[0].backup[0]: unknown volume 'orderly'"]);
+    // With barman beside the server, its recover volume is not among the (no) local volumes either.
+    expect(problems({ ...baseTopology(), volumes: [] }, baseConfig())).toEqual([
+      "clients[0].backup[0]: unknown volume 'orderly'",
+      "montagu-backup:barman.volumes.recover: volume 'barman_recover' is not a local volume of the topology (none): the privateer server on this engine would serve restores an empty volume",
+    ]);
+    expect(
+      withTopology((t) => {
+        t.volumes = [];
+        t.clients[0].backup = ["x;true"];
+        t.clients[0].schedule.jobs[0].volume = "x;true";
+      }),
+    ).toEqual([
+      "clients[0].backup[0]: 'x;true' is not a valid Docker name ([a-zA-Z0-9][a-zA-Z0-9_.-]*)",
+      "clients[0].schedule.jobs[0].volume: 'x;true' is not a valid Docker name ([a-zA-Z0-9][a-zA-Z0-9_.-]*)",
+    ]);
+    expect(withTopology((t) => (t.volumes = [{ name: "orderly" }]))).toEqual([]);
+  });
+});
+
+describe("roles that would collide on one engine", () => {
+  /** production2's client and barman on one engine. */
+  const withBarman = (volumes: Json, machines = ["production2"]) =>
+    problems(baseTopology(), { machines, barman: { slot: "barman", database: { host: "localhost" }, volumes } });
+
+  it("refuses a barman volume that a client on the engine backs up: the nightly copy would overwrite its source", () => {
+    expect(withBarman({ nightly: "orderly" })).toEqual([
+      "montagu-backup:barman.volumes.nightly: volume 'orderly' is backed up by 'production2' on this stack's engine (clients[0].backup): barman's nightly volume there would overwrite the source of its backups",
+    ]);
+    expect(withBarman({ nightly: "montagu_db_volume" })).toEqual([]);
+    expect(withBarman({ nightly: "orderly" }, ["uat"])).toEqual([]);
+  });
+
+  it("needs barman's recover volume to be a local volume of the topology when a privateer server shares its engine", () => {
+    expect(withConfig((c) => (c.barman.volumes = { recover: "recover_renamed" }))).toEqual([
+      "montagu-backup:barman.volumes.recover: volume 'recover_renamed' is not a local volume of the topology ('barman_recover'): the privateer server on this engine would serve restores an empty volume",
+    ]);
+    expect(
+      problems(
+        (() => {
+          const t = baseTopology();
+          t.volumes[1].name = "recover_renamed";
+          return t;
+        })(),
+        { ...baseConfig(), barman: { ...baseConfig().barman, volumes: { recover: "recover_renamed" } } },
+      ),
+    ).toEqual([]);
+    // Without a server on the engine, the recover volume is barman's own affair.
+    expect(withBarman({ recover: "recover_renamed" })).toEqual([]);
+  });
+
+  it("refuses to rebuild packit's database into a volume another entry restores into, such as the main database's", () => {
+    const topology = baseTopology();
+    topology.volumes.push({ name: "montagu_packit_db_backup" });
+    topology.clients[0].backup.push("montagu_packit_db_backup");
+    const volumes = [
+      { volume: "montagu_packit_db_backup", server: "annex2" },
+      { volume: "barman_recover", server: "annex2", to: "montagu_db_volume" },
+    ];
+    const packit = (databaseVolume: string) => problems(topology, { machines: ["uat"], restore: { id: "1", volumes, packit: { databaseVolume } } });
+    expect(packit("montagu_db_volume")).toEqual([
+      "montagu-backup:restore.packit.databaseVolume: must not be 'montagu_db_volume', which montagu-backup:restore.volumes[1] restores into: rebuilding packit's database there would destroy that restore",
+    ]);
+    expect(packit("montagu_packit_db")).toEqual([]);
+  });
+});
+
 describe("stack settings", () => {
   it("rejects a machine that is not in the topology", () => {
     expect(withConfig((c) => (c.machines = ["annex3"]))).toEqual(["montagu-backup:machines[0]: machine 'annex3' is not a server or client in privateer.json"]);
@@ -436,11 +551,9 @@ describe("nothing lost: empty sources, snapshots and history", () => {
   const restoreOn = (machine: string, volumes: Json[]) => ({ machines: [machine], restore: { id: "1", volumes } });
 
   it("refuses empty pushes and restores unless allowEmpty is set on the entry", () => {
-    const backup = parsed(baseTopology(), {
-      machines: ["production2"],
-      privateer: { backup: { id: "1", volumes: [{ volume: "orderly", server: "annex2" }, { volume: "orderly", server: "annex2", allowEmpty: true }] } },
-    });
-    expect(backup.config.privateer.backup.volumes.map((v: Json) => v.allowEmpty)).toEqual([false, true]);
+    const backup = (entry: Json) => parsed(baseTopology(), { machines: ["production2"], privateer: { backup: { id: "1", volumes: [entry] } } });
+    expect(backup({ volume: "orderly", server: "annex2" }).config.privateer.backup.volumes[0].allowEmpty).toBe(false);
+    expect(backup({ volume: "orderly", server: "annex2", allowEmpty: true }).config.privateer.backup.volumes[0].allowEmpty).toBe(true);
     const restored = parsed(baseTopology(), restoreOn("uat", [{ volume: "orderly", server: "annex2" }, { volume: "orderly", server: "annex2", to: "o2", allowEmpty: true }]));
     expect(restored.config.restore.volumes.map((v: Json) => v.allowEmpty)).toEqual([false, true]);
     expect(problems(baseTopology(), restoreOn("uat", [{ volume: "orderly", server: "annex2", allowEmpty: "yes" }]))).toEqual([
@@ -566,6 +679,7 @@ describe("nothing lost: a restore never writes over what the stack's engine uses
     config.restore.volumes.push({ volume: "orderly", server: "annex2", to: "barman_recover" });
     expect(problems(topology, config)).toEqual([
       `montagu-backup:restore.volumes[0].to: refused: volume 'barman_recover' is barman's recover volume on this stack's engine (montagu-backup:barman.volumes.recover); restoring over it would destroy it ${override}`,
+      "montagu-backup:barman.volumes.recover: volume 'barman_recover' is not a local volume of the topology ('recover_local'): the privateer server on this engine would serve restores an empty volume",
     ]);
   });
 
