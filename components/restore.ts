@@ -83,7 +83,7 @@ export class Restore extends pulumi.ComponentResource {
 
     if (settings.verify !== undefined) {
       const v = settings.verify;
-      const psql = quote(["docker", "exec", v.container, "psql", "-U", v.user, "-d", v.database, "--no-psqlrc", "-v", "ON_ERROR_STOP=1", "-Atc", v.query]);
+      const psql = quote(["docker", "exec", v.container, "psql", "-U", v.user, "-d", v.database, "--no-psqlrc", "-v", "ON_ERROR_STOP=1", "-At", `--command=${v.query}`]);
       const verify = step(
         "verify",
         [
