@@ -148,4 +148,3 @@ fi
 # The whole file list first (--no-inc-recursive) rather than directory by directory: measured
 # here, a push of 20,000 files after 1% changed takes 0.99 s this way against 1.16 s.
 rsync_progress --rsh="$shared_ssh" --delete --no-inc-recursive --info=stats2 "${rsync_excludes[@]+"${rsync_excludes[@]}"}" "$@" "$source_dir" "$destination_dir"
-echo "copy: edited for a test"
