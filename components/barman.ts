@@ -14,6 +14,8 @@ export interface BarmanArgs {
 
 const SECRETS_DIR = "/run/montagu/secrets";
 const SCHEDULE_FILE = "/etc/montagu/schedule.yml";
+/** What montagu-prepare's verify step reads (images/barman/prepare.sh). */
+const VERIFY_DIR = "/etc/montagu/verify";
 const METRICS_PORT = 5000;
 
 /** Mount points inside the container, as barman-montagu has them. */
@@ -84,6 +86,9 @@ export class Barman extends pulumi.ComponentResource {
           { file: `${SECRETS_DIR}/barman`, content: pulumi.secret(args.passwords.backup), permissions: "0600" },
           { file: `${SECRETS_DIR}/streaming_barman`, content: pulumi.secret(args.passwords.stream), permissions: "0600" },
           { file: SCHEDULE_FILE, content: barmanSchedule(settings, args.timezone), permissions: "0644" },
+          // Files, not a command line: the query reaches psql as it was written.
+          { file: `${VERIFY_DIR}/database`, content: settings.verify.database, permissions: "0644" },
+          { file: `${VERIFY_DIR}/query`, content: settings.verify.query, permissions: "0644" },
         ],
       },
       { parent: this, deleteBeforeReplace: true },

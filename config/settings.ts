@@ -77,6 +77,16 @@ const barman = z.strictObject({
       nightly: dockerName.default("montagu_db_volume"),
     })
     .prefault({}),
+  /**
+   * What proves each nightly copy restorable: the copy is started, `query` runs on `database`
+   * (its answer goes to the metrics), and the copy is stopped cleanly again.
+   */
+  verify: z
+    .strictObject({
+      database: pgIdentifier.default("montagu"),
+      query: oneLine.pipe(z.string().trim().min(1, { error: "must not be blank" })).default("SELECT count(*) FROM pg_catalog.pg_class"),
+    })
+    .prefault({}),
 });
 
 const backupVolume = z.strictObject({

@@ -23,6 +23,8 @@ STATE = "/metrics/state.json"
 CONNECTION_PROBLEM = "/metrics/connection-problem"
 NIGHTLY_STAMP = "/metrics/nightly-last-success"
 NIGHTLY_FAILURE = "/metrics/nightly-failed"
+NIGHTLY_VERIFIED = "/metrics/nightly-verified.json"
+NIGHTLY_VERIFY_FAILURE = "/metrics/nightly-verify-failed"
 SERVER = "montagu"
 LABELS = f'database="{SERVER}"'
 STALE_AFTER = float(os.environ.get("BARMAN_METRICS_STALE_AFTER", "900"))
@@ -130,6 +132,23 @@ def render(state, now):
     except (OSError, ValueError):
         pass
     metric("barman_nightly_recovery_failed", int(os.path.exists(NIGHTLY_FAILURE)))
+    try:
+        with open(NIGHTLY_VERIFIED, encoding="utf-8") as handle:
+            verified = json.load(handle)
+        at = datetime.datetime.fromisoformat(verified["time"].replace("Z", "+00:00")).timestamp()
+        metric("barman_nightly_verification_time", at)
+        metric("barman_time_since_last_verified_nightly_seconds", round(now - at, 3))
+        metric("barman_nightly_verification_seconds", verified["seconds"])
+        answer = str(verified["answer"])
+        try:
+            metric("barman_nightly_verification_value", float(answer))
+        except ValueError:
+            pass
+        shown = answer[:200].replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+        lines.append(f'barman_nightly_verification_answer{{{LABELS},answer="{shown}"}} 1')
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    metric("barman_nightly_verification_failed", int(os.path.exists(NIGHTLY_VERIFY_FAILURE)))
     return "\n".join(lines) + "\n"
 
 

@@ -11,6 +11,9 @@
 #   stamp                       check that the staging copy is finished (shut down cleanly, out
 #                               of recovery), write its time to its .barman-last-restore, and
 #                               put it in DIR's place (under DIR's lock, which restores share)
+#   verify                      start DIR's finished copy, run the verification query on it
+#                               (/etc/montagu/verify/{database,query}), stop it cleanly; record
+#                               the answer, its time and how long it took for the metrics
 #   nightly                     all of the above for DIR, recording success or failure for the metrics
 # Messages go to stderr; stamp prints the copy's time alone on stdout.
 set -euo pipefail
@@ -21,6 +24,9 @@ dir="${2:?usage: montagu-prepare STEP DIR [options]}"
 shift 2
 [ -d "$dir" ] || { say "$dir is not a directory"; exit 1; }
 STAMP=.barman-last-restore
+VERIFY_DIR=/etc/montagu/verify
+VERIFIED=/metrics/nightly-verified.json
+VERIFY_FAILURE=/metrics/nightly-verify-failed
 work="$dir/.montagu"
 staging="$work/staging"
 previous="$work/previous"
@@ -141,20 +147,60 @@ swap() {
   say "the copy of $(cat "$dir/$STAMP") is in place in $dir"
 }
 
+
+verify() {
+  # The copy is finished: it starts at once, out of recovery. A copy that does not start, or
+  # whose query fails, is not restorable, whatever its stamp says.
+  local started database query answer seconds
+  started="$(date +%s.%N)"
+  [ -f "$dir/$STAMP" ] || { say "no finished copy in $dir to verify"; return 1; }
+  database="$(cat "$VERIFY_DIR/database")"
+  query="$(cat "$VERIFY_DIR/query")"
+  say "verifying the copy of $(cat "$dir/$STAMP") in $dir"
+  runuser -u postgres -- "$pg/pg_ctl" --pgdata="$dir" --wait --timeout="$timeout" --silent \
+    --options="-c listen_addresses='' -c unix_socket_directories=/tmp -c port=5498 -c ssl=off -c archive_mode=off -c shared_preload_libraries=''" \
+    --log=/tmp/verify.log start || { tail -20 /tmp/verify.log >&2; say "the copy in $dir did not start"; return 1; }
+  if ! answer="$(runuser -u postgres -- "$pg/psql" --host=/tmp --port=5498 --dbname="$database" --no-psqlrc -v ON_ERROR_STOP=1 -At --command="$query" 2>&1)"; then
+    runuser -u postgres -- "$pg/pg_ctl" --pgdata="$dir" --wait --silent --mode=fast stop || true
+    say "the verification query failed on the copy in $dir: $answer"
+    return 1
+  fi
+  runuser -u postgres -- "$pg/pg_ctl" --pgdata="$dir" --wait --silent --mode=fast stop
+  seconds="$(awk -v from="$started" -v to="$(date +%s.%N)" 'BEGIN { printf "%.3f", to - from }')"
+  python3 - "$VERIFIED" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$seconds" "$answer" <<'PY'
+import json, os, sys, tempfile
+path, time, seconds, answer = sys.argv[1:]
+handle, temporary = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".verified-")
+with os.fdopen(handle, "w", encoding="utf-8") as out:
+    json.dump({"time": time, "seconds": float(seconds), "answer": answer}, out)
+os.chmod(temporary, 0o644)
+os.replace(temporary, path)
+PY
+  say "verified in ${seconds}s: $answer"
+}
+
 case "$step" in
   wipe) wipe ;;
   recover) recover ;;
   replay) replay ;;
   stamp) stamp ;;
   swap) swap ;;
+  verify)
+    if verify; then rm -f "$VERIFY_FAILURE"; else echo "verification of $dir failed at $(date -u +%Y-%m-%dT%H:%M:%SZ)" >"$VERIFY_FAILURE"; exit 1; fi
+    ;;
   nightly)
     failure=/metrics/nightly-failed
     if ( wipe && recover && replay && stamp >/dev/null ); then
-      # Kept apart from the copy, so that a later failed night, which empties it, keeps this age.
+      # Kept apart from the copy, so that a later failed night keeps this age.
       cp "$dir/.barman-last-restore" /metrics/nightly-last-success
       rm -f "$failure"
     else
-      echo "nightly recovery into $dir failed at $(date -u +%Y-%m-%dT%H:%M:%SZ)" | tee "$failure" >&2
+      echo "nightly recovery into $dir failed at $(date -u +%Y-%m-%dT%H:%M:%SZ)" | tee "$failure" "$VERIFY_FAILURE" >&2
+      exit 1
+    fi
+    # A night is good only once its copy is proven restorable.
+    if ( verify ); then rm -f "$VERIFY_FAILURE"; else
+      echo "verification of the nightly copy in $dir failed at $(date -u +%Y-%m-%dT%H:%M:%SZ)" | tee "$VERIFY_FAILURE" >&2
       exit 1
     fi
     ;;

@@ -8,6 +8,8 @@ import { startHost, type SimulatedHost } from "../rig/hosts";
 
 const TOPOLOGY = "test/fixtures/privateer.json";
 const BARMAN_IMAGE = "montagu-backup/barman:local";
+/** What the nightly copy is asked, to prove it starts and holds the data. */
+const VERIFY_QUERY = "SELECT string_agg(datname, ',' ORDER BY datname) FROM pg_database WHERE NOT datistemplate";
 
 
 describe("barman on the backup host, streaming from a real primary", () => {
@@ -18,13 +20,13 @@ describe("barman on the backup host, streaming from a real primary", () => {
   const barman = (...args: string[]) => annex2.docker.run(["exec", "barman-montagu", "barman", ...args], { allowFailure: true });
   const sql = (query: string) =>
     production2.docker.out("exec", "montagu-db", "runuser", "-u", "postgres", "--", "psql", "-d", "montagu", "--no-psqlrc", "-v", "ON_ERROR_STOP=1", "-Atc", query);
-  const metrics = async () => {
-    const text = await annex2.docker.out(
+  const metricsText = () =>
+    annex2.docker.out(
       "run", "--rm", "--network", "host", "--entrypoint", "python3", BARMAN_IMAGE, "-c",
       "import urllib.request; print(urllib.request.urlopen('http://localhost:5000/metrics', timeout=10).read().decode())",
     );
-    return Object.fromEntries(text.split("\n").filter(Boolean).map((line) => [line.split("{")[0], Number(line.split(" ").pop())]));
-  };
+  const metrics = async () =>
+    Object.fromEntries((await metricsText()).split("\n").filter(Boolean).map((line) => [line.split("{")[0], Number(line.split(" ").pop())]));
   const collect = () => annex2.docker.run(["exec", "barman-montagu", "barman-metrics", "collect"], { allowFailure: true });
 
   beforeAll(async () => {
@@ -37,7 +39,12 @@ describe("barman on the backup host, streaming from a real primary", () => {
         "docker:host": annex2.dockerHost,
         "montagu-backup:machines": ["annex2"],
         "montagu-backup:privateer": { keys: { generate: true } },
-        "montagu-backup:barman": { slot: "barman", database: { host: "production2", port: 5432 }, passwordGroup: "fake" },
+        "montagu-backup:barman": {
+          slot: "barman",
+          database: { host: "production2", port: 5432 },
+          passwordGroup: "fake",
+          verify: { database: "montagu", query: VERIFY_QUERY },
+        },
       },
       new DockerApplier({ dockerHost: annex2.dockerHost, vault }),
     );
@@ -139,6 +146,31 @@ describe("barman on the backup host, streaming from a real primary", () => {
     // The failed night worked on its staging copy: last night's finished copy is still in place, file for file.
     expect(await inNightly("cat .barman-last-restore")).toBe(finished.stamp);
     expect(await inNightly(copy)).toBe(finished.files);
+  });
+
+  it("proves each nightly copy restorable: started, asked, stopped cleanly; a copy that does not start is flagged at once", async () => {
+    const nightly = await annex2.docker.run(["exec", "barman-montagu", "montagu-prepare", "nightly", "/nightly"], { allowFailure: true });
+    expect(nightly.code, nightly.stderr).toBe(0);
+    expect(nightly.stderr).toMatch(/verified in [0-9.]+s: montagu,postgres/);
+    const good = await metrics();
+    expect(good.barman_nightly_verification_failed).toBe(0);
+    expect(good.barman_time_since_last_verified_nightly_seconds).toBeLessThan(120);
+    expect(good.barman_nightly_verification_seconds).toBeGreaterThan(0);
+    expect(await metricsText()).toMatch(/^barman_nightly_verification_answer\{database="montagu",answer="montagu,postgres"\} 1$/m);
+    // Stopped cleanly: the copy is as finished as before it was asked.
+    const state = await annex2.docker.out("exec", "barman-montagu", "bash", "-c", "/usr/lib/postgresql/15/bin/pg_controldata /nightly | sed -n 's/^Database cluster state: *//p'");
+    expect(state).toBe("shut down");
+
+    // A copy that does not start: its control file is gone.
+    await annex2.docker.run(["exec", "barman-montagu", "mv", "/nightly/global/pg_control", "/nightly/global/pg_control.aside"]);
+    const broken = await annex2.docker.run(["exec", "barman-montagu", "montagu-prepare", "verify", "/nightly"], { allowFailure: true });
+    await annex2.docker.run(["exec", "barman-montagu", "mv", "/nightly/global/pg_control.aside", "/nightly/global/pg_control"]);
+    expect(broken.code).not.toBe(0);
+    expect(broken.stderr).toMatch(/the copy in \/nightly did not start/);
+    const flagged = await metrics();
+    expect(flagged.barman_nightly_verification_failed).toBe(1);
+    // The last verified copy keeps its time, so its age keeps growing.
+    expect(flagged.barman_nightly_verification_time).toBe(good.barman_nightly_verification_time);
   });
 
   it("says which user cannot connect when a password is wrong, and reports barman_ok 0", async () => {

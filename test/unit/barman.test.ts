@@ -75,6 +75,26 @@ describe("barman on annex2", () => {
     expect((await schedule({ schedule: { baseBackup: "0 2 * * 0" } })).jobs[2].schedule).toBe("0 2 * * 0");
   });
 
+  it("proves each nightly copy restorable with the stack's query, given to it as files", async () => {
+    const verifyFiles = async (barman: Record<string, unknown>) => {
+      const run = await annex2(barman);
+      const container = run.resources.find((r) => r.name === "barman-container")!;
+      const uploads = container.inputs.uploads as { file: string; content: string }[];
+      return Object.fromEntries(uploads.filter((u) => u.file.startsWith("/etc/montagu/verify/")).map((u) => [u.file, u.content]));
+    };
+    expect(await verifyFiles({})).toEqual({
+      "/etc/montagu/verify/database": "montagu",
+      "/etc/montagu/verify/query": "SELECT count(*) FROM pg_catalog.pg_class",
+    });
+    const query = "SELECT max(id) || ' ' || count(*) FROM batch WHERE note = 'it''s -- not a comment'";
+    expect(await verifyFiles({ verify: { database: "packit", query } })).toEqual({
+      "/etc/montagu/verify/database": "packit",
+      "/etc/montagu/verify/query": query,
+    });
+    await expect(annex2({ verify: { query: "  " } })).rejects.toThrow(/montagu-backup:barman\.verify\.query: must not be blank/);
+    await expect(annex2({ verify: { database: "montagu; drop" } })).rejects.toThrow(/montagu-backup:barman\.verify\.database:/);
+  });
+
   it("exports its container, volumes, metrics address and the operator's commands", async () => {
     const run = await annex2();
     expect(run.outputs.barman).toEqual({
