@@ -5,6 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { quote } from "shell-quote";
 import { stringify } from "yaml";
 import type { HistoryConfig } from "../../config/settings";
+import { IMAGES_DIR } from "../images";
 import { VOLUMES_DIR } from "./layout";
 
 export interface PrivateerHistoryArgs {
@@ -33,7 +34,8 @@ export function historySchedule(settings: HistoryConfig, timezone: string): stri
 /**
  * The server's own history of every copy it holds, pushed by our stacks or by the privateer
  * CLI: on its schedule, a hard-link snapshot of each copy that changed, and retention. Our
- * pushes also keep the copy they replace, at once (copy.sh); this covers the rest.
+ * pushes, on demand (copy.sh) and scheduled (privateer-scheduler), keep the copy they replace
+ * at once; this covers the rest.
  */
 export class PrivateerHistory extends pulumi.ComponentResource {
   readonly containerName: pulumi.Output<string>;
@@ -49,7 +51,7 @@ export class PrivateerHistory extends pulumi.ComponentResource {
         command: ["privateer-scheduler", `${HOME}/schedule.yml`],
         volumes: [{ volumeName: args.dataVolumeName, containerPath: VOLUMES_DIR }],
         uploads: [
-          { file: `${HOME}/history.sh`, content: fs.readFileSync(path.join(__dirname, "history.sh"), "utf8"), permissions: "0644" },
+          { file: `${HOME}/history.sh`, content: fs.readFileSync(path.join(IMAGES_DIR, "privateer", "server", "history.sh"), "utf8"), permissions: "0644" },
           { file: `${HOME}/schedule.yml`, content: historySchedule(args.settings, args.timezone), permissions: "0644" },
         ],
       },

@@ -108,10 +108,13 @@ stamp() {
   [ "$state" = "shut down" ] || { say "the copy in $dir is not ready: its cluster state is '$state', not 'shut down'"; return 1; }
   date -u +%Y-%m-%dT%H:%M:%SZ >"$staging/$STAMP"
   # Restores hold DIR's lock (shared) while they read it: the swap waits for them, and they for it.
-  if ! flock --nonblock --conflict-exit-code 75 --exclusive "$dir" "$0" swap "$dir"; then
-    [ $? -eq 75 ] || return 1
+  local status=0
+  flock --nonblock --conflict-exit-code 75 --exclusive "$dir" "$0" swap "$dir" || status=$?
+  if [ "$status" -eq 75 ]; then
     say "a restore is reading $dir: the finished copy takes its place once that restore ends"
     flock --exclusive "$dir" "$0" swap "$dir"
+  elif [ "$status" -ne 0 ]; then
+    return "$status"
   fi
   rm -rf "$previous"
   cat "$dir/$STAMP"
@@ -124,8 +127,9 @@ stamp() {
 swap() {
   local entry
   [ -f "$staging/$STAMP" ] || { say "no finished copy is staged in $dir"; return 1; }
-  # A previous left by a finished swap whose clean-up was cut short.
-  if [ -e "$dir/$STAMP" ] && [ ! -e "$previous/.moved-out" ]; then rm -rf "$previous"; fi
+  # DIR stamped means the last swap finished (its stamp comes last): whatever it left aside,
+  # its clean-up cut short, is no copy's any more.
+  if [ -e "$dir/$STAMP" ]; then rm -rf "$previous"; fi
   mkdir -p "$previous"
   shopt -s dotglob nullglob
   if [ ! -e "$previous/.moved-out" ]; then
@@ -153,17 +157,17 @@ verify() {
   # whose query fails, is not restorable, whatever its stamp says.
   local started database query answer seconds
   started="$(date +%s.%N)"
-  [ -f "$dir/$STAMP" ] || { say "no finished copy in $dir to verify"; return 1; }
+  [ -f "$dir/$STAMP" ] || { say "no finished copy in $dir to verify"; exit 1; }
   database="$(cat "$VERIFY_DIR/database")"
   query="$(cat "$VERIFY_DIR/query")"
   say "verifying the copy of $(cat "$dir/$STAMP") in $dir"
   runuser -u postgres -- "$pg/pg_ctl" --pgdata="$dir" --wait --timeout="$timeout" --silent \
     --options="-c listen_addresses='' -c unix_socket_directories=/tmp -c port=5498 -c ssl=off -c archive_mode=off -c shared_preload_libraries=''" \
-    --log=/tmp/verify.log start || { tail -20 /tmp/verify.log >&2; say "the copy in $dir did not start"; return 1; }
+    --log=/tmp/verify.log start || { tail -20 /tmp/verify.log >&2; say "the copy in $dir did not start"; exit 1; }
   if ! answer="$(runuser -u postgres -- "$pg/psql" --host=/tmp --port=5498 --dbname="$database" --no-psqlrc -v ON_ERROR_STOP=1 -At --command="$query" 2>&1)"; then
     runuser -u postgres -- "$pg/pg_ctl" --pgdata="$dir" --wait --silent --mode=fast stop || true
     say "the verification query failed on the copy in $dir: $answer"
-    return 1
+    exit 1
   fi
   runuser -u postgres -- "$pg/pg_ctl" --pgdata="$dir" --wait --silent --mode=fast stop
   seconds="$(awk -v from="$started" -v to="$(date +%s.%N)" 'BEGIN { printf "%.3f", to - from }')"
@@ -186,11 +190,15 @@ case "$step" in
   stamp) stamp ;;
   swap) swap ;;
   verify)
-    if verify; then rm -f "$VERIFY_FAILURE"; else echo "verification of $dir failed at $(date -u +%Y-%m-%dT%H:%M:%SZ)" >"$VERIFY_FAILURE"; exit 1; fi
+    # Any failing command ends the script (set -e), and the flag says so.
+    trap 'status=$?; [ "$status" -eq 0 ] || echo "verification of $dir failed at $(date -u +%Y-%m-%dT%H:%M:%SZ)" | tee "$VERIFY_FAILURE" >&2' EXIT
+    verify
+    rm -f "$VERIFY_FAILURE"
     ;;
   nightly)
     failure=/metrics/nightly-failed
-    if ( wipe && recover && replay && stamp >/dev/null ); then
+    # Each step a process of its own: inside `a && b`, bash would not stop at a failing command.
+    if "$0" wipe "$dir" && "$0" recover "$dir" && "$0" replay "$dir" && "$0" stamp "$dir" >/dev/null; then
       # Kept apart from the copy, so that a later failed night keeps this age.
       cp "$dir/.barman-last-restore" /metrics/nightly-last-success
       rm -f "$failure"
@@ -199,10 +207,7 @@ case "$step" in
       exit 1
     fi
     # A night is good only once its copy is proven restorable.
-    if ( verify ); then rm -f "$VERIFY_FAILURE"; else
-      echo "verification of the nightly copy in $dir failed at $(date -u +%Y-%m-%dT%H:%M:%SZ)" | tee "$VERIFY_FAILURE" >&2
-      exit 1
-    fi
+    "$0" verify "$dir"
     ;;
   *) say "unknown step $step" >&2; exit 2 ;;
 esac

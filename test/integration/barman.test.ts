@@ -149,8 +149,13 @@ describe("barman on the backup host, streaming from a real primary", () => {
   });
 
   it("proves each nightly copy restorable: started, asked, stopped cleanly; a copy that does not start is flagged at once", async () => {
-    const nightly = await annex2.docker.run(["exec", "barman-montagu", "montagu-prepare", "nightly", "/nightly"], { allowFailure: true });
+    // A restore reading the volume (its shared lock) makes the swap wait, not fail.
+    const nightly = await annex2.docker.run(
+      ["exec", "barman-montagu", "bash", "-c", "flock --shared /nightly sleep 20 & sleep 0.5; montagu-prepare nightly /nightly"],
+      { allowFailure: true },
+    );
     expect(nightly.code, nightly.stderr).toBe(0);
+    expect(nightly.stderr).toMatch(/a restore is reading \/nightly: the finished copy takes its place once that restore ends/);
     expect(nightly.stderr).toMatch(/verified in [0-9.]+s: montagu,postgres/);
     const good = await metrics();
     expect(good.barman_nightly_verification_failed).toBe(0);

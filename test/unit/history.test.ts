@@ -4,9 +4,9 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 
-// The server's history (components/privateer/history.sh), run here with bash as the server runs it.
+// The server's history (images/privateer/server/history.sh), run here with bash as the server runs it.
 
-const HISTORY = path.resolve("components/privateer/history.sh");
+const HISTORY = path.resolve("images/privateer/server/history.sh");
 
 let root = "";
 beforeEach(() => {
@@ -41,13 +41,21 @@ describe("the server's history", () => {
       "20261101T120000Z", // Sunday, week 44
     ];
     for (const name of names) fs.mkdirSync(path.join(root, "history", name), { recursive: true });
-    const said = history("prune", "history", "--daily", "3", "--weekly", "3");
+    const said = history("prune", "history", "--daily", "3", "--weekly", "3", "--recent", "0");
     expect(snapshots()).toEqual(["20261115T120000Z", "20261122T120000Z", "20261123T120000Z", "20261125T230000Z", "20261126T130000Z"]);
     expect(said.trim().split("\n").sort()).toEqual(
       ["20261101T120000Z", "20261120T080000Z", "20261125T010000Z", "20261126T090000Z"].map((n) => `history: dropped snapshot ${n} of history`),
     );
-    history("prune", "history", "--daily", "0", "--weekly", "0");
+    history("prune", "history", "--daily", "0", "--weekly", "0", "--recent", "0");
     expect(snapshots()).toEqual(["20261126T130000Z"]);
+  });
+
+  it("keeps every snapshot of the last day, so that the copy a push replaced outlives the next round", () => {
+    const name = (hoursAgo: number) => new Date(Date.now() - hoursAgo * 3600_000).toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+    const names = [name(30), name(2), name(1), name(0)].sort();
+    for (const n of names) fs.mkdirSync(path.join(root, "history", n), { recursive: true });
+    history("prune", "history", "--daily", "0", "--weekly", "0");
+    expect(snapshots()).toEqual(names.slice(1));
   });
 
   it("keeps a copy once per change, by hard links, and a kept file stays as it was when the copy changes", () => {

@@ -18,7 +18,7 @@ const runShell = (script: string, env: Record<string, string>) => {
 // The montagu topology (privateer.json) as each machine's stack declares it.
 
 const COPY_SCRIPT = fs.readFileSync("images/privateer/client/lock.sh", "utf8") + fs.readFileSync("components/privateer/copy.sh", "utf8");
-const HISTORY_SCRIPT = fs.readFileSync("components/privateer/history.sh", "utf8");
+const HISTORY_SCRIPT = fs.readFileSync("images/privateer/server/history.sh", "utf8");
 
 const vaultReads: string[] = [];
 const provider = dryProvider({

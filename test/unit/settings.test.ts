@@ -165,6 +165,12 @@ describe("names, ports and schedules", () => {
     ]);
   });
 
+  it("rejects one volume in two of barman's roles: a recovery would move barman's own data aside", () => {
+    expect(withConfig((c) => (c.barman.volumes = { nightly: "barman_data" }))).toEqual([
+      "montagu-backup:barman.volumes.nightly: volume 'barman_data' is already used on this stack's Docker engine by montagu-backup:barman.volumes.data",
+    ]);
+  });
+
   it("rejects a container or volume name used twice on the stack's engine", () => {
     expect(withConfig((c) => (c.barman.container = "server"))).toEqual([
       "montagu-backup:barman.container: container name 'server' is already used on this stack's Docker engine by servers[0].container",

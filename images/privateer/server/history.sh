@@ -5,9 +5,10 @@
 #       keep COPY as it is now in HISTORY/<time> (UTC, 20261126T131500Z), unless it is empty or
 #       unchanged since the newest snapshot; with --settle, not while it changed less than
 #       SECONDS ago (a push that takes no lock, from the privateer CLI, may be under way)
-#   prune HISTORY --daily N --weekly M
-#       keep the newest snapshot, the newest of each of the N latest days and of each of the M
-#       latest ISO weeks that have one; delete the rest
+#   prune HISTORY --daily N --weekly M [--recent HOURS]
+#       keep every snapshot of the last HOURS (24), so that the copy a push replaced outlives
+#       the next round; and the newest snapshot, the newest of each of the N latest days and of
+#       each of the M latest ISO weeks that have one; delete the rest
 #   scheduled ROOT --daily N --weekly M --settle SECONDS
 #       snapshot and prune every ROOT/<client>/<volume>, each under the lock transfers take
 #       (one in use is left for the next round)
@@ -56,31 +57,35 @@ snapshot() {
   local name
   name="$(date -u +%Y%m%dT%H%M%SZ)"
   while [ -e "$history/$name" ]; do sleep 1; name="$(date -u +%Y%m%dT%H%M%SZ)"; done
-  cp -al "$copy" "$history/.partial-$name"
+  # A snapshot cut short (a full disk) is never kept as if it were whole.
+  cp -al "$copy" "$history/.partial-$name" || { rm -rf "$history/.partial-$name"; fail "could not keep $copy: the copy is not kept"; }
   mv "$history/.partial-$name" "$history/$name"
   printf '%s\n' "$state" >"$history/$STATE"
   say "kept $copy as snapshot $name"
 }
 
 prune() {
-  local history="$1" daily=7 weekly=4
+  local history="$1" daily=7 weekly=4 recent=24
   shift
   while [ $# -gt 0 ]; do
     case "$1" in
       --daily) daily="$2"; shift 2 ;;
       --weekly) weekly="$2"; shift 2 ;;
+      --recent) recent="$2"; shift 2 ;;
       *) fail "unknown option $1" ;;
     esac
   done
   [ -d "$history" ] || return 0
-  local name day week newest="" days_kept=0 weeks_kept=0 last_day="" last_week="" keep
+  local name day week newest="" days_kept=0 weeks_kept=0 last_day="" last_week="" keep since
   newest="$(snapshots "$history" | tail -1)"
+  since="$(date -u -d "-$recent hours" +%Y%m%dT%H%M%SZ)"
   # Newest first: the first snapshot seen of a day (or week) is that day's newest.
   for name in $(snapshots "$history" | sort -r); do
     day="${name:0:8}"
     week="$(date -u -d "${day:0:4}-${day:4:2}-${day:6:2}" +%G-W%V)"
     keep=no
     [ "$name" != "$newest" ] || keep=yes
+    [[ "$name" < "$since" ]] || keep=yes
     if [ "$day" != "$last_day" ]; then
       last_day="$day"
       if [ "$days_kept" -lt "$daily" ]; then days_kept=$((days_kept + 1)); keep=yes; fi
@@ -130,6 +135,10 @@ case "${1:-}" in
   snapshot) shift; snapshot "$@" ;;
   prune) shift; prune "$@" ;;
   scheduled) shift; scheduled "$@" ;;
-  locked-round) snapshot "$2" "$3" --settle "$6" && prune "$3" --daily "$4" --weekly "$5" ;;
+  # Two statements, not `a && b`: bash would not stop at a failing command inside `a`.
+  locked-round)
+    snapshot "$2" "$3" --settle "$6"
+    prune "$3" --daily "$4" --weekly "$5"
+    ;;
   *) fail "usage: history.sh snapshot|prune|scheduled ..." ;;
 esac
