@@ -79,6 +79,20 @@ describe("the server's history", () => {
     expect(history("snapshot", "copy", "history")).not.toMatch(/unchanged/);
   });
 
+  it("never keeps a snapshot cut short (a full disk) as if it were whole", () => {
+    write("copy/a.txt", "a");
+    write("bin/cp", "#!/bin/sh\necho 'cp: No space left on device' >&2\nexit 1\n");
+    fs.chmodSync(path.join(root, "bin/cp"), 0o755);
+    const result = spawnSync("bash", [HISTORY, "snapshot", "copy", "history"], {
+      encoding: "utf8",
+      cwd: root,
+      env: { ...process.env, PATH: `${path.join(root, "bin")}:${process.env.PATH}` },
+    });
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toMatch(/could not keep copy/);
+    expect(fs.readdirSync(path.join(root, "history"))).toEqual([]);
+  });
+
   it("on its schedule, leaves a copy that changed moments ago and one a transfer holds, and keeps the rest", async () => {
     write("data/production2/orderly/file.txt", "x");
     write("data/production2/packit/dump", "y");
