@@ -19,6 +19,21 @@ say() { echo "history: $*"; }
 fail() { echo "history: $*" >&2; exit 1; }
 STATE=.state
 
+# The options of prune and scheduled, with their defaults.
+daily=7 weekly=4 recent=24 settle=120
+parse_options() {
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --daily) daily="$2" ;;
+      --weekly) weekly="$2" ;;
+      --recent) recent="$2" ;;
+      --settle) settle="$2" ;;
+      *) fail "unknown option $1" ;;
+    esac
+    shift 2
+  done
+}
+
 # Names, types, modes, owners, sizes, times and inodes of every entry: a new inode means the
 # file was written anew.
 state_of() { (cd "$1" && find . -printf '%i %y %m %U %G %s %T@ %p\0' | sort -z | md5sum | cut -d' ' -f1); }
@@ -65,16 +80,9 @@ snapshot() {
 }
 
 prune() {
-  local history="$1" daily=7 weekly=4 recent=24
+  local history="$1"
   shift
-  while [ $# -gt 0 ]; do
-    case "$1" in
-      --daily) daily="$2"; shift 2 ;;
-      --weekly) weekly="$2"; shift 2 ;;
-      --recent) recent="$2"; shift 2 ;;
-      *) fail "unknown option $1" ;;
-    esac
-  done
+  parse_options "$@"
   [ -d "$history" ] || return 0
   local name day week newest="" days_kept=0 weeks_kept=0 last_day="" last_week="" keep since
   newest="$(snapshots "$history" | tail -1)"
@@ -102,16 +110,9 @@ prune() {
 }
 
 scheduled() {
-  local root="$1" daily=7 weekly=4 settle=120 copy client volume status failed=0
+  local root="$1" copy client volume status failed=0
   shift
-  while [ $# -gt 0 ]; do
-    case "$1" in
-      --daily) daily="$2"; shift 2 ;;
-      --weekly) weekly="$2"; shift 2 ;;
-      --settle) settle="$2"; shift 2 ;;
-      *) fail "unknown option $1" ;;
-    esac
-  done
+  parse_options "$@"
   # Client names never start with a dot: the history itself (.montagu) is not a client.
   for copy in "$root"/*/*/; do
     [ -d "$copy" ] || continue
