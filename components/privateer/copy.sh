@@ -15,16 +15,17 @@
 #   --require-stamp NAME  the source is a prepared copy, finished only once NAME is at its top
 #   --exclude-top NAME    leave NAME, at the top of the source, out (neither copied nor deleted)
 #   --newest-in DIR       the source is the newest snapshot in the server's DIR
-#   --keep-history DIR HISTORY_SCRIPT
-#                         (a push) first keep DESTINATION as it is as a snapshot in DIR
+#   --keep-history        (a push) first keep DESTINATION as it is in the server's history
 #   --check               check the source, report it, and copy nothing
+# On the server, what a transfer asks besides rsync goes to privateer-gate's verbs
+# (`montagu VERB PATH`), which allow a client exactly that on the paths it may use.
 # shellcheck disable=SC2016,SC2029 # programs run where a directory lives expand there, by design
 set -euo pipefail
 
 say() { echo "copy: $*"; }
 refuse() { echo "copy: refused: $*" >&2; exit 3; }
 
-lock="" allow_empty=no stamp="" newest_in="" history_dir="" history_script="" check_only=no
+lock="" allow_empty=no stamp="" newest_in="" keep_history=no check_only=no
 excludes=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -33,7 +34,7 @@ while [ $# -gt 0 ]; do
     --require-stamp) stamp="$2"; shift 2 ;;
     --exclude-top) excludes+=("$2"); shift 2 ;;
     --newest-in) newest_in="$2"; shift 2 ;;
-    --keep-history) history_dir="$2"; history_script="$3"; shift 3 ;;
+    --keep-history) keep_history=yes; shift ;;
     --check) check_only=yes; shift ;;
     -*) echo "copy: unknown option $1" >&2; exit 2 ;;
     *) break ;;
@@ -54,14 +55,28 @@ work="$(mktemp -d)"
 shared_ssh="ssh -o ControlMaster=auto -o ControlPersist=yes -o ControlPath=$work/master"
 trap '$shared_ssh -O exit "$server" 2>/dev/null || true; rm -rf "$work"' EXIT
 
-# Runs a small fixed shell program where a directory lives, with the directory as $1.
-at() {
-  local where="$1" program="$2"
+# Asks VERB of a directory where it lives: of the server's gate, or of the same verb here.
+#   list DIR              the names at DIR's top, or "(missing)"
+#   fresh DIR             "yes" if DIR is missing or empty, having made it
+#   files DIR [TOP...]    every file below DIR but the TOP names, as "size<TAB>./path<NUL>"
+#   stamp DIR NAME        the content of DIR/NAME, if there is one (servers only)
+#   newest DIR            the newest snapshot's name in the history DIR (servers only)
+look() {
+  local verb="$1" where="$2"
+  shift 2
   if is_remote "$where"; then
-    $shared_ssh "$server" "sh -c $(printf '%q' "$program") sh $(printf '%q' "${where#*:}")"
-  else
-    sh -c "$program" sh "$where"
+    $shared_ssh "$server" "montagu $verb $(printf '%q ' "${where#*:}" "$@")"
+    return
   fi
+  case "$verb" in
+    list) if [ -d "$where" ]; then ls -A "$where"; else echo "(missing)"; fi ;;
+    fresh) if [ ! -e "$where" ] || [ -z "$(ls -A "$where")" ]; then mkdir -p "$where" && echo yes; fi ;;
+    files)
+      local prune=() name
+      for name in "$@"; do prune+=(-path "./$name" -prune -o); done
+      (cd "$where" && find . -mindepth 1 "${prune[@]}" ! -type d -printf '%s\t%p\0') ;;
+    *) echo "copy: $verb is asked of servers only" >&2; return 2 ;;
+  esac
 }
 rsync_progress() { rsync -a --info=progress2 "$@"; }
 
@@ -70,7 +85,7 @@ if [ -n "$lock" ]; then
 fi
 
 if [ -n "$newest_in" ]; then
-  newest="$(at "$server:$newest_in" 'ls "$1" 2>/dev/null | grep -E "^[0-9]{8}T[0-9]{6}Z$" | sort | tail -1')"
+  newest="$(look newest "$server:$newest_in")"
   [ -n "$newest" ] || refuse "$server keeps no snapshot in $newest_in"
   source_dir="$server:$newest_in/$newest/"
   say "the newest snapshot on $server is $newest"
@@ -78,13 +93,13 @@ fi
 
 # What is at the top of the source, but what is left out: empty means nothing to copy.
 excluded="$(printf '%s\n' "${excludes[@]+"${excludes[@]}"}")"
-contents="$(at "$source_dir" '[ -d "$1" ] && ls -A "$1" || echo "(missing)"')"
+contents="$(look list "$source_dir")"
 if [ "$contents" = "(missing)" ]; then
   refuse "$(describe "$source_dir") does not exist"
 fi
 contents="$(grep -vxF -f <(printf '%s\n' "$excluded") <<<"$contents" || true)"
 if [ -n "$stamp" ]; then
-  stamped="$(at "$source_dir" "cat \"\$1\"/$(printf '%q' "$stamp") 2>/dev/null || true")"
+  stamped="$(look stamp "$source_dir" "$stamp")"
   [ -n "$stamped" ] || refuse "$(describe "$source_dir") holds no finished copy ($stamp is missing: no prepare has finished into it); prepare one, then restore"
   say "$(describe "$source_dir") holds a copy prepared at $stamped"
 fi
@@ -96,9 +111,9 @@ if [ "$check_only" = yes ]; then
   exit 0
 fi
 
-if [ -n "$history_dir" ]; then
+if [ "$keep_history" = yes ]; then
   started="$(date +%s%N)"
-  $shared_ssh "$server" "bash -s -- snapshot $(printf '%q' "${destination_dir#*:}") $(printf '%q' "$history_dir")" <<<"$history_script"
+  $shared_ssh "$server" "montagu snapshot $(printf '%q' "${destination_dir#*:}")"
   say "the copy this push replaces is kept ($(( ($(date +%s%N) - started) / 1000000 )) ms)"
 fi
 
@@ -109,13 +124,12 @@ streams="$(nproc)"
 [ "$streams" -ge 2 ] || streams=2
 [ "$streams" -le 4 ] || streams=4
 
-fresh="$(at "$destination_dir" 'if [ ! -e "$1" ] || [ -z "$(ls -A "$1")" ]; then mkdir -p "$1" && echo yes; fi')"
+fresh="$(look fresh "$destination_dir")"
 if [ "$fresh" = yes ]; then
   # Largest first, each to the least loaded stream: a database's few large files spread out,
   # and the streams end together. Paths are NUL-separated, since a file name may hold any
   # character but that one.
-  prune_excluded="$(for name in "${excludes[@]+"${excludes[@]}"}"; do printf -- '-path ./%q -prune -o ' "$name"; done)"
-  at "$source_dir" "cd \"\$1\" && find . -mindepth 1 $prune_excluded ! -type d -printf '%s\t%p\0'" | sort --zero-terminated --numeric-sort --reverse |
+  look files "$source_dir" "${excludes[@]+"${excludes[@]}"}" | sort --zero-terminated --numeric-sort --reverse |
     awk -v streams="$streams" -v parts="$work/part-" '
       BEGIN { RS = "\0" }
       {

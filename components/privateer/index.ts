@@ -51,7 +51,7 @@ export function declarePrivateer(
       new PrivateerServer(`privateer-server-${server.name}`, {
         server,
         key: keys[server.name],
-        clientPublicKeys: topology.clients.map((c) => keys[c.name].publicKey),
+        clients: topology.clients.map((c) => ({ name: c.name, publicKey: keys[c.name].publicKey })),
         localVolumes: topology.volumes.filter((v) => v.local).map((v) => v.name),
         image: serverImage,
         history: { settings: options.history, image: images.history! },

@@ -55,9 +55,16 @@ export const CLIENT_KEY_FILES: KeyFile[] = [
 ];
 export const SCHEDULE_FILE: KeyFile = { name: "yacron.yml", mode: "0644", secret: false };
 
-/** One line per client key. */
-export function authorizedKeys(clientPublicKeys: string[]): string {
-  return clientPublicKeys.map((key) => `${key.trim()}\n`).join("");
+/** The server's forced command for every client key (images/privateer/server/gate.py). */
+export const GATE = "/usr/local/bin/privateer-gate";
+
+/**
+ * One line per client key, as privateer writes, each bound to the server's gate: the key may
+ * make privateer's transfers, writing only into its own client's copies, and nothing else
+ * (`restrict`: no shell, pty or forwarding of ports, agent or X11).
+ */
+export function authorizedKeys(clients: { name: string; publicKey: string }[]): string {
+  return clients.map(({ name, publicKey }) => `restrict,command="${GATE} ${name}" ${publicKey.trim()}\n`).join("");
 }
 
 /** `[hostname]:port <server public key>` per server: the server's sshd uses its own keypair as host key. */

@@ -10,8 +10,8 @@ import { authorizedKeys, KEYS_DIR, LOCAL_DIR, SERVER_KEY_FILES, VOLUMES_DIR } fr
 export interface PrivateerServerArgs {
   server: ServerSettings;
   key: MachineKey;
-  /** Every client's public key. */
-  clientPublicKeys: pulumi.Input<string>[];
+  /** Every client, by name, with its public key. */
+  clients: { name: string; publicKey: pulumi.Input<string> }[];
   /** The topology's `local` volumes, served read-only. */
   localVolumes: string[];
   image: pulumi.Input<string>;
@@ -32,7 +32,9 @@ export class PrivateerServer extends pulumi.ComponentResource {
     const content: Record<string, pulumi.Input<string>> = {
       id_rsa: args.key.privateKey,
       "id_rsa.pub": args.key.publicKey.apply((k) => `${k}\n`),
-      authorized_keys: pulumi.all(args.clientPublicKeys).apply(authorizedKeys),
+      authorized_keys: pulumi
+        .all(args.clients.map((client) => client.publicKey))
+        .apply((publicKeys) => authorizedKeys(args.clients.map((client, i) => ({ name: client.name, publicKey: publicKeys[i] })))),
       name: server.name,
     };
     const keys = new PrivateerKeyVolume(

@@ -82,7 +82,7 @@ export function pushCommand(volume: string, server: string, client: string, allo
   return copyCommand(
     [
       "--lock", `${copy}:exclusive`,
-      "--keep-history", historyDir(client, volume), readScript(IMAGES_DIR, "privateer", "server", "history.sh"),
+      "--keep-history",
       ...(allowEmpty ? ["--allow-empty"] : []),
     ],
     `${VOLUMES_DIR}/${volume}/`,

@@ -39,7 +39,6 @@ PRIVATEER_PUSH = re.compile(
     r" (?P<server>[A-Za-z0-9][A-Za-z0-9_.-]*):/privateer/volumes/(?P<client>[A-Za-z0-9][A-Za-z0-9_.-]*)$"
 )
 LOCK_LIBRARY = "/usr/local/lib/privateer/lock.sh"
-HISTORY_SCRIPT = "/usr/local/lib/privateer/history.sh"
 # Under the server's lock on the copy, as every transfer of ours takes it, so that an on-demand
 # push or a restore of the same copy waits rather than interleaves; never of an empty volume,
 # which would empty the server's copy; and with the copy it replaces kept in the server's
@@ -48,7 +47,7 @@ LOCKED_PUSH = """set -euo pipefail
 source "$0"
 [ -n "$(ls -A "/privateer/volumes/$1")" ] || { echo "refused: volume $1 is empty: pushing it would empty its copy on $2" >&2; exit 3; }
 hold_lock "$2" "/privateer/volumes/$3/$1" exclusive
-ssh "$2" "bash -s -- snapshot /privateer/volumes/$3/$1 /privateer/volumes/.montagu/history/$3/$1" <"$5"
+ssh "$2" "montagu snapshot /privateer/volumes/$3/$1"
 # Not the script's last command: bash would exec it in its place, closing the lock's pipe.
 status=0
 /bin/sh -c "$4" || status=$?
@@ -61,7 +60,7 @@ def job_command(command):
     push = PRIVATEER_PUSH.match(command.strip())
     if push is None or not os.path.exists(LOCK_LIBRARY):
         return ["/bin/sh", "-c", command]
-    return ["bash", "-c", LOCKED_PUSH, LOCK_LIBRARY, push["volume"], push["server"], push["client"], command, HISTORY_SCRIPT]
+    return ["bash", "-c", LOCKED_PUSH, LOCK_LIBRARY, push["volume"], push["server"], push["client"], command]
 
 
 class ScheduleError(Exception):

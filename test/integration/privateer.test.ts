@@ -76,8 +76,8 @@ describe("privateer-compatible backup and restore between simulated hosts", () =
         "name 644 root:root",
         "",
         "annex2",
-        `${vault.secrets.get("secret/vimc/privateer/production2")!.public}`,
-        `${vault.secrets.get("secret/vimc/privateer/uat")!.public}`,
+        `restrict,command="/usr/local/bin/privateer-gate production2" ${vault.secrets.get("secret/vimc/privateer/production2")!.public}`,
+        `restrict,command="/usr/local/bin/privateer-gate uat" ${vault.secrets.get("secret/vimc/privateer/uat")!.public}`,
       ].join("\n"),
     );
     expect((run.outputs.privateer as any).servers).toEqual({ annex2: { address: "annex2", port: 10022 } });
@@ -330,6 +330,91 @@ describe("privateer-compatible backup and restore between simulated hosts", () =
       "import urllib.request; print(urllib.request.urlopen('http://production2:8080/status').read().decode())",
     );
     expect(JSON.parse(status)).toEqual([expect.objectContaining({ job: "job-1", schedule: "* * * * *", last_exit_code: 0 })]);
+  });
+
+  it("lets a client's key make privateer's transfers and nothing else: every other attempt is refused and logged", async () => {
+    const copy = "production2/montagu_orderly_volume";
+    const [snapshot] = (await inVolume(hosts.annex2, "privateer_montagu_data", `ls .montagu/history/${copy}`, true)).split("\n").filter((n) => /^\d{8}T\d{6}Z$/.test(n));
+    expect(snapshot).toBeDefined();
+    const before = {
+      copy: await manifest(hosts.annex2, "privateer_montagu_data", copy),
+      snapshot: await manifest(hosts.annex2, "privateer_montagu_data", `.montagu/history/${copy}/${snapshot}`),
+    };
+    // uat's key, in a client container with a volume of its own (as a compromised uat would have).
+    await inVolume(hosts.uat, "uat_scratch", "rm -rf ./* && echo from-uat > planted.txt && ln -sfn /privateer/volumes/production2 escape");
+    await inVolume(hosts.uat, "uat_empty", "rm -rf ./*");
+    const fromUat = (...command: string[]) =>
+      hosts.uat.docker.run(
+        [
+          "run", "--rm", "--volume", "privateer_keys:/privateer/keys:ro",
+          "--volume", "uat_scratch:/privateer/volumes/uat_scratch", "--volume", "uat_empty:/privateer/volumes/uat_empty",
+          "--volume", "uat_restored:/privateer/volumes/uat_restored", CLIENT_IMAGE, ...command,
+        ],
+        { allowFailure: true },
+      );
+    const serverLog = async () => (await hosts.annex2.docker.run(["logs", "privateer_montagu_server"])).stderr;
+    const refusalsBefore = (await serverLog()).split("privateer-gate: uat: refused:").length;
+
+    const attempts: [string, string[], RegExp][] = [
+      ["write into another client's copy", ["rsync", "-a", "/privateer/volumes/uat_scratch/", `annex2:/privateer/volumes/${copy}/`], /not under \/privateer\/volumes\/uat/],
+      ["delete another client's backup with rsync", ["rsync", "-a", "--delete", "/privateer/volumes/uat_empty/", `annex2:/privateer/volumes/${copy}/`], /not under \/privateer\/volumes\/uat/],
+      ["delete another client's backup with rm", ["ssh", "annex2", "rm", "-rf", "/privateer/volumes/production2"], /rm: this key runs transfers only/],
+      ["overwrite a history snapshot", ["rsync", "-a", "/privateer/volumes/uat_scratch/", `annex2:/privateer/volumes/.montagu/history/${copy}/${snapshot}/`], /not under \/privateer\/volumes\/uat/],
+      ["write a pushed file in place (snapshots share it)", ["rsync", "-a", "--inplace", "/privateer/volumes/uat_scratch/", "annex2:/privateer/volumes/uat/uat_scratch/"], /--inplace: a push writes changed files anew/],
+      ["follow a planted symlink out of its own copies", ["rsync", "-a", "/privateer/volumes/uat_empty/", "annex2:/privateer/volumes/uat/uat_scratch/escape/"], /leads out of \/privateer\/volumes\/uat/],
+      ["take the lock of another client's copy for writing", ["ssh", "annex2", "montagu", "lock", `/privateer/volumes/${copy}`, "exclusive"], /not under \/privateer\/volumes\/uat/],
+      ["read the server's private key", ["ssh", "annex2", "cat", "/privateer/keys/id_rsa"], /cat: this key runs transfers only/],
+      ["open a shell", ["ssh", "-T", "annex2"], /a shell: this key runs transfers only/],
+      ["run a command", ["ssh", "annex2", "sh", "-c", "id"], /sh: this key runs transfers only/],
+    ];
+    // The symlink is planted by a push of uat's own, which the gate allows.
+    expect((await fromUat("rsync", "-a", "/privateer/volumes/uat_scratch", "annex2:/privateer/volumes/uat")).code).toBe(0);
+    for (const [what, command, reason] of attempts) {
+      const result = await fromUat(...command);
+      expect({ what, code: result.code }).not.toEqual({ what, code: 0 });
+      expect({ what, stderr: result.stderr }).toEqual({ what, stderr: expect.stringMatching(reason) });
+    }
+    const log = await serverLog();
+    expect(log.split("privateer-gate: uat: refused:").length - refusalsBefore).toBe(attempts.length);
+    expect(log).toMatch(/privateer-gate: uat: refused: .*\(asked: 'rm -rf \/privateer\/volumes\/production2'\)/);
+
+    // Forwarding: `restrict` refuses it. sshd logs a refused local forward; a refused remote
+    // one it logs only at DEBUG level.
+    const remote = await fromUat("ssh", "-o", "ExitOnForwardFailure=yes", "-R", "2222:localhost:22", "annex2", "cat", "/privateer/keys/name");
+    expect(remote.code).not.toBe(0);
+    expect(remote.stderr).toMatch(/remote port forwarding failed for listen port 2222/);
+    const forwardsBefore = (await serverLog()).split("refused local port forward").length;
+    const local = await fromUat("ssh", "-W", "localhost:22", "annex2");
+    expect(local.code).not.toBe(0);
+    expect(local.stderr).toMatch(/administratively prohibited/);
+    const tunnel = await fromUat("bash", "-c", "ssh -f -N -L 2223:localhost:22 annex2 && exec 3<>/dev/tcp/127.0.0.1/2223 && timeout 5 cat <&3");
+    expect(tunnel.stdout).not.toMatch(/SSH-2.0/);
+    const log2 = await serverLog();
+    expect(log2.split("refused local port forward").length - forwardsBefore).toBe(2);
+    expect(log2).toMatch(/refused local port forward: originator \S+ port \d+, target localhost port 22/);
+
+    // Nothing of production2's changed.
+    expect(await manifest(hosts.annex2, "privateer_montagu_data", copy)).toBe(before.copy);
+    expect(await manifest(hosts.annex2, "privateer_montagu_data", `.montagu/history/${copy}/${snapshot}`)).toBe(before.snapshot);
+
+    // What the privateer CLI runs still works: its connection check, a push into uat's own
+    // directory, and restores from any client's copy, a snapshot and a local volume.
+    expect((await fromUat("ssh", "annex2", "cat", "/privateer/keys/name")).stdout.trim()).toBe("annex2");
+    await inVolume(hosts.uat, "uat_scratch", "rm -f escape");
+    const push = await fromUat("rsync", "-av", "--delete", "/privateer/volumes/uat_scratch", "annex2:/privateer/volumes/uat");
+    expect(push.code).toBe(0);
+    expect(await manifest(hosts.annex2, "privateer_montagu_data", "uat/uat_scratch")).toBe(await manifest(hosts.uat, "uat_scratch"));
+    const restores: [string, string][] = [
+      [`annex2:/privateer/volumes/${copy}/`, before.copy],
+      [`annex2:/privateer/volumes/.montagu/history/${copy}/${snapshot}/`, before.snapshot],
+      ["annex2:/privateer/local/barman_recover/", await manifest(hosts.annex2, "barman_recover")],
+    ];
+    for (const [source, expected] of restores) {
+      const restore = await fromUat("rsync", "-av", "--delete", source, "/privateer/volumes/uat_restored/");
+      expect({ source, code: restore.code, stderr: restore.stderr }).toEqual({ source, code: 0, stderr: "" });
+      expect(await manifest(hosts.uat, "uat_restored")).toBe(expected);
+    }
+    expect(await serverLog()).toMatch(/privateer-gate: uat: allowed: rsync write \/privateer\/volumes\/uat\n/);
   });
 
   it("refuses a client with a wrong key, saying so", async () => {

@@ -118,8 +118,11 @@ describe("the server (annex2)", () => {
     ]);
     const content = Object.fromEntries(uploads(writer).map((u) => [u.file.split("/").pop(), u.content]));
     expect(content.name).toBe("annex2");
-    expect(content.authorized_keys.trim().split("\n")).toHaveLength(4);
-    expect(content.authorized_keys).toMatch(/^(ssh-rsa \S+\n){4}$/);
+    // privateer's line per client key, bound to the gate in the client's own name.
+    expect(content.authorized_keys).toMatch(/^(restrict,command="\/usr\/local\/bin\/privateer-gate [a-z0-9-]+" ssh-rsa \S+\n){4}$/);
+    expect(content.authorized_keys.match(/privateer-gate ([a-z0-9-]+)"/g)).toEqual(
+      ["production", "production2", "science", "uat"].map((client) => `privateer-gate ${client}"`),
+    );
 
     const server = named(run, "privateer-server-annex2-container");
     expect(server.inputs).toMatchObject({ name: "privateer_montagu_server", restart: "always", ports: [{ internal: 22, external: 10022 }] });
@@ -220,7 +223,7 @@ describe("the clients", () => {
       ...["--volume", "montagu_orderly_volume:/privateer/volumes/montagu_orderly_volume:ro", expect.stringMatching(/^sha256:/)],
       ...["bash", "-c", COPY_SCRIPT, "copy"],
       ...["--lock", "/privateer/volumes/production2/montagu_orderly_volume:exclusive"],
-      ...["--keep-history", "/privateer/volumes/.montagu/history/production2/montagu_orderly_volume", HISTORY_SCRIPT],
+      "--keep-history",
       ...["/privateer/volumes/montagu_orderly_volume/", "annex2:/privateer/volumes/production2/montagu_orderly_volume/", "--"],
     ]);
     const allowed = await stack("production2", { backup: { id: "b2", volumes: [{ volume: "montagu_orderly_volume", server: "annex2", allowEmpty: true }] } });

@@ -5,15 +5,15 @@
 # a process reading this shell's end of a pipe: when this shell ends, or its connection drops
 # (sshd's keepalive gives up within a minute), the lock goes with it. A writer creates DIR; a
 # reader of a DIR that does not exist fails, saying so. Set LOCK_SSH to share a connection.
+# The server's privateer-gate takes the lock (`montagu lock`), where the client may: exclusive
+# on its own copies, shared on any it may read.
 # The lock ends with this shell process: a command that replaces it (exec, or the last command
 # of `bash -c`, which bash execs in its place) ends the lock before it runs.
-# shellcheck disable=SC2016 # the program runs on the server and expands there
 
 hold_lock() {
   local server="$1" dir="$2" mode="$3" line
   case "$mode" in shared | exclusive) ;; *) echo "lock: unknown mode '$mode'" >&2; return 2 ;; esac
-  local program='dir="$1"; mode="$2"; if [ "$mode" = exclusive ]; then mkdir -p "$dir" || exit 1; elif [ ! -d "$dir" ]; then echo missing; exit 1; fi; hold() { flock "$@" --"$mode" "$dir" sh -c "echo held; exec cat >/dev/null"; }; hold --nonblock --conflict-exit-code 75 || { [ $? -eq 75 ] && echo waiting && hold; }'
-  coproc LOCK_HOLDER { ${LOCK_SSH:-ssh} "$server" "sh -c $(printf '%q' "$program") sh $(printf '%q' "$dir") $mode" 2>&1; }
+  coproc LOCK_HOLDER { ${LOCK_SSH:-ssh} "$server" "montagu lock $(printf '%q' "$dir") $mode" 2>&1; }
   while IFS= read -r line <&"${LOCK_HOLDER[0]}"; do
     case "$line" in
       held) return 0 ;;

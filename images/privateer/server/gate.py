@@ -1,0 +1,248 @@
+#!/usr/bin/env python3
+"""The forced command of every client key on a privateer server (authorized_keys:
+`restrict,command="privateer-gate CLIENT" ssh-rsa ...`). It lets a client do exactly what
+privateer and our transfers do, and nothing else:
+
+- `cat /privateer/keys/name`: privateer's `check --connection`;
+- `rsync --server ...` receiving: only into the client's own `/privateer/volumes/CLIENT`;
+- `rsync --server --sender ...`: reading any client's copy, the history's snapshots and the
+  server's local volumes;
+- `montagu VERB PATH ...`: the looks, lock and snapshot of our transfers (below), each
+  confined as the rsync it goes with.
+
+rsync itself is handed to rrsync, rsync's own restricted wrapper (it vets every option and
+pins every path against symlink races), on the one directory this gate picks. A push never
+writes into a file in place (`--inplace`, `--append`): the history's snapshots share the
+copy's files by hard links, and rsync otherwise writes a changed file anew.
+
+Every decision is logged, with the client's name, to the server container's log (sshd's
+own stderr); what the client sees is a one-line reason, on stderr, and exit code 126.
+"""
+import errno
+import fcntl
+import os
+import re
+import subprocess
+import sys
+
+KEYS = "/privateer/keys"
+VOLUMES = "/privateer/volumes"
+LOCAL = "/privateer/local"
+HISTORY = f"{VOLUMES}/.montagu/history"
+HISTORY_SCRIPT = "/usr/local/lib/privateer/history.sh"
+RRSYNC = "/usr/bin/rrsync"
+# Docker volume names and privateer machine names; a copy's directory never starts with a dot.
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+SNAPSHOT = re.compile(r"^[0-9]{8}T[0-9]{6}Z$")
+# A name at the top of a copy that a transfer looks for or leaves out (.barman-last-restore, .montagu).
+TOP = re.compile(r"^\.?[A-Za-z0-9][A-Za-z0-9_.-]*$")
+# Writes that would change a file shared with a history snapshot, or bypass rrsync's checks.
+IN_PLACE = ("--inplace", "--append", "--append-verify", "--write-devices")
+
+
+class Refused(Exception):
+    pass
+
+
+def log(client, verdict, what):
+    line = f"privateer-gate: {client}: {verdict}: {what}\n"
+    try:
+        # sshd runs in the foreground as the container's first process: its stderr is the log.
+        with open("/proc/1/fd/2", "a", encoding="utf-8") as server_log:
+            server_log.write(line)
+    except OSError:
+        pass
+
+
+def read(path):
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        return handle.read()
+
+
+def normal(path):
+    """An absolute path without `.`, `..` or empty parts (a trailing slash is dropped), so that prefixes mean what they say."""
+    path = re.sub(r"\\(.)", r"\1", path)
+    if len(path) > 1:
+        path = path.removesuffix("/")
+    if not path.startswith("/") or path != "/" + "/".join(p for p in path.split("/") if p not in ("", ".")):
+        raise Refused(f"{path!r} is not a plain absolute path")
+    if "/../" in path + "/":
+        raise Refused(f"{path!r} climbs out with '..'")
+    return path
+
+
+def under(path, root):
+    return path == root or path.startswith(root + "/")
+
+
+def inside(path, root):
+    """`path` (which may not exist yet) and its resolved self both lie under `root`."""
+    return under(path, root) and under(os.path.realpath(path), os.path.realpath(root))
+
+
+def own_root(client):
+    return f"{VOLUMES}/{client}"
+
+
+def readable_root(path):
+    """The directory a read of `path` is confined to: a client's copies, the history or the local volumes."""
+    for root in (HISTORY, LOCAL):
+        if under(path, root) and path != root:
+            return root
+    first = path[len(VOLUMES) + 1 :].split("/")[0] if path.startswith(VOLUMES + "/") else ""
+    if NAME.match(first):
+        return f"{VOLUMES}/{first}"
+    raise Refused(f"{path} is not a copy, a snapshot or a local volume this server serves")
+
+
+def readable(path):
+    path = normal(path)
+    root = readable_root(path)
+    if not inside(path, root):
+        raise Refused(f"{path} leads out of {root}")
+    return path
+
+
+def writable(client, path):
+    path = normal(path)
+    root = own_root(client)
+    if not under(path, root):
+        raise Refused(f"{path} is not under {root}: a client writes only its own copies")
+    if not inside(path, root):
+        raise Refused(f"{path} leads out of {root}")
+    return path
+
+
+# rrsync's own split of the command line: words, with backslash escapes kept for it to read.
+WORDS = re.compile(r"(?:[^\s\\]+|\\.[^\s\\]*)+")
+
+
+def rsync(client, words):
+    """`rsync --server [--sender] OPTIONS . PATH...`: the checks are rrsync's, on the root chosen here."""
+    if words[1:2] != ["--server"] or "." not in words:
+        raise Refused("not an rsync server command")
+    dot = words.index(".")
+    options, paths = words[2:dot], [re.sub(r"\\(.)", r"\1", w) for w in words[dot + 1 :]]
+    if not paths:
+        raise Refused("rsync names no path")
+    sending = options[:1] == ["--sender"]
+    if sending:
+        roots = {readable_root(readable(path)) for path in paths}
+        if len(roots) != 1:
+            raise Refused("one transfer reads from one place")
+        # rrsync calls its directory '.', so a copy's own directory is not the root: a pull of
+        # it keeps its name, as without the gate.
+        root, mode = roots.pop(), "-ro"
+        if root not in (HISTORY, LOCAL):
+            root = VOLUMES
+    else:
+        for option in options:
+            if option.split("=")[0] in IN_PLACE:
+                raise Refused(f"{option}: a push writes changed files anew, never into a file a snapshot shares")
+        for path in paths:
+            writable(client, path)
+        root, mode = own_root(client), "-wo"
+        os.makedirs(root, exist_ok=True)
+    return [RRSYNC, mode, "-absolute", "-no-lock", root], f"rsync {'read' if sending else 'write'} {' '.join(paths)}"
+
+
+def hold_lock(path, mode):
+    """flock(1) on the copy's directory, as history.sh takes it; held until the client's stdin ends."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    kind = fcntl.LOCK_EX if mode == "exclusive" else fcntl.LOCK_SH
+    try:
+        fcntl.flock(fd, kind | fcntl.LOCK_NB)
+    except OSError as error:
+        if error.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+            raise
+        print("waiting", flush=True)
+        fcntl.flock(fd, kind)
+    print("held", flush=True)
+    while sys.stdin.buffer.read(65536):
+        pass
+
+
+def verb(client, words):
+    """Our transfers' own requests, each with its paths confined as the rsync it goes with."""
+    if len(words) < 3:
+        raise Refused("montagu VERB PATH ...")
+    name, rest = words[1], words[3:]
+    path = normal(words[2])
+    if name == "lock" and rest in (["shared"], ["exclusive"]):
+        if rest == ["exclusive"]:
+            os.makedirs(writable(client, path), exist_ok=True)
+        elif not os.path.isdir(readable(path)):
+            return lambda: print("missing", flush=True), f"lock {path} (missing)"
+        return lambda: hold_lock(path, rest[0]), f"lock {path} {rest[0]}"
+    if name == "list" and not rest:
+        readable(path)
+        return lambda: print("\n".join(sorted(os.listdir(path))) if os.path.isdir(path) else "(missing)"), f"list {path}"
+    if name == "stamp" and len(rest) == 1 and TOP.match(rest[0]):
+        stamp = f"{readable(path)}/{rest[0]}"
+        return lambda: sys.stdout.write(read(stamp) if os.path.isfile(stamp) else ""), f"stamp {stamp}"
+    if name == "newest" and not rest:
+        if not under(readable(path), HISTORY):
+            raise Refused(f"{path} is not a history")
+
+        def newest():
+            names = sorted(n for n in os.listdir(path) if SNAPSHOT.match(n)) if os.path.isdir(path) else []
+            print(names[-1] if names else "")
+
+        return newest, f"newest {path}"
+    if name == "fresh" and not rest:
+        writable(client, path)
+
+        def fresh():
+            if not os.path.isdir(path) or not os.listdir(path):
+                os.makedirs(path, exist_ok=True)
+                print("yes")
+
+        return fresh, f"fresh {path}"
+    if name == "files" and all(TOP.match(top) for top in rest):
+        readable(path)
+        prune = [part for top in rest for part in ("-path", f"./{top}", "-prune", "-o")]
+        command = ["find", ".", "-mindepth", "1", *prune, "!", "-type", "d", "-printf", "%s\t%p\\0"]
+        return lambda: subprocess.run(command, cwd=path, check=True), f"files {path}"
+    if name == "snapshot" and not rest:
+        volume = writable(client, path)[len(own_root(client)) + 1 :]
+        if not NAME.match(volume):
+            raise Refused(f"{path} is not one of {client}'s copies")
+        command = ["bash", HISTORY_SCRIPT, "snapshot", path, f"{HISTORY}/{client}/{volume}"]
+        return lambda: sys.exit(subprocess.run(command).returncode), f"snapshot {path}"
+    raise Refused(f"montagu {name}: not a request this server takes in that form")
+
+
+def decide(client, command):
+    """What to run for the client's command, and how to name it in the log; raises Refused."""
+    if command is None:
+        raise Refused("a shell: this key runs transfers only")
+    words = WORDS.findall(command)
+    if command == f"cat {KEYS}/name":
+        return lambda: sys.stdout.write(read(f"{KEYS}/name")), "connection check"
+    if words[:1] == ["rsync"]:
+        argv, what = rsync(client, words)
+        return lambda: os.execv(argv[0], argv), what
+    if words[:1] == ["montagu"]:
+        return verb(client, words)
+    raise Refused(f"{command.split()[0] if command.split() else 'an empty command'}: this key runs transfers only")
+
+
+def main():
+    if len(sys.argv) != 2 or not NAME.match(sys.argv[1]):
+        print("privateer-gate: usage: privateer-gate CLIENT", file=sys.stderr)
+        return 2
+    client = sys.argv[1]
+    command = os.environ.get("SSH_ORIGINAL_COMMAND")
+    try:
+        run, what = decide(client, command)
+    except Refused as refusal:
+        log(client, "refused", f"{refusal} (asked: {command!r})")
+        print(f"privateer-gate: refused: {refusal}", file=sys.stderr)
+        return 126
+    log(client, "allowed", what)
+    run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
