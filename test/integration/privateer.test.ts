@@ -341,7 +341,9 @@ describe("privateer-compatible backup and restore between simulated hosts", () =
       snapshot: await manifest(hosts.annex2, "privateer_montagu_data", `.montagu/history/${copy}/${snapshot}`),
     };
     // uat's key, in a client container with a volume of its own (as a compromised uat would have).
-    await inVolume(hosts.uat, "uat_scratch", "rm -rf ./* && echo from-uat > planted.txt && ln -sfn /privateer/volumes/production2 escape");
+    // Symlinks out of its own copies, pushed by uat, as a way to reach further.
+    const plant = "ln -sfn /privateer/volumes/production2 escape && ln -sfn /privateer/keys keys && ln -sfn /privateer/keys/id_rsa .barman-last-restore";
+    await inVolume(hosts.uat, "uat_scratch", `rm -rf ./* && echo from-uat > planted.txt && ${plant}`);
     await inVolume(hosts.uat, "uat_empty", "rm -rf ./*");
     const fromUat = (...command: string[]) =>
       hosts.uat.docker.run(
@@ -362,6 +364,8 @@ describe("privateer-compatible backup and restore between simulated hosts", () =
       ["overwrite a history snapshot", ["rsync", "-a", "/privateer/volumes/uat_scratch/", `annex2:/privateer/volumes/.montagu/history/${copy}/${snapshot}/`], /not under \/privateer\/volumes\/uat/],
       ["write a pushed file in place (snapshots share it)", ["rsync", "-a", "--inplace", "/privateer/volumes/uat_scratch/", "annex2:/privateer/volumes/uat/uat_scratch/"], /--inplace: a push writes changed files anew/],
       ["follow a planted symlink out of its own copies", ["rsync", "-a", "/privateer/volumes/uat_empty/", "annex2:/privateer/volumes/uat/uat_scratch/escape/"], /leads out of \/privateer\/volumes\/uat/],
+      ["read the server's keys through a symlink it pushed", ["rsync", "-a", "annex2:/privateer/volumes/uat/uat_scratch/keys/", "/privateer/volumes/uat_empty/"], /leads out of \/privateer\/volumes\/uat/],
+      ["list the server's keys through a symlink it pushed", ["ssh", "annex2", "montagu", "list", "/privateer/volumes/uat/uat_scratch/keys"], /leads out of \/privateer\/volumes\/uat/],
       ["take the lock of another client's copy for writing", ["ssh", "annex2", "montagu", "lock", `/privateer/volumes/${copy}`, "exclusive"], /not under \/privateer\/volumes\/uat/],
       ["read the server's private key", ["ssh", "annex2", "cat", "/privateer/keys/id_rsa"], /cat: this key runs transfers only/],
       ["open a shell", ["ssh", "-T", "annex2"], /a shell: this key runs transfers only/],
@@ -374,6 +378,9 @@ describe("privateer-compatible backup and restore between simulated hosts", () =
       expect({ what, code: result.code }).not.toEqual({ what, code: 0 });
       expect({ what, stderr: result.stderr }).toEqual({ what, stderr: expect.stringMatching(reason) });
     }
+    // A stamp is read only as a file of its own, never through a symlink.
+    const stamp = await fromUat("ssh", "annex2", "montagu", "stamp", "/privateer/volumes/uat/uat_scratch", ".barman-last-restore");
+    expect(stamp).toMatchObject({ code: 0, stdout: "" });
     const log = await serverLog();
     expect(log.split("privateer-gate: uat: refused:").length - refusalsBefore).toBe(attempts.length);
     expect(log).toMatch(/privateer-gate: uat: refused: .*\(asked: 'rm -rf \/privateer\/volumes\/production2'\)/);
@@ -400,7 +407,7 @@ describe("privateer-compatible backup and restore between simulated hosts", () =
     // What the privateer CLI runs still works: its connection check, a push into uat's own
     // directory, and restores from any client's copy, a snapshot and a local volume.
     expect((await fromUat("ssh", "annex2", "cat", "/privateer/keys/name")).stdout.trim()).toBe("annex2");
-    await inVolume(hosts.uat, "uat_scratch", "rm -f escape");
+    await inVolume(hosts.uat, "uat_scratch", "rm -f escape keys .barman-last-restore");
     const push = await fromUat("rsync", "-av", "--delete", "/privateer/volumes/uat_scratch", "annex2:/privateer/volumes/uat");
     expect(push.code).toBe(0);
     expect(await manifest(hosts.annex2, "privateer_montagu_data", "uat/uat_scratch")).toBe(await manifest(hosts.uat, "uat_scratch"));

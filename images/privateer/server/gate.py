@@ -22,6 +22,7 @@ import errno
 import fcntl
 import os
 import re
+import stat
 import subprocess
 import sys
 
@@ -103,6 +104,24 @@ def readable(path):
     return path
 
 
+def opened(path, root):
+    """The directory `path`, held open, or None if there is none; refused if what was opened lies
+    out of `root`. What a request then reads goes through this descriptor, so a directory that a
+    concurrent push swaps for a symlink after the checks above cannot lead it elsewhere."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    if not under(os.readlink(f"/proc/self/fd/{fd}"), os.path.realpath(root)):
+        os.close(fd)
+        raise Refused(f"{path} leads out of {root}")
+    return fd
+
+
+def opened_readable(path):
+    return opened(readable(path), readable_root(normal(path)))
+
+
 def writable(client, path):
     path = normal(path)
     root = own_root(client)
@@ -146,9 +165,8 @@ def rsync(client, words):
     return [RRSYNC, mode, "-absolute", "-no-lock", root], f"rsync {'read' if sending else 'write'} {' '.join(paths)}"
 
 
-def hold_lock(path, mode):
+def hold_lock(fd, mode):
     """flock(1) on the copy's directory, as history.sh takes it; held until the client's stdin ends."""
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     kind = fcntl.LOCK_EX if mode == "exclusive" else fcntl.LOCK_SH
     try:
         fcntl.flock(fd, kind | fcntl.LOCK_NB)
@@ -171,21 +189,36 @@ def verb(client, words):
     if name == "lock" and rest in (["shared"], ["exclusive"]):
         if rest == ["exclusive"]:
             os.makedirs(writable(client, path), exist_ok=True)
-        elif not os.path.isdir(readable(path)):
+            fd = opened(path, own_root(client))
+        else:
+            fd = opened_readable(path)
+        if fd is None:
             return lambda: print("missing", flush=True), f"lock {path} (missing)"
-        return lambda: hold_lock(path, rest[0]), f"lock {path} {rest[0]}"
+        return lambda: hold_lock(fd, rest[0]), f"lock {path} {rest[0]}"
     if name == "list" and not rest:
-        readable(path)
-        return lambda: print("\n".join(sorted(os.listdir(path))) if os.path.isdir(path) else "(missing)"), f"list {path}"
+        fd = opened_readable(path)
+        return lambda: print("\n".join(sorted(os.listdir(fd))) if fd is not None else "(missing)"), f"list {path}"
     if name == "stamp" and len(rest) == 1 and TOP.match(rest[0]):
-        stamp = f"{readable(path)}/{rest[0]}"
-        return lambda: sys.stdout.write(read(stamp) if os.path.isfile(stamp) else ""), f"stamp {stamp}"
+        fd = opened_readable(path)
+
+        def stamp():
+            try:
+                # Never through a symlink: a client may have pushed one under the stamp's name.
+                handle = os.open(rest[0], os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=fd)
+            except (OSError, TypeError):
+                return
+            with open(handle, encoding="utf-8", errors="replace") as stamped:
+                if stat.S_ISREG(os.fstat(handle).st_mode):
+                    sys.stdout.write(stamped.read(4096))
+
+        return stamp, f"stamp {path}/{rest[0]}"
     if name == "newest" and not rest:
         if not under(readable(path), HISTORY):
             raise Refused(f"{path} is not a history")
+        fd = opened_readable(path)
 
         def newest():
-            names = sorted(n for n in os.listdir(path) if SNAPSHOT.match(n)) if os.path.isdir(path) else []
+            names = sorted(n for n in os.listdir(fd) if SNAPSHOT.match(n)) if fd is not None else []
             print(names[-1] if names else "")
 
         return newest, f"newest {path}"
@@ -199,10 +232,17 @@ def verb(client, words):
 
         return fresh, f"fresh {path}"
     if name == "files" and all(TOP.match(top) for top in rest):
-        readable(path)
+        fd = opened_readable(path)
+        if fd is None:
+            raise Refused(f"{path} does not exist")
         prune = [part for top in rest for part in ("-path", f"./{top}", "-prune", "-o")]
         command = ["find", ".", "-mindepth", "1", *prune, "!", "-type", "d", "-printf", "%s\t%p\\0"]
-        return lambda: subprocess.run(command, cwd=path, check=True), f"files {path}"
+
+        def files():
+            os.fchdir(fd)
+            subprocess.run(command, check=True)
+
+        return files, f"files {path}"
     if name == "snapshot" and not rest:
         volume = writable(client, path)[len(own_root(client)) + 1 :]
         if not NAME.match(volume):
