@@ -89,6 +89,7 @@ export class Barman extends pulumi.ComponentResource {
           // Files, not a command line: the query reaches psql as it was written.
           { file: `${VERIFY_DIR}/database`, content: settings.verify.database, permissions: "0644" },
           { file: `${VERIFY_DIR}/query`, content: settings.verify.query, permissions: "0644" },
+          { file: `${VERIFY_DIR}/amcheck-tables`, content: `${settings.verify.amcheckTables}`, permissions: "0644" },
         ],
       },
       { parent: this, deleteBeforeReplace: true },

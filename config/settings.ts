@@ -79,12 +79,14 @@ const barman = z.strictObject({
     .prefault({}),
   /**
    * What proves each nightly copy restorable: the copy is started, `query` runs on `database`
-   * (its answer goes to the metrics), and the copy is stopped cleanly again.
+   * (its answer goes to the metrics), pg_amcheck checks `amcheckTables` of its tables, chosen
+   * at random each night, with their indexes (0: none), and the copy is stopped cleanly again.
    */
   verify: z
     .strictObject({
       database: pgIdentifier.default("montagu"),
       query: oneLine.pipe(z.string().trim().min(1, { error: "must not be blank" })).default("SELECT count(*) FROM pg_catalog.pg_class"),
+      amcheckTables: z.number().int().min(0).max(100_000).default(5),
     })
     .prefault({}),
 });

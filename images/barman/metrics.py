@@ -139,6 +139,7 @@ def render(state, now):
         metric("barman_nightly_verification_time", at)
         metric("barman_time_since_last_verified_nightly_seconds", round(now - at, 3))
         metric("barman_nightly_verification_seconds", verified["seconds"])
+        metric("barman_nightly_verification_amcheck_tables", verified.get("amcheck_tables", 0))
         answer = str(verified["answer"])
         try:
             metric("barman_nightly_verification_value", float(answer))

@@ -12,8 +12,9 @@
 #                               of recovery), write its time to its .barman-last-restore, and
 #                               put it in DIR's place (under DIR's lock, which restores share)
 #   verify                      start DIR's finished copy, run the verification query on it
-#                               (/etc/montagu/verify/{database,query}), stop it cleanly; record
-#                               the answer, its time and how long it took for the metrics
+#                               (/etc/montagu/verify/{database,query}) and pg_amcheck on a
+#                               sample of its tables (verify/amcheck-tables), stop it cleanly;
+#                               record the answer, its time and how long it took for the metrics
 #   nightly                     all of the above for DIR, recording success or failure for the metrics
 # Messages go to stderr; stamp prints the copy's time alone on stdout.
 set -euo pipefail
@@ -45,6 +46,13 @@ while [ $# -gt 0 ]; do
     *) say "unknown option $1" >&2; exit 2 ;;
   esac
 done
+
+# The newest WAL segment (its log and segment number, without the timeline) in a copy's
+# pg_wal and in the WAL barman gave it for recovery.
+newest_segment() {
+  { find "$1/pg_wal" "$1/barman_wal" -maxdepth 1 -type f -regextype posix-egrep -regex '.*/[0-9A-F]{24}' -printf '%f\n' 2>/dev/null || true; } |
+    cut -c9- | sort | tail -1
+}
 
 wipe() {
   rm -rf "$staging"
@@ -78,6 +86,10 @@ recover() {
     cp "$partial" "$staging/pg_wal/$(basename "$partial" .partial)"
     say "added the streamed, unarchived segment $(basename "$partial" .partial)"
   fi
+  # What the replay must reach. PostgreSQL ends a recovery at the first record it cannot read,
+  # as if the WAL ended there: a damaged segment would give a copy that lacks, silently, every
+  # commit after it. (A target time that the WAL does not reach, PostgreSQL refuses itself.)
+  if [ -z "$target" ]; then newest_segment "$staging" >"$work/wal-supplied"; else rm -f "$work/wal-supplied"; fi
   say "recovered into the staging copy in $dir ($(du -sh "$staging" | cut -f1))"
 }
 
@@ -106,6 +118,16 @@ stamp() {
     [ ! -e "$staging/$signal" ] || { say "the copy in $dir is not ready: $signal is still there (its recovery has not ended)"; return 1; }
   done
   [ "$state" = "shut down" ] || { say "the copy in $dir is not ready: its cluster state is '$state', not 'shut down'"; return 1; }
+  # Whichever replayed it (replay, or the database image for a prepare), the recovery must
+  # have reached the newest segment recover gave the copy. Same-length upper-case hex: text
+  # order is number order.
+  local supplied ended
+  supplied="$(cat "$work/wal-supplied" 2>/dev/null || true)"
+  ended="$("$pg/pg_controldata" "$staging" | sed -n "s/^Latest checkpoint's REDO WAL file: *//p" | cut -c9-)"
+  if [ -n "$supplied" ] && [[ "$ended" < "$supplied" ]]; then
+    say "the copy's recovery ended in WAL segment $ended, before $supplied, the newest barman gave it: a segment between them is damaged or missing, and the copy would lack every commit after it"
+    return 1
+  fi
   date -u +%Y-%m-%dT%H:%M:%SZ >"$staging/$STAMP"
   # Restores hold DIR's lock (shared) while they read it: the swap waits for them, and they for it.
   local status=0
@@ -152,31 +174,69 @@ swap() {
 }
 
 
+# psql's answer to one statement on the copy being verified.
+ask() {
+  runuser -u postgres -- "$pg/psql" --host=/tmp --port=5498 --dbname="$1" --no-psqlrc -v ON_ERROR_STOP=1 -At --command="$2"
+}
+
+# Up to N of the database's tables, chosen at random each night so that over the nights every
+# one is checked, as psql patterns that match each name literally.
+read -r -d '' SAMPLE_TABLES <<'SQL' || true
+SELECT '"' || replace(n.nspname, '"', '""') || '"."' || replace(c.relname, '"', '""') || '"'
+FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'm') AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_'
+ORDER BY random() LIMIT
+SQL
+
+# pg_amcheck on a sample of the database's tables, their TOAST and their B-tree indexes. It
+# needs the amcheck extension: installed for the check and dropped after, unless the database
+# had it, so that the copy restores as it was. Prints how many tables were checked.
+amcheck_sample() {
+  local database="$1" sample="$2" had list tables=() patterns=() table status=0
+  # Called as a condition, where set -e does not reach: each failure is returned by hand.
+  had="$(ask "$database" "SELECT count(*) FROM pg_catalog.pg_extension WHERE extname = 'amcheck'")" || return 1
+  list="$(ask "$database" "$SAMPLE_TABLES $sample")" || return 1
+  [ -n "$list" ] || { say "amcheck: $database has no table to check"; echo 0; return 0; }
+  mapfile -t tables <<<"$list"
+  for table in "${tables[@]}"; do patterns+=("--table=$table"); done
+  runuser -u postgres -- "$pg/pg_amcheck" --host=/tmp --port=5498 --database="$database" --install-missing "${patterns[@]}" >&2 || status=$?
+  if [ "$had" != 1 ]; then ask "$database" "DROP EXTENSION IF EXISTS amcheck" >/dev/null || return 1; fi
+  [ "$status" -eq 0 ] || { say "pg_amcheck found damage in the copy in $dir (exit $status): ${tables[*]}"; return 1; }
+  say "amcheck: ${#tables[@]} of $database's tables, with their indexes, undamaged"
+  echo "${#tables[@]}"
+}
+
 verify() {
   # The copy is finished: it starts at once, out of recovery. A copy that does not start, or
   # whose query fails, is not restorable, whatever its stamp says.
-  local started database query answer seconds
+  local started database query answer seconds sample checked=0
   started="$(date +%s.%N)"
   [ -f "$dir/$STAMP" ] || { say "no finished copy in $dir to verify"; exit 1; }
   database="$(cat "$VERIFY_DIR/database")"
   query="$(cat "$VERIFY_DIR/query")"
+  sample="$(cat "$VERIFY_DIR/amcheck-tables" 2>/dev/null || echo 0)"
+  [[ "$sample" =~ ^[0-9]+$ ]] || { say "$VERIFY_DIR/amcheck-tables holds '$sample', not a number of tables"; exit 1; }
   say "verifying the copy of $(cat "$dir/$STAMP") in $dir"
   runuser -u postgres -- "$pg/pg_ctl" --pgdata="$dir" --wait --timeout="$timeout" --silent \
     --options="-c listen_addresses='' -c unix_socket_directories=/tmp -c port=5498 -c ssl=off -c archive_mode=off -c shared_preload_libraries=''" \
     --log=/tmp/verify.log start || { tail -20 /tmp/verify.log >&2; say "the copy in $dir did not start"; exit 1; }
-  if ! answer="$(runuser -u postgres -- "$pg/psql" --host=/tmp --port=5498 --dbname="$database" --no-psqlrc -v ON_ERROR_STOP=1 -At --command="$query" 2>&1)"; then
+  if ! answer="$(ask "$database" "$query" 2>&1)"; then
     runuser -u postgres -- "$pg/pg_ctl" --pgdata="$dir" --wait --silent --mode=fast stop || true
     say "the verification query failed on the copy in $dir: $answer"
     exit 1
   fi
+  if [ "$sample" -gt 0 ] && ! checked="$(amcheck_sample "$database" "$sample")"; then
+    runuser -u postgres -- "$pg/pg_ctl" --pgdata="$dir" --wait --silent --mode=fast stop || true
+    exit 1
+  fi
   runuser -u postgres -- "$pg/pg_ctl" --pgdata="$dir" --wait --silent --mode=fast stop
   seconds="$(awk -v from="$started" -v to="$(date +%s.%N)" 'BEGIN { printf "%.3f", to - from }')"
-  python3 - "$VERIFIED" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$seconds" "$answer" <<'PY'
+  python3 - "$VERIFIED" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$seconds" "$answer" "$checked" <<'PY'
 import json, os, sys, tempfile
-path, time, seconds, answer = sys.argv[1:]
+path, time, seconds, answer, checked = sys.argv[1:]
 handle, temporary = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".verified-")
 with os.fdopen(handle, "w", encoding="utf-8") as out:
-    json.dump({"time": time, "seconds": float(seconds), "answer": answer}, out)
+    json.dump({"time": time, "seconds": float(seconds), "answer": answer, "amcheck_tables": int(checked)}, out)
 os.chmod(temporary, 0o644)
 os.replace(temporary, path)
 PY

@@ -123,8 +123,18 @@ describe("barman on the backup host, streaming from a real primary", () => {
   });
 
   it("makes the nightly copy, shows its age in the metrics, and shows a failed one", async () => {
+    const started = performance.now();
     const nightly = await annex2.docker.run(["exec", "barman-montagu", "montagu-prepare", "nightly", "/nightly"], { allowFailure: true });
+    const nightlySeconds = (performance.now() - started) / 1000;
     expect(nightly.code, nightly.stderr).toBe(0);
+    // The proof that the copy is restorable costs little beside the recovery it proves.
+    const verificationSeconds = Number(/verified in ([0-9.]+)s/.exec(nightly.stderr)?.[1]);
+    const recoverySeconds = nightlySeconds - verificationSeconds;
+    console.log(
+      `nightly: recovery ${recoverySeconds.toFixed(2)} s, verification ${verificationSeconds.toFixed(2)} s: ` +
+        `verification / recovery = ${(verificationSeconds / recoverySeconds).toFixed(3)}`,
+    );
+    expect(verificationSeconds / recoverySeconds).toBeLessThanOrEqual(0.3);
     expect(nightly.stderr).toMatch(/WAL replayed/);
     const inNightly = (command: string) => annex2.docker.out("exec", "barman-montagu", "bash", "-c", `cd /nightly && ${command}`);
     const copy = "find . -path ./.montagu -prune -o -type f -printf '%i %p\\n' | sort";
@@ -162,6 +172,9 @@ describe("barman on the backup host, streaming from a real primary", () => {
     expect(good.barman_time_since_last_verified_nightly_seconds).toBeLessThan(120);
     expect(good.barman_nightly_verification_seconds).toBeGreaterThan(0);
     expect(await metricsText()).toMatch(/^barman_nightly_verification_answer\{database="montagu",answer="montagu,postgres"\} 1$/m);
+    // pg_amcheck on a sample: the one table there is, with its index.
+    expect(nightly.stderr).toMatch(/amcheck: 1 of montagu's tables, with their indexes, undamaged/);
+    expect(good.barman_nightly_verification_amcheck_tables).toBe(1);
     // Stopped cleanly: the copy is as finished as before it was asked.
     const state = await annex2.docker.out("exec", "barman-montagu", "bash", "-c", "/usr/lib/postgresql/15/bin/pg_controldata /nightly | sed -n 's/^Database cluster state: *//p'");
     expect(state).toBe("shut down");
@@ -176,6 +189,53 @@ describe("barman on the backup host, streaming from a real primary", () => {
     expect(flagged.barman_nightly_verification_failed).toBe(1);
     // The last verified copy keeps its time, so its age keeps growing.
     expect(flagged.barman_nightly_verification_time).toBe(good.barman_nightly_verification_time);
+
+    // A copy that starts and answers, but whose table is damaged: pg_amcheck finds it.
+    const table = `/nightly/${await sql("SELECT pg_relation_filepath('batch')")}`;
+    const inBarman = (script: string) => annex2.docker.run(["exec", "barman-montagu", "bash", "-euo", "pipefail", "-c", script], { allowFailure: true });
+    expect((await inBarman(`cp -p ${table} /tmp/table-aside && dd if=/dev/urandom of=${table} bs=1 seek=64 count=256 conv=notrunc status=none`)).code).toBe(0);
+    try {
+      const damaged = await annex2.docker.run(["exec", "barman-montagu", "montagu-prepare", "verify", "/nightly"], { allowFailure: true });
+      expect(damaged.code).not.toBe(0);
+      expect(damaged.stderr).toMatch(/pg_amcheck found damage in the copy in \/nightly \(exit \d\): "public"\."batch"/);
+      expect((await metrics()).barman_nightly_verification_failed).toBe(1);
+    } finally {
+      await inBarman(`cp -p /tmp/table-aside ${table}`);
+    }
+  });
+
+  it("refuses a night whose WAL is damaged, which PostgreSQL would take for the end of the WAL, and flags it", async () => {
+    const again = await annex2.docker.run(["exec", "barman-montagu", "montagu-prepare", "verify", "/nightly"], { allowFailure: true });
+    expect(again.code, again.stderr).toBe(0);
+    const verified = await metrics();
+    expect(verified.barman_nightly_verification_failed).toBe(0);
+    // Three segments after the latest base backup, each holding rows; the middle one is damaged.
+    const segments: string[] = [];
+    for (let round = 1; round <= 3; round++) {
+      await sql(`INSERT INTO batch (payload) SELECT 'round ${round}' FROM generate_series(1, 200)`);
+      segments.push(await sql("SELECT pg_walfile_name(pg_current_wal_lsn())"));
+      const switched = await annex2.docker.run(["exec", "barman-montagu", "montagu-switch-wal", "60"], { allowFailure: true });
+      expect(switched.code, switched.stderr).toBe(0);
+    }
+    const damaged = `$(ls /var/lib/barman/montagu/wals/*/${segments[1]})`;
+    const inBarman = (script: string) => annex2.docker.run(["exec", "barman-montagu", "bash", "-euo", "pipefail", "-c", script], { allowFailure: true });
+    expect((await inBarman(`cp -p ${damaged} /tmp/aside && dd if=/dev/urandom of=${damaged} bs=1024 seek=1 count=2 conv=notrunc status=none`)).code).toBe(0);
+    try {
+      const night = await annex2.docker.run(["exec", "barman-montagu", "montagu-prepare", "nightly", "/nightly"], { allowFailure: true });
+      expect(night.code).not.toBe(0);
+      expect(night.stderr).toMatch(/the copy's recovery ended in WAL segment [0-9A-F]{16}, before [0-9A-F]{16}, the newest barman gave it: a segment between them is damaged or missing/);
+      const flagged = await metrics();
+      expect(flagged.barman_nightly_recovery_failed).toBe(1);
+      expect(flagged.barman_nightly_verification_failed).toBe(1);
+      expect(flagged.barman_nightly_verification_time).toBe(verified.barman_nightly_verification_time);
+      expect(flagged.barman_time_since_last_verified_nightly_seconds).toBeGreaterThan(verified.barman_time_since_last_verified_nightly_seconds);
+    } finally {
+      await inBarman(`cp -p /tmp/aside ${damaged}`);
+    }
+    // With the segment whole again, the next night is verified again.
+    const night = await annex2.docker.run(["exec", "barman-montagu", "montagu-prepare", "nightly", "/nightly"], { allowFailure: true });
+    expect(night.code, night.stderr).toBe(0);
+    expect((await metrics()).barman_nightly_verification_failed).toBe(0);
   });
 
   it("says which user cannot connect when a password is wrong, and reports barman_ok 0", async () => {

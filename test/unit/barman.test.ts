@@ -85,13 +85,17 @@ describe("barman on annex2", () => {
     expect(await verifyFiles({})).toEqual({
       "/etc/montagu/verify/database": "montagu",
       "/etc/montagu/verify/query": "SELECT count(*) FROM pg_catalog.pg_class",
+      "/etc/montagu/verify/amcheck-tables": "5",
     });
     const query = "SELECT max(id) || ' ' || count(*) FROM batch WHERE note = 'it''s -- not a comment'";
-    expect(await verifyFiles({ verify: { database: "packit", query } })).toEqual({
+    expect(await verifyFiles({ verify: { database: "packit", query, amcheckTables: 0 } })).toEqual({
       "/etc/montagu/verify/database": "packit",
       "/etc/montagu/verify/query": query,
+      "/etc/montagu/verify/amcheck-tables": "0",
     });
     await expect(annex2({ verify: { query: "  " } })).rejects.toThrow(/montagu-backup:barman\.verify\.query: must not be blank/);
+    await expect(annex2({ verify: { amcheckTables: 2.5 } })).rejects.toThrow(/montagu-backup:barman\.verify\.amcheckTables:/);
+    await expect(annex2({ verify: { amcheckTables: -1 } })).rejects.toThrow(/montagu-backup:barman\.verify\.amcheckTables:/);
     await expect(annex2({ verify: { database: "montagu; drop" } })).rejects.toThrow(/montagu-backup:barman\.verify\.database:/);
   });
 
