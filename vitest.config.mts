@@ -28,6 +28,17 @@ export default defineConfig({
           hookTimeout: 15 * 60_000,
         },
       },
+      {
+        // On demand (npm run test:faults): minutes of waiting for connections to time out.
+        test: {
+          name: "faults",
+          include: ["test/faults/**/*.test.ts"],
+          globalSetup: ["test/rig/global-setup.ts"],
+          fileParallelism: false,
+          testTimeout: 15 * 60_000,
+          hookTimeout: 15 * 60_000,
+        },
+      },
     ],
   },
 });

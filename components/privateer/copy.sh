@@ -15,7 +15,10 @@
 #   --require-stamp NAME  the source is a prepared copy, finished only once NAME is at its top
 #   --exclude-top NAME    leave NAME, at the top of the source, out (neither copied nor deleted)
 #   --newest-in DIR       the source is the newest snapshot in the server's DIR
-#   --keep-history        (a push) first keep DESTINATION as it is in the server's history
+#   --keep-history        (a push) first keep DESTINATION as it is in the server's history, and
+#                         mark it unfinished on the server until the push has ended
+#   --refuse-unfinished   (a restore of a client's copy) refuse a copy whose last push did not
+#                         finish: it holds part of that push
 #   --check               check the source, report it, and copy nothing
 # On the server, what a transfer asks besides rsync goes to privateer-gate's verbs
 # (`montagu VERB PATH`), which allow a client exactly that on the paths it may use.
@@ -25,7 +28,7 @@ set -euo pipefail
 say() { echo "copy: $*"; }
 refuse() { echo "copy: refused: $*" >&2; exit 3; }
 
-lock="" allow_empty=no stamp="" newest_in="" keep_history=no check_only=no
+lock="" allow_empty=no stamp="" newest_in="" keep_history=no refuse_unfinished=no check_only=no
 excludes=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -35,6 +38,7 @@ while [ $# -gt 0 ]; do
     --exclude-top) excludes+=("$2"); shift 2 ;;
     --newest-in) newest_in="$2"; shift 2 ;;
     --keep-history) keep_history=yes; shift ;;
+    --refuse-unfinished) refuse_unfinished=yes; shift ;;
     --check) check_only=yes; shift ;;
     -*) echo "copy: unknown option $1" >&2; exit 2 ;;
     *) break ;;
@@ -61,6 +65,7 @@ trap '$shared_ssh -O exit "$server" 2>/dev/null || true; rm -rf "$work"' EXIT
 #   files DIR [TOP...]    every file below DIR but the TOP names, as "size<TAB>./path<NUL>"
 #   stamp DIR NAME        the content of DIR/NAME, if there is one (servers only)
 #   newest DIR            the newest snapshot's name in the history DIR (servers only)
+#   unfinished DIR        when the last push into the copy DIR started, if it has not ended (servers only)
 look() {
   local verb="$1" where="$2"
   shift 2
@@ -91,6 +96,11 @@ if [ -n "$newest_in" ]; then
   say "the newest snapshot on $server is $newest"
 fi
 
+if [ "$refuse_unfinished" = yes ]; then
+  started="$(look unfinished "$source_dir")"
+  [ -z "$started" ] || refuse "the last push into $(describe "$source_dir"), started at $started, did not finish: the copy holds part of it. Push again, or restore 'snapshot: latest', the copy as it was before that push"
+fi
+
 # What is at the top of the source, but what is left out: empty means nothing to copy.
 excluded="$(printf '%s\n' "${excludes[@]+"${excludes[@]}"}")"
 contents="$(look list "$source_dir")"
@@ -114,6 +124,7 @@ fi
 if [ "$keep_history" = yes ]; then
   started="$(date +%s%N)"
   $shared_ssh "$server" "montagu snapshot $(printf '%q' "${destination_dir#*:}")"
+  $shared_ssh "$server" "montagu pushing $(printf '%q' "${destination_dir#*:}")"
   say "the copy this push replaces is kept ($(( ($(date +%s%N) - started) / 1000000 )) ms)"
 fi
 
@@ -162,3 +173,6 @@ fi
 # The whole file list first (--no-inc-recursive) rather than directory by directory: measured
 # here, a push of 20,000 files after 1% changed takes 0.99 s this way against 1.16 s.
 rsync_progress --rsh="$shared_ssh" --delete --no-inc-recursive --info=stats2 "${rsync_excludes[@]+"${rsync_excludes[@]}"}" "$@" "$source_dir" "$destination_dir"
+if [ "$keep_history" = yes ]; then
+  $shared_ssh "$server" "montagu pushed $(printf '%q' "${destination_dir#*:}")"
+fi

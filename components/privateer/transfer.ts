@@ -120,6 +120,7 @@ export function restoreCommand(from: RestoreSource, destinationVolume: string, c
     options.push("--lock", `${source}:shared`);
     if (from.snapshot === "latest") options.push("--newest-in", historyDir(from.source, from.volume));
     else if (from.snapshot !== undefined) source = `${historyDir(from.source, from.volume)}/${from.snapshot}`;
+    else options.push("--refuse-unfinished");
   }
   return copyCommand(options, `${from.server}:${source}/`, `${VOLUMES_DIR}/${destinationVolume}/`, ["--checksum"]);
 }

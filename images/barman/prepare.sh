@@ -47,11 +47,12 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-# The newest WAL segment (its log and segment number, without the timeline) in a copy's
-# pg_wal and in the WAL barman gave it for recovery.
+# The newest WAL segment barman gave a copy for its recovery (in its pg_wal, or a symlink's
+# target), as its log and segment number: the newest of the highest timeline there, since an
+# older timeline may go on past the point where the newer one branched off it.
 newest_segment() {
-  { find "$1/pg_wal" "$1/barman_wal" -maxdepth 1 -type f -regextype posix-egrep -regex '.*/[0-9A-F]{24}' -printf '%f\n' 2>/dev/null || true; } |
-    cut -c9- | sort | tail -1
+  { find -H "$1/pg_wal/" "$1/barman_wal/" -maxdepth 1 -type f -regextype posix-egrep -regex '.*/[0-9A-F]{24}' -printf '%f\n' 2>/dev/null || true; } |
+    sort | tail -1 | cut -c9-
 }
 
 wipe() {
@@ -65,8 +66,13 @@ recover() {
   # Commits still in the current WAL segment reach the copy only once it is archived: for the
   # latest state, and for a target time that barman's archive does not reach yet (PostgreSQL
   # then ends its recovery before the target, and refuses the copy).
-  if montagu-switch-wal 120; then
-    say "archived the current WAL segment"
+  local switched
+  rm -f "$work/wal-switched"
+  if switched="$(montagu-switch-wal 120)"; then
+    # The segment closed for this copy ends in a switch record: a recovery that read it all
+    # goes on into the next one.
+    sed -n 's/^.*The WAL file \([0-9A-F]\{24\}\) has been closed.*$/\1/p' <<<"$switched" | cut -c9- >"$work/wal-switched"
+    say "archived the current WAL segment $(cat "$work/wal-switched")"
   else
     # The primary is gone: what barman streamed of the current segment is all there is.
     partial="$(ls /var/lib/barman/montagu/streaming/*.partial 2>/dev/null | sort | tail -1 || true)"
@@ -89,7 +95,12 @@ recover() {
   # What the replay must reach. PostgreSQL ends a recovery at the first record it cannot read,
   # as if the WAL ended there: a damaged segment would give a copy that lacks, silently, every
   # commit after it. (A target time that the WAL does not reach, PostgreSQL refuses itself.)
-  if [ -z "$target" ]; then newest_segment "$staging" >"$work/wal-supplied"; else rm -f "$work/wal-supplied"; fi
+  if [ -n "$target" ]; then
+    rm -f "$work/wal-supplied" "$work/wal-switched"
+  else
+    newest_segment "$staging" >"$work/wal-supplied"
+    [ -s "$work/wal-supplied" ] || { say "barman gave the copy in $dir no WAL to replay: its recovery could not be checked against barman's archive"; return 1; }
+  fi
   say "recovered into the staging copy in $dir ($(du -sh "$staging" | cut -f1))"
 }
 
@@ -121,11 +132,16 @@ stamp() {
   # Whichever replayed it (replay, or the database image for a prepare), the recovery must
   # have reached the newest segment recover gave the copy. Same-length upper-case hex: text
   # order is number order.
-  local supplied ended
+  local supplied switched ended
   supplied="$(cat "$work/wal-supplied" 2>/dev/null || true)"
+  switched="$(cat "$work/wal-switched" 2>/dev/null || true)"
   ended="$("$pg/pg_controldata" "$staging" | sed -n "s/^Latest checkpoint's REDO WAL file: *//p" | cut -c9-)"
   if [ -n "$supplied" ] && [[ "$ended" < "$supplied" ]]; then
     say "the copy's recovery ended in WAL segment $ended, before $supplied, the newest barman gave it: a segment between them is damaged or missing, and the copy would lack every commit after it"
+    return 1
+  fi
+  if [ -n "$switched" ] && [[ ! "$ended" > "$switched" ]]; then
+    say "the copy's recovery ended in WAL segment $ended, short of the end of $switched, which was closed for this copy: that segment is damaged, and the copy would lack the commits at its end"
     return 1
   fi
   date -u +%Y-%m-%dT%H:%M:%SZ >"$staging/$STAMP"
@@ -199,7 +215,7 @@ amcheck_sample() {
   [ -n "$list" ] || { say "amcheck: $database has no table to check"; echo 0; return 0; }
   mapfile -t tables <<<"$list"
   for table in "${tables[@]}"; do patterns+=("--table=$table"); done
-  runuser -u postgres -- "$pg/pg_amcheck" --host=/tmp --port=5498 --database="$database" --install-missing "${patterns[@]}" >&2 || status=$?
+  timeout "$timeout" runuser -u postgres -- "$pg/pg_amcheck" --host=/tmp --port=5498 --database="$database" --install-missing "${patterns[@]}" >&2 || status=$?
   if [ "$had" != 1 ]; then ask "$database" "DROP EXTENSION IF EXISTS amcheck" >/dev/null || return 1; fi
   [ "$status" -eq 0 ] || { say "pg_amcheck found damage in the copy in $dir (exit $status): ${tables[*]}"; return 1; }
   say "amcheck: ${#tables[@]} of $database's tables, with their indexes, undamaged"
@@ -209,13 +225,20 @@ amcheck_sample() {
 verify() {
   # The copy is finished: it starts at once, out of recovery. A copy that does not start, or
   # whose query fails, is not restorable, whatever its stamp says.
-  local started database query answer seconds sample checked=0
+  local started database query answer seconds sample checked=0 held
   started="$(date +%s.%N)"
   [ -f "$dir/$STAMP" ] || { say "no finished copy in $dir to verify"; exit 1; }
   database="$(cat "$VERIFY_DIR/database")"
   query="$(cat "$VERIFY_DIR/query")"
   sample="$(cat "$VERIFY_DIR/amcheck-tables" 2>/dev/null || echo 0)"
   [[ "$sample" =~ ^[0-9]+$ ]] || { say "$VERIFY_DIR/amcheck-tables holds '$sample', not a number of tables"; exit 1; }
+  # Starting the copy writes to it: restores, which read it under DIR's lock (shared), wait, and
+  # it waits for them.
+  exec {held}<"$dir"
+  if ! flock --nonblock --exclusive "$held"; then
+    say "a restore is reading $dir: the verification starts once it ends"
+    flock --exclusive "$held"
+  fi
   say "verifying the copy of $(cat "$dir/$STAMP") in $dir"
   runuser -u postgres -- "$pg/pg_ctl" --pgdata="$dir" --wait --timeout="$timeout" --silent \
     --options="-c listen_addresses='' -c unix_socket_directories=/tmp -c port=5498 -c ssl=off -c archive_mode=off -c shared_preload_libraries=''" \

@@ -41,17 +41,19 @@ PRIVATEER_PUSH = re.compile(
 LOCK_LIBRARY = "/usr/local/lib/privateer/lock.sh"
 # Under the server's lock on the copy, as every transfer of ours takes it, so that an on-demand
 # push or a restore of the same copy waits rather than interleaves; never of an empty volume,
-# which would empty the server's copy; and with the copy it replaces kept in the server's
-# history first, as an on-demand push keeps it.
+# which would empty the server's copy; with the copy it replaces kept in the server's history
+# first, and the copy marked unfinished on the server until the push ends, as an on-demand
+# push does.
 LOCKED_PUSH = """set -euo pipefail
 source "$0"
 [ -n "$(ls -A "/privateer/volumes/$1")" ] || { echo "refused: volume $1 is empty: pushing it would empty its copy on $2" >&2; exit 3; }
 hold_lock "$2" "/privateer/volumes/$3/$1" exclusive
 ssh "$2" "montagu snapshot /privateer/volumes/$3/$1"
-# Not the script's last command: bash would exec it in its place, closing the lock's pipe.
-status=0
-/bin/sh -c "$4" || status=$?
-exit "$status"
+ssh "$2" "montagu pushing /privateer/volumes/$3/$1"
+/bin/sh -c "$4"
+# Also keeps the push from being the script's last command, which bash would exec in its
+# place, closing the lock's pipe.
+ssh "$2" "montagu pushed /privateer/volumes/$3/$1"
 """
 
 

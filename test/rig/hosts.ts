@@ -92,6 +92,29 @@ export async function startHost(name: string): Promise<SimulatedHost> {
   return host;
 }
 
+async function inHostNetwork(host: SimulatedHost, command: string[]) {
+  const pid = await outer.out("inspect", "-f", "{{.State.Pid}}", `rig-${host.name}`);
+  return run("nsenter", ["--target", pid, "--net", ...command]);
+}
+
+/** What leaves `host` (its containers on the host network included) goes at most `megabits` a second. */
+export async function limitLink(host: SimulatedHost, megabits: number): Promise<void> {
+  await inHostNetwork(host, ["tc", "qdisc", "replace", "dev", "eth0", "root", "tbf", "rate", `${megabits}mbit`, "burst", "1mbit", "latency", "400ms"]);
+}
+
+export async function unlimitLink(host: SimulatedHost): Promise<void> {
+  await inHostNetwork(host, ["tc", "qdisc", "del", "dev", "eth0", "root"]).catch(() => undefined);
+}
+
+/** The host's cable pulled: its connections hang, as they do when a network dies, rather than being reset. */
+export async function cutNetwork(host: SimulatedHost): Promise<void> {
+  await outer.run(["network", "disconnect", RIG_NETWORK, `rig-${host.name}`]);
+}
+
+export async function reconnectNetwork(host: SimulatedHost): Promise<void> {
+  await outer.run(["network", "connect", "--alias", host.name, RIG_NETWORK, `rig-${host.name}`]);
+}
+
 /** Everything the tests' rig started, gone; a benchmark's hosts are left to it. */
 export async function removeRig(): Promise<void> {
   const ids = (await outer.out("ps", "--all", "--quiet", "--filter", `label=${RIG_LABEL}=test`)).split("\n").filter(Boolean);

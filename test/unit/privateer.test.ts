@@ -244,8 +244,8 @@ describe("the clients", () => {
     });
     const steps = ofType(run, "command:local:Command").filter((c) => c.name.startsWith("restore-uat-"));
     expect(steps.map((s) => s.inputs.triggers)).toEqual([["r1"], ["r1"]]);
-    expect(dockerRunArgs(steps[0].inputs.create).slice(-10)).toEqual([
-      ...["bash", "-c", COPY_SCRIPT, "copy", "--lock", "/privateer/volumes/production2/montagu_orderly_volume:shared"],
+    expect(dockerRunArgs(steps[0].inputs.create).slice(-11)).toEqual([
+      ...["bash", "-c", COPY_SCRIPT, "copy", "--lock", "/privateer/volumes/production2/montagu_orderly_volume:shared", "--refuse-unfinished"],
       ...["annex2:/privateer/volumes/production2/montagu_orderly_volume/", "/privateer/volumes/montagu_orderly_volume/", "--", "--checksum"],
     ]);
     const local = dockerRunArgs(steps[1].inputs.create);

@@ -7,8 +7,8 @@ privateer and our transfers do, and nothing else:
 - `rsync --server ...` receiving: only into the client's own `/privateer/volumes/CLIENT`;
 - `rsync --server --sender ...`: reading any client's copy, the history's snapshots and the
   server's local volumes;
-- `montagu VERB PATH ...`: the looks, lock and snapshot of our transfers (below), each
-  confined as the rsync it goes with.
+- `montagu VERB PATH ...`: the looks, lock, snapshot and push markers of our transfers
+  (below), each confined as the rsync it goes with.
 
 rsync itself is handed to rrsync, rsync's own restricted wrapper (it vets every option and
 pins every path against symlink races), on the one directory this gate picks. A push never
@@ -18,6 +18,7 @@ copy's files by hard links, and rsync otherwise writes a changed file anew.
 Every decision is logged, with the client's name, to the server container's log (sshd's
 own stderr); what the client sees is a one-line reason, on stderr, and exit code 126.
 """
+import datetime
 import errno
 import fcntl
 import os
@@ -30,6 +31,8 @@ KEYS = "/privateer/keys"
 VOLUMES = "/privateer/volumes"
 LOCAL = "/privateer/local"
 HISTORY = f"{VOLUMES}/.montagu/history"
+# A push under way, or cut short: <client>/<volume> holds its start time until it finishes.
+UNFINISHED = f"{VOLUMES}/.montagu/unfinished"
 HISTORY_SCRIPT = "/usr/local/lib/privateer/history.sh"
 RRSYNC = "/usr/bin/rrsync"
 # Docker volume names and privateer machine names; a copy's directory never starts with a dot.
@@ -37,8 +40,12 @@ NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 SNAPSHOT = re.compile(r"^[0-9]{8}T[0-9]{6}Z$")
 # A name at the top of a copy that a transfer looks for or leaves out (.barman-last-restore, .montagu).
 TOP = re.compile(r"^\.?[A-Za-z0-9][A-Za-z0-9_.-]*$")
-# Writes that would change a file shared with a history snapshot, or bypass rrsync's checks.
-IN_PLACE = ("--inplace", "--append", "--append-verify", "--write-devices")
+# Writes that would change a file shared with a history snapshot: in place, or by appending a
+# log to a file of the client's own copy (rrsync allows a log file within its directory).
+IN_PLACE = ("--inplace", "--append", "--append-verify", "--write-devices", "--log-file")
+# What a path in a request may hold: Docker names, snapshot names and slashes; no glob, brace,
+# escape or space, which rrsync would expand into paths this gate never saw.
+PATH = re.compile(r"^/[A-Za-z0-9_./-]*$")
 
 
 class Refused(Exception):
@@ -62,7 +69,8 @@ def read(path):
 
 def normal(path):
     """An absolute path without `.`, `..` or empty parts (a trailing slash is dropped), so that prefixes mean what they say."""
-    path = re.sub(r"\\(.)", r"\1", path)
+    if not PATH.match(path):
+        raise Refused(f"{path!r} holds more than names and slashes")
     if len(path) > 1:
         path = path.removesuffix("/")
     if not path.startswith("/") or path != "/" + "/".join(p for p in path.split("/") if p not in ("", ".")):
@@ -122,6 +130,28 @@ def opened_readable(path):
     return opened(readable(path), readable_root(normal(path)))
 
 
+def own_directory(client, path):
+    """`path` under the client's own directory, made where missing, one component at a time from
+    that directory and never through a symlink (a concurrent push of the client's may swap one
+    in): held open. The client's directory itself is made by name: no client writes beside it."""
+    root = own_root(client)
+    os.makedirs(root, exist_ok=True)
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    for part in writable(client, path)[len(root) :].split("/")[1:]:
+        try:
+            os.mkdir(part, 0o755, dir_fd=fd)
+        except FileExistsError:
+            pass
+        try:
+            inner = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+        except OSError as error:
+            raise Refused(f"{path}: {part} is not a directory of {client}'s own ({error.strerror})") from None
+        finally:
+            os.close(fd)
+        fd = inner
+    return fd
+
+
 def writable(client, path):
     path = normal(path)
     root = own_root(client)
@@ -141,7 +171,7 @@ def rsync(client, words):
     if words[1:2] != ["--server"] or "." not in words:
         raise Refused("not an rsync server command")
     dot = words.index(".")
-    options, paths = words[2:dot], [re.sub(r"\\(.)", r"\1", w) for w in words[dot + 1 :]]
+    options, paths = words[2:dot], [normal(word) for word in words[dot + 1 :]]
     if not paths:
         raise Refused("rsync names no path")
     sending = options[:1] == ["--sender"]
@@ -188,8 +218,7 @@ def verb(client, words):
     path = normal(words[2])
     if name == "lock" and rest in (["shared"], ["exclusive"]):
         if rest == ["exclusive"]:
-            os.makedirs(writable(client, path), exist_ok=True)
-            fd = opened(path, own_root(client))
+            fd = own_directory(client, path)
         else:
             fd = opened_readable(path)
         if fd is None:
@@ -202,10 +231,12 @@ def verb(client, words):
         fd = opened_readable(path)
 
         def stamp():
+            if fd is None:
+                return
             try:
                 # Never through a symlink: a client may have pushed one under the stamp's name.
                 handle = os.open(rest[0], os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=fd)
-            except (OSError, TypeError):
+            except OSError:
                 return
             with open(handle, encoding="utf-8", errors="replace") as stamped:
                 if stat.S_ISREG(os.fstat(handle).st_mode):
@@ -223,14 +254,8 @@ def verb(client, words):
 
         return newest, f"newest {path}"
     if name == "fresh" and not rest:
-        writable(client, path)
-
-        def fresh():
-            if not os.path.isdir(path) or not os.listdir(path):
-                os.makedirs(path, exist_ok=True)
-                print("yes")
-
-        return fresh, f"fresh {path}"
+        fd = own_directory(client, path)
+        return lambda: print("yes") if not os.listdir(fd) else None, f"fresh {path}"
     if name == "files" and all(TOP.match(top) for top in rest):
         fd = opened_readable(path)
         if fd is None:
@@ -243,12 +268,29 @@ def verb(client, words):
             subprocess.run(command, check=True)
 
         return files, f"files {path}"
-    if name == "snapshot" and not rest:
+    if name in ("snapshot", "pushing", "pushed") and not rest:
         volume = writable(client, path)[len(own_root(client)) + 1 :]
         if not NAME.match(volume):
             raise Refused(f"{path} is not one of {client}'s copies")
-        command = ["bash", HISTORY_SCRIPT, "snapshot", path, f"{HISTORY}/{client}/{volume}"]
-        return lambda: sys.exit(subprocess.run(command).returncode), f"snapshot {path}"
+        if name == "snapshot":
+            command = ["bash", HISTORY_SCRIPT, "snapshot", path, f"{HISTORY}/{client}/{volume}"]
+            return lambda: sys.exit(subprocess.run(command).returncode), f"snapshot {path}"
+        marker = f"{UNFINISHED}/{client}/{volume}"
+        if name == "pushing":
+
+            def pushing():
+                os.makedirs(os.path.dirname(marker), exist_ok=True)
+                with open(marker, "w", encoding="utf-8") as started:
+                    started.write(datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
+
+            return pushing, f"pushing {path}"
+        return lambda: os.path.exists(marker) and os.remove(marker), f"pushed {path}"
+    if name == "unfinished" and not rest:
+        parts = readable(path)[len(VOLUMES) + 1 :].split("/")
+        if len(parts) != 2 or not all(NAME.match(part) for part in parts):
+            raise Refused(f"{path} is not a client's copy")
+        marker = f"{UNFINISHED}/{parts[0]}/{parts[1]}"
+        return lambda: sys.stdout.write(read(marker) if os.path.isfile(marker) else ""), f"unfinished {path}"
     raise Refused(f"montagu {name}: not a request this server takes in that form")
 
 
@@ -275,7 +317,7 @@ def main():
     command = os.environ.get("SSH_ORIGINAL_COMMAND")
     try:
         run, what = decide(client, command)
-    except Refused as refusal:
+    except (Refused, OSError) as refusal:
         log(client, "refused", f"{refusal} (asked: {command!r})")
         print(f"privateer-gate: refused: {refusal}", file=sys.stderr)
         return 126

@@ -1,0 +1,235 @@
+import * as fs from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DockerApplier, FakeVault } from "../harness/dockerApplier";
+import { eventually } from "../harness/eventually";
+import { runStack } from "../harness/run";
+import type { StackConfig } from "../harness/stackConfig";
+import { cutNetwork, limitLink, reconnectNetwork, startHost, type SimulatedHost } from "../rig/hosts";
+import { inVolume, manifest, seedVolume } from "../integration/volumes";
+
+// Faults during transfers between simulated hosts: for each, the update fails saying so, what
+// was backed up is still there, and the next run ends as if the fault had not happened. The
+// suite writes what it saw as a table (test-results/faults.md), which the README shows.
+
+const TOPOLOGY = "test/fixtures/privateer.json";
+const VOLUME = "montagu_orderly_volume";
+const COPY = `production2/${VOLUME}`;
+const CLIENT_IMAGE = "montagu-backup/privateer-client:local";
+/** Slow enough that a fault lands mid-transfer: a round's 300 MB take about 12 s. */
+const LINK_MEGABITS = 200;
+
+interface Row {
+  fault: string;
+  observed: string;
+  next: string;
+}
+const rows: Row[] = [];
+
+describe("faults during pushes and restores", () => {
+  const vault = new FakeVault();
+  const hosts: Record<string, SimulatedHost> = {};
+  const appliers: Record<string, DockerApplier> = {};
+
+  const up = (machine: string, privateer: Record<string, unknown> = {}, extra: StackConfig = {}) =>
+    runStack(
+      machine,
+      {
+        "docker:host": hosts[machine].dockerHost,
+        "montagu-backup:topology": TOPOLOGY,
+        "montagu-backup:machines": [machine],
+        "montagu-backup:privateer": privateer,
+        ...extra,
+      },
+      appliers[machine],
+    );
+  const push = (id: string) => up("production2", { backup: { id, volumes: [{ volume: VOLUME, server: "annex2" }] } });
+  const restore = (id: string) =>
+    up("uat", {}, { "montagu-backup:restore": { id, volumes: [{ volume: VOLUME, server: "annex2", source: "production2" }], stop: ["uat-service"], start: ["uat-service"] } });
+  const serverCopy = () => manifest(hosts.annex2, "privateer_montagu_data", COPY);
+  const snapshots = async () =>
+    (await inVolume(hosts.annex2, "privateer_montagu_data", `ls .montagu/history/${COPY}`, true)).split("\n").filter((name) => /^\d{8}T\d{6}Z$/.test(name));
+  const snapshotCopy = (name: string) => manifest(hosts.annex2, "privateer_montagu_data", `.montagu/history/${COPY}/${name}`);
+  const uatServiceRunning = async () => (await hosts.uat.docker.out("inspect", "-f", "{{.State.Running}}", "uat-service")) === "true";
+
+  let round = 0;
+  /** The source gains a new 300 MB file and loses the last round's. */
+  const changeSource = async () => {
+    round += 1;
+    await inVolume(hosts.production2, VOLUME, `rm -f round-*.bin && head -c 300M /dev/urandom > round-${round}.bin`);
+    return manifest(hosts.production2, VOLUME);
+  };
+  /** Resolves once rsync has written 30 MB of this round's new file into `directory` of `volume` (as its temporary file). */
+  const whenTransferring = async (host: SimulatedHost, volume: string, directory: string) => {
+    await eventually(`round ${round}'s file arriving in ${volume} on ${host.name}`, 60, async () =>
+      (await inVolume(host, volume, `find ${directory} -maxdepth 1 -name '.round-${round}.bin.*' -size +30M`, true)).trim() !== "" ? true : undefined,
+    200);
+  };
+  const settle = <T>(work: Promise<T>) => work.then(() => undefined, (error: Error) => error);
+  /** The line of an update's error that says what went wrong, the most telling first. */
+  const firstLine = (error: Error | undefined) => {
+    const lines = (error?.message ?? "no error").split("\n").map((line) => line.trim());
+    const telling = [/No space left on device/, /not responding|unexpectedly closed|Connection reset|Broken pipe/, /refused/, /rsync error/, /exit(ed)? (with )?(code|status)/i];
+    for (const pattern of telling) {
+      const line = lines.find((candidate) => pattern.test(candidate));
+      if (line !== undefined) return line.slice(0, 160).replaceAll("|", "\\|");
+    }
+    return lines[0].slice(0, 160).replaceAll("|", "\\|");
+  };
+
+  beforeAll(async () => {
+    for (const name of ["annex2", "production2", "uat"]) {
+      hosts[name] = await startHost(name);
+      appliers[name] = new DockerApplier({ dockerHost: hosts[name].dockerHost, vault });
+    }
+    // The server's data volume, size-limited so that it can be filled; the stack finds it there.
+    await hosts.annex2.docker.run(["volume", "create", "--driver", "local", "--opt", "type=tmpfs", "--opt", "device=tmpfs", "--opt", "o=size=3g", "privateer_montagu_data"]);
+    await up("annex2", { keys: { generate: true } });
+    await up("production2");
+    await hosts.production2.docker.run(["stop", "privateer_scheduler"]);
+    await up("uat");
+    await seedVolume(hosts.production2, VOLUME, 100);
+    await hosts.uat.docker.run(["run", "--detach", "--name", "uat-service", "--volume", `${VOLUME}:/data`, "debian:bookworm", "sleep", "infinity"]);
+    await push("baseline");
+    await restore("baseline");
+    await limitLink(hosts.production2, LINK_MEGABITS);
+    await limitLink(hosts.annex2, LINK_MEGABITS);
+  });
+
+  afterAll(() => {
+    const table = ["| fault | what is observed | what the next run does |", "|---|---|---|", ...rows.map((r) => `| ${r.fault} | ${r.observed} | ${r.next} |`)].join("\n");
+    fs.mkdirSync("test-results", { recursive: true });
+    fs.writeFileSync("test-results/faults.md", `${table}\n`);
+    console.log(table);
+  });
+
+  /** A push cut short by `fault`: it fails, the copy it replaced is kept whole, and the next push converges. */
+  const pushCutShort = async (fault: string, strike: () => Promise<void>, heal: () => Promise<void>, next: string) => {
+    const replaced = await serverCopy();
+    const source = await changeSource();
+    const started = performance.now();
+    const pushing = settle(push(`round-${round}`));
+    await whenTransferring(hosts.annex2, "privateer_montagu_data", COPY);
+    await strike();
+    const error = await pushing;
+    const failedAfter = (performance.now() - started) / 1000;
+    await heal();
+    expect(error).toBeInstanceOf(Error);
+    // The copy the push was replacing is kept whole in the history, and the current copy, which
+    // holds part of the push, is not restored until a push finishes.
+    const kept = (await snapshots()).at(-1)!;
+    expect(await snapshotCopy(kept)).toBe(replaced);
+    const refused = await settle(restore(`round-${round}-unfinished`));
+    expect(refused?.message).toMatch(/the last push into \/privateer\/volumes\/production2\/montagu_orderly_volume\/ on annex2, started at \S+, did not finish/);
+    expect(await uatServiceRunning()).toBe(true);
+    const healed = performance.now();
+    await push(`round-${round}-again`);
+    expect(await serverCopy()).toBe(source);
+    rows.push({
+      fault,
+      observed:
+        `the update fails after ${failedAfter.toFixed(0)} s (\`${firstLine(error)}\`); the copy it was replacing is whole in snapshot ${kept}; ` +
+        "a restore of the current copy, which holds part of the push, is refused before it stops anything",
+      next: `${next}; it ended in ${((performance.now() - healed) / 1000).toFixed(0)} s with the server's copy identical to the source`,
+    });
+  };
+
+  it("the network between client and server cut mid-push", async () => {
+    await pushCutShort(
+      "network between production2 and annex2 cut mid-push",
+      () => cutNetwork(hosts.production2),
+      () => reconnectNetwork(hosts.production2),
+      "pushes again once the network is back (waiting, if need be, for the server to drop the dead connection's lock)",
+    );
+  });
+
+  it("the server container killed mid-push", async () => {
+    await pushCutShort(
+      "the server's container killed mid-push",
+      async () => {
+        await hosts.annex2.docker.run(["kill", "privateer_montagu_server"]);
+      },
+      async () => {
+        // Its restart policy brings it back.
+        await eventually("the server running again", 60, async () => ((await hosts.annex2.docker.out("inspect", "-f", "{{.State.Running}}", "privateer_montagu_server")) === "true" ? true : undefined));
+      },
+      "pushes again to the restarted server",
+    );
+  });
+
+  /** A restore cut short by `fault`: it fails, the stopped service stays stopped, and the next restore converges and starts it. */
+  const restoreCutShort = async (fault: string, strike: () => Promise<void>, heal: () => Promise<void>, next: string) => {
+    await changeSource();
+    await push(`round-${round}`);
+    const copy = await serverCopy();
+    const started = performance.now();
+    const restoring = settle(restore(`round-${round}`));
+    await whenTransferring(hosts.uat, VOLUME, ".");
+    await strike();
+    const error = await restoring;
+    const failedAfter = (performance.now() - started) / 1000;
+    await heal();
+    expect(error).toBeInstanceOf(Error);
+    // Nothing was started on a volume that holds part of a copy.
+    expect(await uatServiceRunning()).toBe(false);
+    const healed = performance.now();
+    await restore(`round-${round}-again`);
+    expect(await manifest(hosts.uat, VOLUME)).toBe(copy);
+    expect(await uatServiceRunning()).toBe(true);
+    rows.push({
+      fault,
+      observed: `the update fails after ${failedAfter.toFixed(0)} s (\`${firstLine(error)}\`); the service stopped for the restore stays stopped`,
+      next: `${next}; it ended in ${((performance.now() - healed) / 1000).toFixed(0)} s with the target identical to the server's copy, and started the service`,
+    });
+  };
+
+  it("the network between server and target cut mid-restore", async () => {
+    await restoreCutShort(
+      "network between annex2 and uat cut mid-restore",
+      () => cutNetwork(hosts.uat),
+      () => reconnectNetwork(hosts.uat),
+      "restores again once the network is back",
+    );
+  });
+
+  it("the client container killed mid-restore", async () => {
+    await restoreCutShort(
+      "the restoring client container killed on uat",
+      async () => {
+        const transfers = (await hosts.uat.docker.out("ps", "--quiet", "--filter", `ancestor=${CLIENT_IMAGE}`)).split("\n").filter(Boolean);
+        expect(transfers.length).toBeGreaterThan(0);
+        await hosts.uat.docker.run(["kill", ...transfers]);
+      },
+      async () => undefined,
+      "restores again",
+    );
+  });
+
+  it("the server's data volume full", async () => {
+    const replaced = await serverCopy();
+    const kept = await snapshots();
+    const keptCopies = await Promise.all(kept.map(snapshotCopy));
+    // Leave 100 MB: less than the round's new file.
+    await inVolume(hosts.annex2, "privateer_montagu_data", "head -c $(( $(df --output=avail -B1 . | tail -1) - 100 * 1024 * 1024 )) /dev/zero > .filler 2>/dev/null || true");
+    const source = await changeSource();
+    const error = await settle(push(`round-${round}`));
+    expect(error).toBeInstanceOf(Error);
+    expect(error!.message).toMatch(/No space left on device/);
+    // Every snapshot as it was, and the copy the push replaced among them.
+    expect(await snapshots()).toEqual(expect.arrayContaining(kept));
+    expect(await Promise.all(kept.map(snapshotCopy))).toEqual(keptCopies);
+    const newest = (await snapshots()).at(-1)!;
+    expect(await snapshotCopy(newest)).toBe(replaced);
+    const again = await settle(push(`round-${round}-full`));
+    expect(again).toBeInstanceOf(Error);
+    expect(await snapshotCopy(newest)).toBe(replaced);
+
+    await inVolume(hosts.annex2, "privateer_montagu_data", "rm .filler");
+    await push(`round-${round}-space`);
+    expect(await serverCopy()).toBe(source);
+    rows.push({
+      fault: "the server's data volume full",
+      observed: `the update fails (\`${firstLine(error)}\`); the ${kept.length} snapshots are unchanged, file for file, and the copy the push replaced is whole in the newest`,
+      next: "fails the same way until space is made; then pushes, ending with the server's copy identical to the source",
+    });
+  });
+});
