@@ -4,7 +4,7 @@ import { DockerApplier, FakeVault } from "../harness/dockerApplier";
 import { eventually } from "../harness/eventually";
 import { runStack } from "../harness/run";
 import type { StackConfig } from "../harness/stackConfig";
-import { cutNetwork, limitLink, reconnectNetwork, startHost, type SimulatedHost } from "../rig/hosts";
+import { cutNetwork, limitLink, outer, reconnectNetwork, startHost, type SimulatedHost } from "../rig/hosts";
 import { inVolume, manifest, seedVolume } from "../integration/volumes";
 
 // Faults during transfers between simulated hosts: for each, the update fails saying so, what
@@ -146,7 +146,10 @@ describe("faults during pushes and restores", () => {
     await pushCutShort(
       "the server's container killed mid-push",
       async () => {
-        await hosts.annex2.docker.run(["kill", "privateer_montagu_server"]);
+        // As a crash does it: its process killed, not `docker kill`, after which Docker leaves
+        // the container stopped, whatever its restart policy.
+        const pid = await hosts.annex2.docker.out("inspect", "-f", "{{.State.Pid}}", "privateer_montagu_server");
+        await outer.run(["exec", "rig-annex2", "kill", "-KILL", pid]);
       },
       async () => {
         // Its restart policy brings it back.

@@ -363,6 +363,8 @@ describe("privateer-compatible backup and restore between simulated hosts", () =
       ["delete another client's backup with rm", ["ssh", "annex2", "rm", "-rf", "/privateer/volumes/production2"], /rm: this key runs transfers only/],
       ["overwrite a history snapshot", ["rsync", "-a", "/privateer/volumes/uat_scratch/", `annex2:/privateer/volumes/.montagu/history/${copy}/${snapshot}/`], /not under \/privateer\/volumes\/uat/],
       ["write a pushed file in place (snapshots share it)", ["rsync", "-a", "--inplace", "/privateer/volumes/uat_scratch/", "annex2:/privateer/volumes/uat/uat_scratch/"], /--inplace: a push writes changed files anew/],
+      ["append to a file its copy shares with snapshots, as rsync's log", ["rsync", "-a", "--remote-option=--log-file=/privateer/volumes/uat/uat_scratch/planted.txt", "/privateer/volumes/uat_empty/", "annex2:/privateer/volumes/uat/uat_empty/"], /--log-file=\S+: a push writes changed files anew/],
+      ["name paths by a pattern the gate would not see expanded", ["rsync", "-a", "annex2:/privateer/volumes/uat/*/", "/privateer/volumes/uat_empty/"], /holds more than names and slashes/],
       ["follow a planted symlink out of its own copies", ["rsync", "-a", "/privateer/volumes/uat_empty/", "annex2:/privateer/volumes/uat/uat_scratch/escape/"], /leads out of \/privateer\/volumes\/uat/],
       ["read the server's keys through a symlink it pushed", ["rsync", "-a", "annex2:/privateer/volumes/uat/uat_scratch/keys/", "/privateer/volumes/uat_empty/"], /leads out of \/privateer\/volumes\/uat/],
       ["list the server's keys through a symlink it pushed", ["ssh", "annex2", "montagu", "list", "/privateer/volumes/uat/uat_scratch/keys"], /leads out of \/privateer\/volumes\/uat/],
