@@ -26,3 +26,21 @@ export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor
  * disk, so that writeback would otherwise slow whatever is measured next.
  */
 export const flushWrites = () => execFileSync("sync");
+
+/**
+ * What a client container needs to ssh to the server with a key that may run anything there:
+ * the benchmarks' raw copies run tar on the server, which a client's own key, bound to
+ * privateer-gate, may not. The key goes first in the server's authorized_keys (replacing an
+ * earlier one), so sshd takes its line, without the gate, before the client key's.
+ */
+export async function rawServerAccess(server: SimulatedHost, keyVolume = "privateer_montagu_keys"): Promise<{ dockerArgs: string[]; setup: string; ssh: string }> {
+  const key = await server.docker.out(
+    "run", "--rm", "--entrypoint", "bash", "--volume", `${keyVolume}:/keys`, "montagu-backup/privateer-server:local", "-c",
+    "set -euo pipefail; ssh-keygen -q -t ed25519 -N '' -C bench-raw -f /tmp/raw; { cat /tmp/raw.pub; grep -v ' bench-raw$' /keys/authorized_keys || true; } > /tmp/keys; cat /tmp/keys > /keys/authorized_keys; cat /tmp/raw",
+  );
+  return {
+    dockerArgs: ["--env", `RAW_KEY=${key}`],
+    setup: `install -m 600 /dev/null /tmp/raw_key && printf '%s\\n' "$RAW_KEY" > /tmp/raw_key`,
+    ssh: "ssh -i /tmp/raw_key",
+  };
+}

@@ -3,7 +3,7 @@
 // BENCH_FILES and BENCH_FILE_KB change the size (default: 20,000 files of 100 KB, about 2 GB).
 import { performance } from "node:perf_hooks";
 import { quote } from "shell-quote";
-import { flushWrites, generateVolume, median } from "./data";
+import { flushWrites, generateVolume, median, rawServerAccess } from "./data";
 import { restoreCommand } from "../components/privateer/transfer";
 import { DockerApplier, FakeVault } from "../test/harness/dockerApplier";
 import { run } from "../test/harness/docker";
@@ -71,6 +71,7 @@ async function main() {
   const configured = await up("production2", { backup: { id: "bench", volumes: [{ volume: VOLUME, server: "annex2" }] } });
   const push = configured.resources.find((r) => r.type === "command:local:Command" && r.name.startsWith("privateer-backup-"))!;
   const ours = () => run("bash", ["-c", push.inputs.create], { env: { ...process.env, DOCKER_HOST: production2.dockerHost } });
+  const raw = await rawServerAccess(annex2);
   const clearServerCopy = () => annex2.docker.run(["run", "--rm", "--volume", "privateer_montagu_data:/d", "debian:bookworm", "rm", "-rf", "/d/production2", "/d/tar"]);
   const client = (script: string, extra: string[] = []) =>
     production2.docker.run(["run", "--rm", "--volume", "privateer_keys:/privateer/keys:ro", "--volume", `${VOLUME}:/privateer/volumes/${VOLUME}`, ...extra, CLIENT_IMAGE, "bash", "-c", script]);
@@ -82,7 +83,7 @@ async function main() {
     { what: "privateer's rsync -av --delete over ssh", action: privateerPush, before: clearServerCopy },
     {
       what: "tar | ssh | tar",
-      action: () => client(`tar -C /privateer/volumes -cf - ${VOLUME} | ssh annex2 'mkdir -p /privateer/volumes/tar && tar -C /privateer/volumes/tar -xf -'`),
+      action: () => client(`${raw.setup}; tar -C /privateer/volumes -cf - ${VOLUME} | ${raw.ssh} annex2 'mkdir -p /privateer/volumes/tar && tar -C /privateer/volumes/tar -xf -'`, raw.dockerArgs),
       before: clearServerCopy,
     },
     {

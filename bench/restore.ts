@@ -4,7 +4,7 @@
 // BENCH_SCALE (pgbench scale, default 130: about 2 GB of database), BENCH_FILES and
 // BENCH_FILE_KB (default 20,000 files of 100 KB: about 2 GB).
 import { performance } from "node:perf_hooks";
-import { flushWrites, generateVolume, median, volumeBytes } from "./data";
+import { flushWrites, generateVolume, median, rawServerAccess, volumeBytes } from "./data";
 import { DockerApplier, FakeVault } from "../test/harness/dockerApplier";
 import { runStack } from "../test/harness/run";
 import type { StackConfig } from "../test/harness/stackConfig";
@@ -98,10 +98,11 @@ async function main() {
     flushWrites();
 
     // The same bytes, raw: tar over ssh from annex2's volumes into a fresh volume on uat.
+    const rawAccess = await rawServerAccess(annex2);
     const rawStart = performance.now();
     await uat.docker.run([
-      "run", "--rm", "--volume", "privateer_keys:/privateer/keys:ro", "--volume", "raw_copy:/raw", CLIENT_IMAGE, "bash", "-c",
-      "set -euo pipefail; ssh annex2 'tar -C /privateer -cf - local/barman_recover volumes/production2/montagu_orderly_volume' | tar -C /raw -xf -",
+      "run", "--rm", "--volume", "privateer_keys:/privateer/keys:ro", "--volume", "raw_copy:/raw", ...rawAccess.dockerArgs, CLIENT_IMAGE, "bash", "-c",
+      `set -euo pipefail; ${rawAccess.setup}; ${rawAccess.ssh} annex2 'tar -C /privateer -cf - local/barman_recover volumes/production2/montagu_orderly_volume' | tar -C /raw -xf -`,
     ]);
     const raw = seconds(rawStart);
     console.log(

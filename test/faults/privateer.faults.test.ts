@@ -1,4 +1,3 @@
-import * as fs from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DockerApplier, FakeVault } from "../harness/dockerApplier";
 import { eventually } from "../harness/eventually";
@@ -6,6 +5,7 @@ import { runStack } from "../harness/run";
 import type { StackConfig } from "../harness/stackConfig";
 import { cutNetwork, limitLink, outer, reconnectNetwork, startHost, type SimulatedHost } from "../rig/hosts";
 import { inVolume, manifest, seedVolume } from "../integration/volumes";
+import { type FaultRow, writeFaultRows } from "./table";
 
 // Faults during transfers between simulated hosts: for each, the update fails saying so, what
 // was backed up is still there, and the next run ends as if the fault had not happened. The
@@ -18,12 +18,7 @@ const CLIENT_IMAGE = "montagu-backup/privateer-client:local";
 /** Slow enough that a fault lands mid-transfer: a round's 300 MB take about 12 s. */
 const LINK_MEGABITS = 200;
 
-interface Row {
-  fault: string;
-  observed: string;
-  next: string;
-}
-const rows: Row[] = [];
+const rows: FaultRow[] = [];
 
 describe("faults during pushes and restores", () => {
   const vault = new FakeVault();
@@ -71,9 +66,9 @@ describe("faults during pushes and restores", () => {
     const telling = [/No space left on device/, /not responding|unexpectedly closed|Connection reset|Broken pipe/, /refused/, /rsync error/, /exit(ed)? (with )?(code|status)/i];
     for (const pattern of telling) {
       const line = lines.find((candidate) => pattern.test(candidate));
-      if (line !== undefined) return line.slice(0, 160).replaceAll("|", "\\|");
+      if (line !== undefined) return line.slice(0, 160);
     }
-    return lines[0].slice(0, 160).replaceAll("|", "\\|");
+    return lines[0].slice(0, 160);
   };
 
   beforeAll(async () => {
@@ -95,12 +90,7 @@ describe("faults during pushes and restores", () => {
     await limitLink(hosts.annex2, LINK_MEGABITS);
   });
 
-  afterAll(() => {
-    const table = ["| fault | what is observed | what the next run does |", "|---|---|---|", ...rows.map((r) => `| ${r.fault} | ${r.observed} | ${r.next} |`)].join("\n");
-    fs.mkdirSync("test-results", { recursive: true });
-    fs.writeFileSync("test-results/faults.md", `${table}\n`);
-    console.log(table);
-  });
+  afterAll(() => writeFaultRows("1-privateer", rows));
 
   /** A push cut short by `fault`: it fails, the copy it replaced is kept whole, and the next push converges. */
   const pushCutShort = async (fault: string, strike: () => Promise<void>, heal: () => Promise<void>, next: string) => {
