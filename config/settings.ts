@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { ALWAYS } from "./salvage";
+import { resolvePlan } from "./plan";
 import { salvage } from "./salvaged";
 import { resolveDefaults, stackConfigSchema } from "./sections/stack";
 import { collisions, engineClaims } from "./rules/engine";
@@ -49,7 +50,10 @@ export const settingsSchema = z
     ];
     for (const problem of problems) ctx.addIssue({ code: "custom", ...problem });
   }, ALWAYS)
-  // Runs only on valid settings: components receive every default resolved.
-  .transform(({ topology, config }) => ({ topology, config: resolveDefaults(config) }));
+  // Runs only on valid settings: components receive every default resolved, and the plan.
+  .transform(({ topology, config }) => {
+    const resolved = resolveDefaults(config);
+    return { topology, config: resolved, plan: resolvePlan(topology, resolved) };
+  });
 
 export type Settings = z.output<typeof settingsSchema>;
