@@ -1,13 +1,13 @@
 import * as pulumi from "@pulumi/pulumi";
 import { loadSettings } from "./config/load";
 import type { Settings } from "./config/settings";
-import { databasePassword } from "./components/passwords";
-import { Barman } from "./components/barman";
+import { databasePassword } from "./components/shared/passwords";
+import { Barman } from "./components/barman/barman";
 import { declarePrivateer, type PrivateerOutputs } from "./components/privateer";
-import { PackitDump } from "./components/packitDump";
-import { PrepareRestore } from "./components/prepareRestore";
-import { Restore } from "./components/restore";
-import { DATABASE_USERS, StandInPrimary } from "./components/standInPrimary";
+import { PackitDump } from "./components/packit/dump";
+import { PrepareRestore } from "./components/barman/prepareRestore";
+import { Restore } from "./components/restore/restore";
+import { DATABASE_USERS, StandInPrimary } from "./components/barman/standInPrimary";
 
 /** The stack's outputs; every field is something an operator reads or another stack uses. */
 export interface StackOutputs {

@@ -1,7 +1,7 @@
 import { salvage } from "./salvaged";
 import type { HistoryConfig, PackitDumpConfig, PrepareRestoreConfig, RestoreConfig, StackConfig } from "./sections/stack";
 import { volumesInUse } from "./rules/engine";
-import { type PrivateerClient, type PrivateerServer, type Topology, topologyParts } from "./topology";
+import { type TopologyClient, type TopologyServer, type Topology, topologyParts } from "./topology";
 
 // What a valid stack declares, every question the config leaves open answered once: which
 // client runs each transfer, what a restore reads and where it writes, which keys the stack
@@ -47,8 +47,8 @@ export type KeysPlan =
 
 export interface PrivateerPlan {
   /** The servers and clients this stack provisions. */
-  servers: PrivateerServer[];
-  clients: PrivateerClient[];
+  servers: TopologyServer[];
+  clients: TopologyClient[];
   /** Every server and client of the topology: each machine knows every other's key. */
   topology: Topology;
   /** The topology's volumes local to its servers (prepared copies), served read-only. */
@@ -73,7 +73,7 @@ export interface Plan {
 }
 
 /** The client a transfer runs on: the one named, or the stack's only one (validation checked which). */
-function transferClient(clients: PrivateerClient[], named: string | undefined): string {
+function transferClient(clients: TopologyClient[], named: string | undefined): string {
   const client = named ?? (clients.length === 1 ? clients[0].name : undefined);
   if (client === undefined || !clients.some((c) => c.name === client)) throw new Error(`no client of this stack runs the transfer (${named ?? "unnamed"})`);
   return client;

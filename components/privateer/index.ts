@@ -3,7 +3,7 @@ import * as vault from "@pulumi/vault";
 import type { KeysPlan, PrivateerPlan } from "../../config/plan";
 import { PrivateerBackup } from "./backup";
 import { PrivateerClient } from "./client";
-import { PrivateerImages } from "./images";
+import { PrivateerImages } from "./privateerImages";
 import { keysFromVault, type MachineKey, PrivateerKeys } from "./keys";
 import { publicKeyFingerprint } from "./layout";
 import { PrivateerServer } from "./server";

@@ -1,10 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import { quote } from "shell-quote";
-import type { RestorePlan } from "../config/plan";
-import { PackitRestore } from "./packitRestore";
-import type { PrivateerClient } from "./privateer/client";
-import { PrivateerRestore } from "./privateer/restore";
-import { script } from "./script";
+import type { RestorePlan } from "../../config/plan";
+import { PackitRestore } from "../packit/rebuild";
+import type { PrivateerClient } from "../privateer/client";
+import { PrivateerRestore } from "../privateer/pull";
+import { script } from "../shared/script";
 
 export interface RestoreArgs {
   plan: RestorePlan;
