@@ -3,7 +3,7 @@ import { loadSettings } from "./config/load";
 import type { Settings } from "./config/settings";
 import { databasePassword } from "./components/shared/passwords";
 import { Barman } from "./components/barman/barman";
-import { declarePrivateer, type PrivateerOutputs } from "./components/privateer";
+import { Privateer, type PrivateerOutputs } from "./components/privateer/privateer";
 import { PackitDump } from "./components/packit/dump";
 import { PrepareRestore } from "./components/barman/prepareRestore";
 import { Restore } from "./components/restore/restore";
@@ -78,7 +78,7 @@ export function declareStack(settings: Settings): StackOutputs {
     const dump = new PackitDump("packit-dump", { ...plan.packitDump, environment });
     beforeBackup[plan.packitDump.settings.volume] = [dump];
   }
-  const privateer = plan.privateer === undefined ? undefined : declarePrivateer(plan.privateer, environment, beforeBackup);
+  const privateer = plan.privateer === undefined ? undefined : new Privateer("privateer", { plan: plan.privateer, environment, beforeBackup });
   outputs.privateer = privateer?.outputs;
   if (plan.restore !== undefined && privateer !== undefined) {
     const restore = new Restore(
