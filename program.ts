@@ -1,13 +1,13 @@
 import * as pulumi from "@pulumi/pulumi";
 import { loadSettings } from "./config/load";
 import type { Settings } from "./config/settings";
-import { databasePassword } from "./components/passwords";
-import { Barman } from "./components/barman";
-import { declarePrivateer, type PrivateerOutputs } from "./components/privateer";
-import { PackitDump } from "./components/packitDump";
-import { PrepareRestore } from "./components/prepareRestore";
-import { Restore } from "./components/restore";
-import { DATABASE_USERS, StandInPrimary } from "./components/standInPrimary";
+import { databasePassword } from "./components/shared/passwords";
+import { Barman } from "./components/barman/barman";
+import { Privateer, type PrivateerOutputs } from "./components/privateer/privateer";
+import { PackitDump } from "./components/packit/dump";
+import { PrepareRestore } from "./components/barman/prepareRestore";
+import { Restore } from "./components/restore/restore";
+import { DATABASE_USERS, StandInPrimary } from "./components/barman/standInPrimary";
 
 /** The stack's outputs; every field is something an operator reads or another stack uses. */
 export interface StackOutputs {
@@ -37,7 +37,7 @@ function dockerEnvironment(): Record<string, string> {
 
 /** Declares every component the validated settings ask for, on the stack's Docker engine. */
 export function declareStack(settings: Settings): StackOutputs {
-  const { config } = settings;
+  const { config, plan } = settings;
   const outputs: StackOutputs = { machines: config.machines };
   const environment = dockerEnvironment();
   let prepared: PrepareRestore | undefined;
@@ -64,31 +64,30 @@ export function declareStack(settings: Settings): StackOutputs {
       passwords: { backup: databasePassword(group, "barman"), stream: databasePassword(group, "streaming_barman") },
     });
     outputs.barman = { container: barman.containerName, volumes: barman.volumeNames, metricsUrl: barman.metricsUrl, commands: barman.commands };
-    if (config.prepareRestore !== undefined) {
+    if (plan.prepareRestore !== undefined) {
       prepared = new PrepareRestore(
         "prepare-restore",
-        { settings: config.prepareRestore, barmanContainer: barman.containerName, recoverVolume: barman.volumeNames.recover, environment },
+        { settings: plan.prepareRestore, barmanContainer: barman.containerName, recoverVolume: barman.volumeNames.recover, environment },
         { dependsOn: [barman] },
       );
-      outputs.prepareRestore = { id: config.prepareRestore.id, preparedAt: prepared.preparedAt };
+      outputs.prepareRestore = { id: plan.prepareRestore.id, preparedAt: prepared.preparedAt };
     }
   }
   const beforeBackup: Record<string, pulumi.Resource[]> = {};
-  const backup = config.privateer.backup;
-  if (config.packitDump !== undefined && backup !== undefined && backup.volumes.some((v) => v.volume === config.packitDump!.volume)) {
-    const dump = new PackitDump("packit-dump", { settings: config.packitDump, id: backup.id, environment });
-    beforeBackup[config.packitDump.volume] = [dump];
+  if (plan.packitDump !== undefined) {
+    const dump = new PackitDump("packit-dump", { ...plan.packitDump, environment });
+    beforeBackup[plan.packitDump.settings.volume] = [dump];
   }
-  const privateer = declarePrivateer(settings, environment, beforeBackup);
+  const privateer = plan.privateer === undefined ? undefined : new Privateer("privateer", { plan: plan.privateer, environment, beforeBackup });
   outputs.privateer = privateer?.outputs;
-  if (config.restore !== undefined && privateer !== undefined) {
+  if (plan.restore !== undefined && privateer !== undefined) {
     const restore = new Restore(
       "restore",
-      { settings: config.restore, topology: settings.topology, clients: privateer.clients, environment },
+      { plan: plan.restore, clients: privateer.clients, environment },
       // A restore in the stack that prepares a copy restores that copy, once it is ready.
       { dependsOn: prepared === undefined ? [] : [prepared] },
     );
-    outputs.restore = { id: config.restore.id, verification: restore.verification };
+    outputs.restore = { id: plan.restore.id, verification: restore.verification };
   }
   return outputs;
 }

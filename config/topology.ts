@@ -161,5 +161,5 @@ export const topologySchema = topologyShape.superRefine((topology, ctx) => {
 }, ALWAYS);
 
 export type Topology = z.output<typeof topologySchema>;
-export type PrivateerServer = Topology["servers"][number];
-export type PrivateerClient = Topology["clients"][number];
+export type TopologyServer = Topology["servers"][number];
+export type TopologyClient = Topology["clients"][number];

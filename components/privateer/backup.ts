@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { script } from "../script";
+import { script } from "../shared/script";
 import { pushCommand, type TransferClient, transferOn } from "./transfer";
 
 export interface PrivateerBackupArgs {

@@ -1,10 +1,11 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import type { PrivateerClient as ClientSettings, PrivateerServer as ServerSettings } from "../../config/topology";
+import type { TopologyClient as ClientSettings, TopologyServer as ServerSettings } from "../../config/topology";
 import type { MachineKey } from "./keys";
 import { PrivateerKeyVolume } from "./keyVolume";
-import { CLIENT_KEY_FILES, KEYS_DIR, knownHosts, onLoopback, SCHEDULE_FILE, scheduleFile, sshConfig, VOLUMES_DIR } from "./layout";
-import { script } from "../script";
+import { onLoopback } from "../shared/host";
+import { CLIENT_KEY_FILES, KEYS_DIR, knownHosts, SCHEDULE_FILE, scheduleFile, sshConfig, VOLUMES_DIR } from "./layout";
+import { script } from "../shared/script";
 import { connectionCheckScript, type TransferClient } from "./transfer";
 
 export interface PrivateerClientArgs {

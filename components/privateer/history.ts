@@ -5,7 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { quote } from "shell-quote";
 import { stringify } from "yaml";
 import type { HistoryConfig } from "../../config/settings";
-import { IMAGES_DIR } from "../images";
+import { IMAGES_DIR } from "../shared/dockerImage";
 import { VOLUMES_DIR } from "./layout";
 
 export interface PrivateerHistoryArgs {

@@ -1,6 +1,6 @@
 import * as crypto from "node:crypto";
 import { stringify } from "yaml";
-import type { PrivateerClient, PrivateerServer } from "../../config/topology";
+import type { TopologyClient, TopologyServer } from "../../config/topology";
 
 // What privateer 2.x writes, byte for byte where it matters: vault paths, key volume files
 // and their modes, the schedule file, the transfer commands.
@@ -68,12 +68,12 @@ export function authorizedKeys(clients: { name: string; publicKey: string }[]): 
 }
 
 /** `[hostname]:port <server public key>` per server: the server's sshd uses its own keypair as host key. */
-export function knownHosts(servers: { server: PrivateerServer; publicKey: string }[]): string {
+export function knownHosts(servers: { server: TopologyServer; publicKey: string }[]): string {
   return servers.map(({ server, publicKey }) => `[${server.hostname}]:${server.port} ${publicKey.trim()}\n`).join("");
 }
 
 /** ssh client config: each server by its privateer name. */
-export function sshConfig(servers: PrivateerServer[]): string {
+export function sshConfig(servers: TopologyServer[]): string {
   return servers.map((s) => `Host ${s.name}\n    User root\n    Port ${s.port}\n    HostName ${s.hostname}\n`).join("\n");
 }
 
@@ -88,7 +88,7 @@ export function shellWord(word: string): string {
 }
 
 /** The schedule file privateer writes for a client's scheduler (yacron format). */
-export function scheduleFile(client: PrivateerClient, timezone: string): string {
+export function scheduleFile(client: TopologyClient, timezone: string): string {
   const schedule = client.schedule;
   if (schedule === undefined) throw new Error(`client ${client.name} has no schedule`);
   const document: Record<string, unknown> = { defaults: { timezone } };
@@ -108,9 +108,4 @@ export function scheduleFile(client: PrivateerClient, timezone: string): string 
 export function publicKeyFingerprint(publicKey: string): string {
   const blob = publicKey.trim().split(/\s+/)[1] ?? "";
   return `SHA256:${crypto.createHash("sha256").update(Buffer.from(blob, "base64")).digest("base64").replace(/=+$/, "")}`;
-}
-
-/** A server that a client reaches on its own loopback is reached over the host's network. */
-export function onLoopback(hostname: string): boolean {
-  return hostname === "localhost" || hostname.startsWith("127.") || hostname === "::1";
 }

@@ -1,6 +1,6 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import type { PrivateerServer as ServerSettings } from "../../config/topology";
+import type { TopologyServer as ServerSettings } from "../../config/topology";
 import type { MachineKey } from "./keys";
 import type { HistoryConfig } from "../../config/settings";
 import { PrivateerHistory } from "./history";

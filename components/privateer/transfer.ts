@@ -2,7 +2,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { quote } from "shell-quote";
-import { IMAGES_DIR } from "../images";
+import { IMAGES_DIR } from "../shared/dockerImage";
 import { clientCopyDir, historyDir, KEYS_DIR, LOCAL_DIR, PREPARE_WORK_DIR, PREPARED_STAMP, VOLUMES_DIR } from "./layout";
 
 // The shell scripts that command resources run on the machine running `pulumi up`. Each

@@ -22,6 +22,18 @@ export interface RegisteredResource {
   deleteBeforeReplace: boolean;
   dependencies: string[];
   additionalSecretOutputs: string[];
+  /** The aliases the program gave the resource, as the engine receives them. */
+  aliases: AliasSpec[];
+}
+
+/** An alias as sent to the engine: a whole URN, or a spec whose empty fields mean the resource's own. */
+export interface AliasSpec {
+  urn?: string;
+  name?: string;
+  type?: string;
+  /** The alias's parent; absent: the resource's own parent. */
+  parentUrn?: string;
+  noParent?: boolean;
 }
 
 /** What stands in for the providers: computes a resource's outputs (and may really create it). */
@@ -47,6 +59,21 @@ interface RequestExtras {
   deleteBeforeReplace: boolean;
   dependencies: string[];
   additionalSecretOutputs: string[];
+  aliases: AliasSpec[];
+}
+
+/** The aliases of a RegisterResourceRequest, read from its protobuf message. */
+function aliasesOf(req: any): AliasSpec[] {
+  return (req.getAliasesList?.() ?? []).map((alias: any): AliasSpec => {
+    if (alias.hasSpec?.() !== true) return { urn: alias.getUrn() };
+    const spec = alias.getSpec();
+    const result: AliasSpec = {};
+    if (spec.getName() !== "") result.name = spec.getName();
+    if (spec.getType() !== "") result.type = spec.getType();
+    if (spec.getParenturn() !== "") result.parentUrn = spec.getParenturn();
+    if (spec.getNoparent() === true) result.noParent = true;
+    return result;
+  });
 }
 
 // Internals of @pulumi/pulumi that its declarations hide; both are stable across 3.x.
@@ -73,6 +100,7 @@ class CapturingMonitor extends MockMonitor {
       deleteBeforeReplace: req.getDeletebeforereplace() === true,
       dependencies: req.getDependenciesList(),
       additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
+      aliases: aliasesOf(req),
     });
     return super.registerResource(req, callback);
   }

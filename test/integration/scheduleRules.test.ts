@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { IMAGES_DIR } from "../../components/images";
+import { IMAGES_DIR } from "../../components/shared/dockerImage";
 import { CRON_ACCEPTED, CRON_REFUSED_BY_BOTH, CRON_REFUSED_STRICTER, ZONES_ACCEPTED, ZONES_REFUSED } from "../fixtures/schedules";
 import { cronProblem, isValidTimeZone } from "../../config/primitives";
 import { removeHost, startHost, type SimulatedHost } from "../rig/hosts";

@@ -7,7 +7,7 @@ import { dryProvider } from "../harness/dryProvider";
 import { type RegisteredResource, runStack, type StackRun } from "../harness/run";
 import { readStackConfig, type StackConfig } from "../harness/stackConfig";
 import { rsaPrivateKeyOutputs } from "../harness/tlsKey";
-import { KEEP_RESULT } from "../../components/script";
+import { KEEP_RESULT } from "../../components/shared/script";
 import { scheduleFile } from "../../components/privateer/layout";
 
 const runShell = (script: string, env: Record<string, string>) => {

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { quote } from "shell-quote";
-import type { PackitRestoreConfig } from "../config/settings";
-import { script } from "./script";
+import type { PackitRestoreConfig } from "../../config/settings";
+import { script } from "../shared/script";
 
 export interface PackitRestoreArgs {
   settings: PackitRestoreConfig;

@@ -1,9 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import { quote } from "shell-quote";
-import type { PrepareRestoreConfig } from "../config/settings";
-import { imageFromDirectory } from "./images";
-import { PREPARE_WORK_DIR } from "./privateer/layout";
-import { script } from "./script";
+import type { PrepareRestoreConfig } from "../../config/settings";
+import { imageFromDirectory } from "../shared/dockerImage";
+import { PREPARE_WORK_DIR } from "../privateer/layout";
+import { script } from "../shared/script";
 
 export interface PrepareRestoreArgs {
   settings: PrepareRestoreConfig;

@@ -1,6 +1,6 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { imageFromDirectory } from "../images";
+import { imageFromDirectory } from "../shared/dockerImage";
 
 export interface PrivateerImagesArgs {
   /** `local` builds images/privateer/*; `upstream` pulls mrcide/privateer-*:<tag>. */

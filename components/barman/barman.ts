@@ -1,9 +1,9 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { stringify } from "yaml";
-import type { BarmanConfig } from "../config/settings";
-import { imageFromDirectory } from "./images";
-import { onLoopback } from "./privateer/layout";
+import type { BarmanConfig } from "../../config/settings";
+import { imageFromDirectory } from "../shared/dockerImage";
+import { onLoopback, SECRETS_DIR } from "../shared/host";
 
 export interface BarmanArgs {
   settings: BarmanConfig;
@@ -12,7 +12,6 @@ export interface BarmanArgs {
   passwords: { backup: pulumi.Input<string>; stream: pulumi.Input<string> };
 }
 
-const SECRETS_DIR = "/run/montagu/secrets";
 const SCHEDULE_FILE = "/etc/montagu/schedule.yml";
 /** What montagu-prepare's verify step reads (images/barman/prepare.sh). */
 const VERIFY_DIR = "/etc/montagu/verify";

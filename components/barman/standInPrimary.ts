@@ -1,7 +1,8 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import type { StandInPrimaryConfig } from "../config/settings";
-import { imageFromDirectory } from "./images";
+import type { StandInPrimaryConfig } from "../../config/settings";
+import { imageFromDirectory } from "../shared/dockerImage";
+import { SECRETS_DIR } from "../shared/host";
 
 export const DATABASE_USERS = ["vimc", "barman", "streaming_barman"] as const;
 export type DatabaseUser = (typeof DATABASE_USERS)[number];
@@ -11,8 +12,6 @@ export interface StandInPrimaryArgs {
   /** One password per database user; secrets. */
   passwords: Record<DatabaseUser, pulumi.Input<string>>;
 }
-
-const SECRETS_DIR = "/run/montagu/secrets";
 
 /**
  * A PostgreSQL primary for stacks that have no real montagu database (`local`, tests):

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { quote } from "shell-quote";
-import type { PackitDumpConfig } from "../config/settings";
-import { script } from "./script";
+import type { PackitDumpConfig } from "../../config/settings";
+import { script } from "../shared/script";
 
 export interface PackitDumpArgs {
   settings: PackitDumpConfig;

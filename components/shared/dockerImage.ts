@@ -3,7 +3,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 
 /** The directory of this repository's Dockerfiles (`images/<name>/`). */
-export const IMAGES_DIR = path.join(__dirname, "..", "images");
+export const IMAGES_DIR = path.join(__dirname, "..", "..", "images");
 
 /**
  * Builds `images/<directory>/Dockerfile` on the stack's Docker engine and keeps it there:

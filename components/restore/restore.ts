@@ -1,16 +1,14 @@
 import * as pulumi from "@pulumi/pulumi";
 import { quote } from "shell-quote";
-import type { RestoreConfig } from "../config/settings";
-import type { Topology } from "../config/topology";
-import { PackitRestore } from "./packitRestore";
-import type { PrivateerClient } from "./privateer/client";
-import { transferClientOf } from "./privateer";
-import { PrivateerRestore, type RestoreEntry } from "./privateer/restore";
-import { script } from "./script";
+import type { RestorePlan } from "../../config/plan";
+import { PackitRestore } from "../packit/rebuild";
+import type { PrivateerClient } from "../privateer/client";
+import { PrivateerRestore } from "../privateer/pull";
+import { script } from "../shared/script";
 
 export interface RestoreArgs {
-  settings: RestoreConfig;
-  topology: Topology;
+  plan: RestorePlan;
+  /** The client that runs each client's transfers, by name. */
   clients: Map<string, PrivateerClient>;
   environment: Record<string, string>;
 }
@@ -27,27 +25,18 @@ export class Restore extends pulumi.ComponentResource {
 
   constructor(name: string, args: RestoreArgs, opts?: pulumi.ComponentResourceOptions) {
     super("montagu:backup:Restore", name, {}, opts);
-    const { settings } = args;
+    const { plan } = args;
     const step = (stepName: string, body: string, after: pulumi.Resource[]) =>
-      script(`${name}-${stepName}`, { script: body, environment: args.environment, triggers: [settings.id] }, { parent: this, dependsOn: after });
+      script(`${name}-${stepName}`, { script: body, environment: args.environment, triggers: [plan.id] }, { parent: this, dependsOn: after });
 
-    const byClient = new Map<string, RestoreEntry[]>();
-    for (const entry of settings.volumes) {
-      const { client } = transferClientOf(args.clients, entry.client);
-      const local = args.topology.volumes.find((v) => v.name === entry.volume)?.local === true;
-      const source = local ? undefined : (entry.source ?? args.topology.clients.find((c) => c.backup.includes(entry.volume))!.name);
-      byClient.set(client, [
-        ...(byClient.get(client) ?? []),
-        { server: entry.server, volume: entry.volume, source, snapshot: entry.snapshot, allowEmpty: entry.allowEmpty, to: entry.to ?? entry.volume },
-      ]);
-    }
     const onEachClient = (stepName: string, checkOnly: boolean, after: pulumi.Resource[]) => {
       let last = after;
-      for (const [client, volumes] of byClient) {
-        const { component } = transferClientOf(args.clients, client);
+      for (const { client, transfers: volumes } of plan.byClient) {
+        const component = args.clients.get(client);
+        if (component === undefined) throw new Error(`restore: client '${client}' is not provisioned by this stack`);
         const transfer = new PrivateerRestore(
           `${name}-${stepName}${client}`,
-          { id: settings.id, on: component.transfers, volumes, checkOnly },
+          { id: plan.id, on: component.transfers, volumes, checkOnly },
           { parent: this, dependsOn: [...last, ...component.ready] },
         );
         last = transfer.done;
@@ -61,7 +50,7 @@ export class Restore extends pulumi.ComponentResource {
     const stop = step(
       "stop",
       [
-        `for container in ${quote(settings.stop.length > 0 ? settings.stop : [""])}; do`,
+        `for container in ${quote(plan.stop.length > 0 ? plan.stop : [""])}; do`,
         '  [ -n "$container" ] || continue',
         '  if docker container inspect "$container" >/dev/null 2>&1; then docker stop "$container" >/dev/null; echo "restore: stopped $container"',
         '  else echo "restore: $container does not exist, nothing to stop"; fi',
@@ -71,18 +60,18 @@ export class Restore extends pulumi.ComponentResource {
     );
     let last = onEachClient("", false, [stop]);
 
-    if (settings.packit !== undefined) {
-      last = [new PackitRestore(`${name}-packit`, { settings: settings.packit, id: settings.id, environment: args.environment }, { parent: this, dependsOn: last })];
+    if (plan.packit !== undefined) {
+      last = [new PackitRestore(`${name}-packit`, { settings: plan.packit, id: plan.id, environment: args.environment }, { parent: this, dependsOn: last })];
     }
 
     const start = step(
       "start",
-      [...settings.start.map((c) => `docker start ${quote([c])} >/dev/null && echo ${quote([`restore: started ${c}`])}`), "true"].join("\n"),
+      [...plan.start.map((c) => `docker start ${quote([c])} >/dev/null && echo ${quote([`restore: started ${c}`])}`), "true"].join("\n"),
       last,
     );
 
-    if (settings.verify !== undefined) {
-      const v = settings.verify;
+    if (plan.verify !== undefined) {
+      const v = plan.verify;
       const psql = quote(["docker", "exec", v.container, "psql", "-U", v.user, "-d", v.database, "--no-psqlrc", "-v", "ON_ERROR_STOP=1", "-At", `--command=${v.query}`]);
       const verify = step(
         "verify",

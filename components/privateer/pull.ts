@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { script } from "../script";
+import { script } from "../shared/script";
 import { restoreCommand, type RestoreSource, type TransferClient, transferOn } from "./transfer";
 
 export interface RestoreEntry extends RestoreSource {

@@ -1,0 +1,162 @@
+import { salvage } from "./salvaged";
+import type { HistoryConfig, PackitDumpConfig, PrepareRestoreConfig, RestoreConfig, StackConfig } from "./sections/stack";
+import { volumesInUse } from "./rules/engine";
+import { type TopologyClient, type TopologyServer, type Topology, topologyParts } from "./topology";
+
+// What a valid stack declares, every question the config leaves open answered once: which
+// client runs each transfer, what a restore reads and where it writes, which keys the stack
+// makes or reads. Components declare resources from this, and look nothing up again.
+
+/** One push: a volume of `client`'s, to `server`. */
+export interface Push {
+  volume: string;
+  allowEmpty: boolean;
+}
+
+/** The pushes of one client to one server, in the order the config gives them. */
+export interface PushGroup {
+  client: string;
+  server: string;
+  volumes: Push[];
+}
+
+/** One restore: what it reads on `server`, and the volume it writes here. */
+export interface RestoreTransfer {
+  server: string;
+  volume: string;
+  /** The client whose copy is read; absent for a volume local to the server. */
+  source?: string;
+  /** `latest` or a snapshot's name: a copy from the server's history. */
+  snapshot?: string;
+  allowEmpty: boolean;
+  /** The volume restored into. */
+  to: string;
+}
+
+export interface RestorePlan extends Omit<RestoreConfig, "volumes"> {
+  /** Each client's restores, in the order the config gives them. */
+  byClient: { client: string; transfers: RestoreTransfer[] }[];
+}
+
+export type Vault = NonNullable<Topology["vault"]>;
+
+/** The keys a stack needs: made here (and written to vault when there is one), or read from vault. */
+export type KeysPlan =
+  | { generate: true; machines: string[]; generation: number; vault?: Vault }
+  | { generate: false; machines: string[]; vault: Vault };
+
+export interface PrivateerPlan {
+  /** The servers and clients this stack provisions. */
+  servers: TopologyServer[];
+  clients: TopologyClient[];
+  /** Every server and client of the topology: each machine knows every other's key. */
+  topology: Topology;
+  /** The topology's volumes local to its servers (prepared copies), served read-only. */
+  localVolumes: string[];
+  keys: KeysPlan;
+  images: StackConfig["privateer"]["images"];
+  checkId?: string;
+  history: HistoryConfig;
+  timezone: string;
+  backup?: { id: string; groups: PushGroup[] };
+}
+
+export interface Plan {
+  /** Absent when this stack provisions no privateer server or client. */
+  privateer?: PrivateerPlan;
+  prepareRestore?: PrepareRestoreConfig;
+  /** packit's dump, made before its volume is pushed, by the push's id; absent when the volume is not pushed. */
+  packitDump?: { settings: PackitDumpConfig; id: string };
+  restore?: RestorePlan;
+  /** Every volume in use on this stack's engine, with what uses it: what the guard on restores protects. */
+  volumesInUse: { volume: string; usedBy: string }[];
+}
+
+/** The client a transfer runs on: the one named, or the stack's only one (validation checked which). */
+function transferClient(clients: TopologyClient[], named: string | undefined): string {
+  const client = named ?? (clients.length === 1 ? clients[0].name : undefined);
+  if (client === undefined || !clients.some((c) => c.name === client)) throw new Error(`no client of this stack runs the transfer (${named ?? "unnamed"})`);
+  return client;
+}
+
+function privateerPlan(topology: Topology, config: StackConfig): PrivateerPlan | undefined {
+  const servers = topology.servers.filter((s) => config.machines.includes(s.name));
+  const clients = topology.clients.filter((c) => config.machines.includes(c.name));
+  if (servers.length === 0 && clients.length === 0) return undefined;
+  const options = config.privateer;
+
+  const all = [...topology.servers, ...topology.clients].map((m) => m.name);
+  let keys: KeysPlan;
+  if (options.keys.generate ?? topology.vault === undefined) {
+    keys = { generate: true, machines: all, generation: options.keys.generation, vault: topology.vault };
+  } else {
+    if (topology.vault === undefined) throw new Error("keys are read from vault, and the topology has none");
+    // Servers need every client's public key, clients every server's.
+    const needed = new Set([
+      ...config.machines,
+      ...(servers.length > 0 ? topology.clients.map((c) => c.name) : []),
+      ...(clients.length > 0 ? topology.servers.map((s) => s.name) : []),
+    ]);
+    keys = { generate: false, machines: [...needed], vault: topology.vault };
+  }
+
+  let backup: PrivateerPlan["backup"];
+  if (options.backup !== undefined) {
+    const groups = new Map<string, PushGroup>();
+    for (const entry of options.backup.volumes) {
+      const client = transferClient(clients, entry.client);
+      const key = `${client}->${entry.server}`;
+      const group = groups.get(key) ?? { client, server: entry.server, volumes: [] };
+      group.volumes.push({ volume: entry.volume, allowEmpty: entry.allowEmpty });
+      groups.set(key, group);
+    }
+    backup = { id: options.backup.id, groups: [...groups.values()] };
+  }
+
+  return {
+    servers,
+    clients,
+    topology,
+    localVolumes: topology.volumes.filter((v) => v.local).map((v) => v.name),
+    keys,
+    images: options.images,
+    checkId: options.checkId,
+    history: options.history,
+    timezone: config.timezone,
+    backup,
+  };
+}
+
+function restorePlan(topology: Topology, config: StackConfig): RestorePlan | undefined {
+  if (config.restore === undefined) return undefined;
+  const { volumes, ...rest } = config.restore;
+  const clients = topology.clients.filter((c) => config.machines.includes(c.name));
+  const byClient = new Map<string, RestoreTransfer[]>();
+  for (const entry of volumes) {
+    const client = transferClient(clients, entry.client);
+    const local = topology.volumes.find((v) => v.name === entry.volume)?.local === true;
+    const backer = topology.clients.find((c) => c.backup.includes(entry.volume));
+    const source = local ? undefined : (entry.source ?? backer?.name);
+    if (!local && source === undefined) throw new Error(`no client backs up volume '${entry.volume}'`);
+    byClient.set(client, [
+      ...(byClient.get(client) ?? []),
+      { server: entry.server, volume: entry.volume, source, snapshot: entry.snapshot, allowEmpty: entry.allowEmpty, to: entry.to ?? entry.volume },
+    ]);
+  }
+  return { ...rest, byClient: [...byClient].map(([client, transfers]) => ({ client, transfers })) };
+}
+
+/** The plan of a valid stack config (validation has answered every question this asks). */
+export function resolvePlan(topology: Topology, config: StackConfig): Plan {
+  const privateer = privateerPlan(topology, config);
+  const { packitDump: dump, privateer: { backup } } = config;
+  const packitDump = dump !== undefined && backup !== undefined && backup.volumes.some((v) => v.volume === dump.volume) ? { settings: dump, id: backup.id } : undefined;
+  const inUse = volumesInUse(topologyParts(topology), config.machines, salvage(config));
+  return {
+    privateer,
+    prepareRestore: config.prepareRestore,
+    packitDump,
+    restore: restorePlan(topology, config),
+    volumesInUse: inUse.map((use) => ({ volume: String(use.value), usedBy: use.backedUpBy !== undefined ? `backed up by '${use.backedUpBy}'` : (use.what ?? "") })),
+  };
+}

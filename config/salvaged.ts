@@ -1,0 +1,56 @@
+import type { z } from "zod";
+import { type At, validFields, validFieldsOfEach } from "./salvage";
+import { barman, standInPrimary } from "./sections/database";
+import { stackConfigSchema } from "./sections/stack";
+import { packitRestore, privateer, restoreVolume } from "./sections/transfers";
+
+// The cross-field rules run even when some field is malformed, over the parts of the stack
+// config that are valid on their own. Each part is salvaged once, here, for every rule.
+
+type Salvaged<Schema extends z.ZodObject> = Partial<z.output<Schema>>;
+
+export interface SalvagedConfig {
+  /** The sections valid as a whole (and `machines`, `topology`). */
+  whole: Salvaged<typeof stackConfigSchema>;
+  /** The sections as given, whatever they hold. */
+  raw: { privateer?: unknown; barman?: unknown; restore?: unknown; prepareRestore?: unknown; standInPrimary?: unknown };
+  /** The valid fields of each section. */
+  privateer: Salvaged<typeof privateer>;
+  barman: Salvaged<typeof barman>;
+  standInPrimary: Salvaged<typeof standInPrimary>;
+  /** The valid fields of each `restore.volumes` entry, and the entries as given. */
+  restoreEntries: At<Salvaged<typeof restoreVolume>>[];
+  rawRestoreEntries: unknown;
+  /** The valid fields of `restore.packit`, when `restore` is a section that has one. */
+  packit?: Salvaged<typeof packitRestore>;
+}
+
+const field = (record: unknown, key: string): unknown =>
+  typeof record === "object" && record !== null ? (record as Record<string, unknown>)[key] : undefined;
+
+/** The raw `restore.volumes` of the stack config, whatever it holds. */
+function rawRestoreVolumes(rawConfig: unknown): unknown {
+  const rawRestore = field(rawConfig, "restore");
+  return typeof rawRestore === "object" && rawRestore !== null ? (rawRestore as { volumes?: unknown }).volumes : undefined;
+}
+
+export function salvage(rawConfig: unknown): SalvagedConfig {
+  const raw = {
+    privateer: field(rawConfig, "privateer"),
+    barman: field(rawConfig, "barman"),
+    restore: field(rawConfig, "restore"),
+    prepareRestore: field(rawConfig, "prepareRestore"),
+    standInPrimary: field(rawConfig, "standInPrimary"),
+  };
+  const rawPackit = typeof raw.restore === "object" && raw.restore !== null ? field(raw.restore, "packit") : undefined;
+  return {
+    whole: validFields(stackConfigSchema, rawConfig),
+    raw,
+    privateer: validFields(privateer, raw.privateer),
+    barman: validFields(barman, raw.barman),
+    standInPrimary: validFields(standInPrimary, raw.standInPrimary),
+    restoreEntries: validFieldsOfEach(restoreVolume, rawRestoreVolumes(rawConfig)),
+    rawRestoreEntries: rawRestoreVolumes(rawConfig),
+    packit: rawPackit === undefined ? undefined : validFields(packitRestore, rawPackit),
+  };
+}

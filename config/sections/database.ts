@@ -1,0 +1,113 @@
+import { z } from "zod";
+import { cron, dockerName, hostName, imageReference, imageTag, oneLine, pgIdentifier, port, retentionPolicy, stepId } from "../primitives";
+
+// The stack config's sections for the database: the stand-in primary, barman, and the
+// prepared copy that restores read.
+
+export const passwordGroup = z.string().regex(/^[a-zA-Z0-9_-]+$/, { error: "must be a vault password group such as 'production' or 'fake'" });
+
+export const standInPrimary = z.strictObject({
+  container: dockerName.default("montagu-db"),
+  volume: dockerName.default("montagu_primary_data"),
+  port: port.default(5432),
+  database: z.string().regex(/^[a-z_][a-z0-9_]*$/).default("montagu"),
+  passwordGroup: passwordGroup.default("fake"),
+  /**
+   * Zero data loss: barman's WAL receiver becomes the synchronous standby, so a commit is
+   * acknowledged only once barman holds its WAL. Costs latency on every commit.
+   */
+  synchronousBarman: z.boolean().default(false),
+});
+
+export const barman = z.strictObject({
+  // No default on purpose: two barman instances on one slot silently lose WAL.
+  slot: z
+    .string({ error: "the replication slot must be given (two barman instances on one slot lose data)" })
+    .regex(/^[a-z0-9_]{1,63}$/, { error: "must be a PostgreSQL replication slot name ([a-z0-9_], at most 63)" }),
+  container: dockerName.default("barman-montagu"),
+  database: z
+    .strictObject({
+      host: hostName,
+      port: port.default(5432),
+      name: pgIdentifier.default("montagu"),
+    }),
+  passwordGroup: passwordGroup.default("production"),
+  /** `local` builds images/barman; `upstream` pulls vimc/montagu-barman:<imageTag>. */
+  image: z.enum(["local", "upstream"]).default("local"),
+  imageTag: imageTag.default("master"),
+  retentionPolicy: retentionPolicy.default("RECOVERY WINDOW OF 3 MONTHS"),
+  metricsPort: port.default(5000),
+  schedule: z
+    .strictObject({
+      cron: cron.default("* * * * *"),
+      metrics: cron.default("*/5 * * * *"),
+      baseBackup: cron.default("0 0 1 * *"),
+      /** The nightly copy into the nightly volume, its age in the metrics. */
+      nightly: cron.default("0 3 * * *"),
+    })
+    .prefault({}),
+  volumes: z
+    .strictObject({
+      data: dockerName.default("barman_data"),
+      logs: dockerName.default("barman_logs"),
+      metrics: dockerName.default("barman_metrics"),
+      recover: dockerName.default("barman_recover"),
+      nightly: dockerName.default("montagu_db_volume"),
+    })
+    .prefault({}),
+  /**
+   * What proves each nightly copy restorable: the copy is started, `query` runs on `database`
+   * (its answer goes to the metrics), pg_amcheck checks `amcheckTables` of its tables, chosen
+   * at random each night, with their indexes (0: none), and the copy is stopped cleanly again.
+   */
+  verify: z
+    .strictObject({
+      database: pgIdentifier.default("montagu"),
+      query: oneLine.pipe(z.string().trim().min(1, { error: "must not be blank" })).default("SELECT count(*) FROM pg_catalog.pg_class"),
+      amcheckTables: z.number().int().min(0).max(100_000).default(5),
+    })
+    .prefault({}),
+});
+
+const TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(?:Z|[+-](\d{2}):?(\d{2}))$/;
+
+/** Why `value` is not a moment a point-in-time recovery can reach, or undefined. */
+function targetTimeProblem(value: string, now = Date.now()): string | undefined {
+  const match = TIMESTAMP.exec(value);
+  if (match === null) return `'${value}' is not a time with a zone, such as 2026-11-21T18:30:00Z`;
+  const [year, month, day, hour, minute, second = 0, offsetHours = 0, offsetMinutes = 0] = match.slice(1).map((part) => (part === undefined ? undefined : Number(part))) as number[];
+  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth || hour > 23 || minute > 59 || second > 59 || offsetHours > 14 || offsetMinutes > 59) {
+    return `'${value}' is not a real date and time`;
+  }
+  if (Date.parse(value.replace(" ", "T")) > now) return `'${value}' is in the future: a point-in-time recovery replays WAL up to a moment that has passed`;
+  return undefined;
+}
+
+const isoTimestamp = z.string().superRefine((value, ctx) => {
+  const problem = targetTimeProblem(value);
+  if (problem !== undefined) ctx.addIssue({ code: "custom", message: problem });
+});
+
+/** More parallel copy jobs than any machine has cores. */
+const MAX_JOBS = 64;
+
+/** A restorable copy of the database on the backup host, made when `id` changes. */
+export const prepareRestore = z.strictObject({
+  id: stepId,
+  backup: z.string().regex(/^(latest|oldest|\d{8}T\d{6})$/, { error: "must be latest, oldest or a backup id such as 20250601T010001" }).default("latest"),
+  /** Point-in-time recovery: replay WAL up to this moment. */
+  targetTime: isoTimestamp.optional(),
+  /** Parallel copy jobs; the backup host's core count when left out. */
+  jobs: z.number().int().min(1).max(MAX_JOBS, { error: `must be at most ${MAX_JOBS} (parallel copy jobs, one per core of the backup host)` }).optional(),
+  /** How long replaying WAL may take, in seconds. */
+  replayTimeout: z.number().int().min(1).default(3600),
+  /** The database that replays WAL on the copy. */
+  database: z
+    .strictObject({
+      /** Its image; `local` builds images/postgres. Left out: `local` on a stack with a standInPrimary (offline), else ghcr.io/vimc/montagu-db:main. */
+      image: imageReference.optional(),
+      args: z.array(oneLine).optional(),
+    })
+    .prefault({}),
+});
