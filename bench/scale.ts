@@ -167,14 +167,13 @@ async function measure(sizeGb: number): Promise<SizeResult> {
   await memory.stop();
 
   // The same bytes, raw: the volume to annex2, the base backup copied on annex2, both to uat.
-  const raw = {
-    push: await rawCopy(production2, "", "push"),
-    prepare: await timed("raw local copy of the database", () =>
-      annex2.docker.run(["exec", "barman-montagu", "bash", "-c", "set -euo pipefail; b=$(ls -d /var/lib/barman/montagu/base/*/data | tail -1); cp -a \"$b\" /var/lib/barman/raw && sync"]),
-    ),
-    // (the copy above removed, untimed)
-    restore: await annex2.docker.run(["exec", "barman-montagu", "rm", "-rf", "/var/lib/barman/raw"]).then(() => rawCopy(uat, `local/barman_recover volumes/production2/${VOLUME}`, "pull")),
-  };
+  const rawPush = await rawCopy(production2, "", "push");
+  const rawPrepare = await timed("raw local copy of the database", () =>
+    annex2.docker.run(["exec", "barman-montagu", "bash", "-c", "set -euo pipefail; b=$(ls -d /var/lib/barman/montagu/base/*/data | tail -1); cp -a \"$b\" /var/lib/barman/raw && sync"]),
+  );
+  await annex2.docker.run(["exec", "barman-montagu", "rm", "-rf", "/var/lib/barman/raw"]);
+  const rawRestore = await rawCopy(uat, `local/barman_recover volumes/production2/${VOLUME}`, "pull");
+  const raw = { push: rawPush, prepare: rawPrepare, restore: rawRestore };
 
   // Last week's copy is on uat; since then 5% of the rows and 1% of the files changed.
   const accounts = Math.round(sizeGb * PGBENCH_SCALE_PER_GB) * 100_000;
