@@ -36,6 +36,8 @@ export interface RestoreTransfer {
 export interface RestorePlan extends Omit<RestoreConfig, "volumes"> {
   /** Each client's restores, in the order the config gives them. */
   byClient: { client: string; transfers: RestoreTransfer[] }[];
+  /** Every volume the restore writes over (copies, and packit's rebuilt database): nothing it does not stop may use them. */
+  targetVolumes: string[];
 }
 
 export type Vault = NonNullable<Topology["vault"]>;
@@ -143,7 +145,8 @@ function restorePlan(topology: Topology, config: StackConfig): RestorePlan | und
       { server: entry.server, volume: entry.volume, source, snapshot: entry.snapshot, allowEmpty: entry.allowEmpty, to: entry.to ?? entry.volume },
     ]);
   }
-  return { ...rest, byClient: [...byClient].map(([client, transfers]) => ({ client, transfers })) };
+  const targetVolumes = [...new Set([...volumes.map((v) => v.to ?? v.volume), ...(rest.packit !== undefined ? [rest.packit.databaseVolume] : [])])];
+  return { ...rest, byClient: [...byClient].map(([client, transfers]) => ({ client, transfers })), targetVolumes };
 }
 
 /** The plan of a valid stack config (validation has answered every question this asks). */

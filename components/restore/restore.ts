@@ -1,10 +1,13 @@
+import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { quote } from "shell-quote";
 import type { RestorePlan } from "../../config/plan";
 import { PackitRestore } from "../packit/rebuild";
 import type { PrivateerClient } from "../privateer/client";
 import { PrivateerRestore } from "../privateer/pull";
-import { script } from "../shared/script";
+import { script, scriptFile } from "../shared/script";
+
+/** The restored database may still be starting: how long the verification query is retried. */
+const VERIFY_SECONDS = 60;
 
 export interface RestoreArgs {
   plan: RestorePlan;
@@ -14,9 +17,11 @@ export interface RestoreArgs {
 }
 
 /**
- * A restore onto this machine, as an explicit stack update: when `id` changes, stop what uses
- * the volumes, copy every volume from its server, start again, and run the verification
- * query. Each step waits for the one before; if one fails the update stops there, so nothing
+ * A restore onto this machine, as an explicit stack update: when `id` changes, check every
+ * source, stop what uses the volumes (refusing when something it does not stop uses them, or
+ * when what it stopped comes back), copy every volume from its server, check that what was
+ * stopped stayed stopped, start again (each container must stay up), and run the
+ * verification query. Each step waits for the one before; if one fails the update stops there, so nothing
  * is started on half-restored data, and running the update again resumes at the failed step.
  */
 export class Restore extends pulumi.ComponentResource {
@@ -47,45 +52,19 @@ export class Restore extends pulumi.ComponentResource {
     // Every source is looked at before anything on this machine changes: a refused one (empty,
     // unfinished, missing) fails the update while the services still run on their data.
     const checked = onEachClient("check-", true, []);
-    const stop = step(
-      "stop",
-      [
-        `for container in ${quote(plan.stop.length > 0 ? plan.stop : [""])}; do`,
-        '  [ -n "$container" ] || continue',
-        '  if docker container inspect "$container" >/dev/null 2>&1; then docker stop "$container" >/dev/null; echo "restore: stopped $container"',
-        '  else echo "restore: $container does not exist, nothing to stop"; fi',
-        "done",
-      ].join("\n"),
-      checked,
-    );
+    const stop = step("stop", scriptFile(path.join(__dirname, "stop.sh"), [String(plan.settleSeconds), ...plan.stop, "--", ...plan.targetVolumes]), checked);
     let last = onEachClient("", false, [stop]);
 
     if (plan.packit !== undefined) {
       last = [new PackitRestore(`${name}-packit`, { settings: plan.packit, id: plan.id, environment: args.environment }, { parent: this, dependsOn: last })];
     }
 
-    const start = step(
-      "start",
-      [...plan.start.map((c) => `docker start ${quote([c])} >/dev/null && echo ${quote([`restore: started ${c}`])}`), "true"].join("\n"),
-      last,
-    );
+    const stayedStopped = step("stopped", scriptFile(path.join(__dirname, "stopped.sh"), plan.stop), last);
+    const start = step("start", scriptFile(path.join(__dirname, "start.sh"), [String(plan.settleSeconds), ...plan.start]), [stayedStopped]);
 
     if (plan.verify !== undefined) {
       const v = plan.verify;
-      const psql = quote(["docker", "exec", v.container, "psql", "-U", v.user, "-d", v.database, "--no-psqlrc", "-v", "ON_ERROR_STOP=1", "-At", `--command=${v.query}`]);
-      const verify = step(
-        "verify",
-        [
-          // The database may still be starting: give it a minute to accept connections.
-          "for attempt in $(seq 60); do",
-          `  if answer=$(${psql} 2>&1); then printf '%s\\n' "$answer"; exit 0; fi`,
-          "  sleep 1",
-          "done",
-          `echo "restore: the verification query failed: $answer" >&2`,
-          "exit 1",
-        ].join("\n"),
-        [start],
-      );
+      const verify = step("verify", scriptFile(path.join(__dirname, "verify.sh"), [String(VERIFY_SECONDS), v.container, v.user, v.database, `--command=${v.query}`]), [start]);
       this.verification = verify.stdout;
     } else {
       this.verification = pulumi.output(undefined);

@@ -1,5 +1,7 @@
+import * as fs from "node:fs";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
+import { quote } from "shell-quote";
 
 export interface ScriptArgs {
   /** Bash, run with `set -euo pipefail`; what it prints goes to the update log. */
@@ -31,4 +33,13 @@ export function script(name: string, args: ScriptArgs, opts: pulumi.CustomResour
     },
     opts,
   );
+}
+
+/**
+ * A script file beside a component (`set -euo pipefail` and its usage at its top, checked by
+ * shellcheck in the unit tests) as a step's body, given its arguments, each quoted. Read when
+ * a stack runs, so that what runs is the file as it is then.
+ */
+export function scriptFile(file: string, args: string[]): string {
+  return `set -- ${quote(args)}\n${fs.readFileSync(file, "utf8")}`;
 }

@@ -96,6 +96,11 @@ export const restore = z.strictObject({
   stop: z.array(dockerName).default([]),
   /** Containers started once everything is copied. */
   start: z.array(dockerName).default([]),
+  /**
+   * How long a stopped container must stay stopped, and a started one up without restarting,
+   * before the restore goes on.
+   */
+  settleSeconds: z.number().int().min(1).max(600).default(5),
   /** A query run on the restored database; its result is a stack output. */
   verify: verify.optional(),
   /** Rebuild packit's database from its restored dump, after the copies and before the start. */

@@ -67,6 +67,7 @@ recover() {
   # latest state, and for a target time that barman's archive does not reach yet (PostgreSQL
   # then ends its recovery before the target, and refuses the copy).
   local switched
+  mkdir -p "$work"
   rm -f "$work/wal-switched"
   if switched="$(montagu-switch-wal 120)"; then
     # The segment closed for this copy ends in a switch record: a recovery that read it all

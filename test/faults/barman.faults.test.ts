@@ -118,8 +118,10 @@ describe("faults around barman", () => {
 
     const after = await backups();
     const crashed = after.find((b) => b.id === started.id);
-    // Every backup finished before is still there, as it was.
-    for (const old of before) expect(after.find((b) => b.id === old.id)?.line).toBe(old.line);
+    // Every backup finished before is still there, as it was (its WAL size counts the WAL
+    // archived since, which grows).
+    const withoutWal = (line?: string) => line?.replace(/ - WAL Size: .*$/, "");
+    for (const old of before) expect(withoutWal(after.find((b) => b.id === old.id)?.line)).toBe(withoutWal(old.line));
     const okBeforeNext = await metric("barman_ok");
 
     const next = performance.now();
@@ -138,25 +140,32 @@ describe("faults around barman", () => {
   });
 
   it("barman stopped for a while as the primary keeps writing", async () => {
-    const slotBefore = await sql("SELECT restart_lsn FROM pg_replication_slots WHERE slot_name = 'barman'");
     await annex2.docker.run(["stop", "barman-montagu"]);
     const stopped = performance.now();
-    // Five segments' worth of commits while barman is away.
-    for (let segment = 0; segment < 5; segment++) {
-      await commit(2000);
-      await sql("SELECT pg_switch_wal()");
+    let walStatus: string;
+    let heldBytes: string;
+    try {
+      // Read once barman's receiver is gone: its last acknowledgement may move the slot as it goes.
+      await eventually("barman's receiver gone from the primary", 60, async () =>
+        (await sql("SELECT count(*) FROM pg_stat_replication WHERE application_name = 'barman_receive_wal'")) === "0" ? true : undefined);
+      const slotBefore = await sql("SELECT restart_lsn FROM pg_replication_slots WHERE slot_name = 'barman'");
+      // Five segments' worth of commits while barman is away.
+      for (let segment = 0; segment < 5; segment++) {
+        await commit(2000);
+        await sql("SELECT pg_switch_wal()");
+      }
+      const held = await sql(
+        "SELECT wal_status || ' ' || pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn) FROM pg_replication_slots WHERE slot_name = 'barman'",
+      );
+      [walStatus, heldBytes] = held.split(" ");
+      // The slot keeps every segment barman has not received.
+      expect(walStatus).toMatch(/^(reserved|extended)$/);
+      expect(Number(heldBytes)).toBeGreaterThanOrEqual(4 * 16 * 1024 * 1024);
+      expect(await sql("SELECT restart_lsn FROM pg_replication_slots WHERE slot_name = 'barman'")).toBe(slotBefore);
+    } finally {
+      await annex2.docker.run(["start", "barman-montagu"]);
     }
-    const held = await sql(
-      "SELECT wal_status || ' ' || pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn) FROM pg_replication_slots WHERE slot_name = 'barman'",
-    );
-    const [walStatus, heldBytes] = held.split(" ");
-    // The slot keeps every segment barman has not received.
-    expect(walStatus).toMatch(/^(reserved|extended)$/);
-    expect(Number(heldBytes)).toBeGreaterThanOrEqual(4 * 16 * 1024 * 1024);
-    expect(await sql("SELECT restart_lsn FROM pg_replication_slots WHERE slot_name = 'barman'")).toBe(slotBefore);
     const away = seconds(stopped);
-
-    await annex2.docker.run(["start", "barman-montagu"]);
     const back = performance.now();
     const check = await checkAllOk(240);
     expect(check).not.toMatch(/FAILED/);
@@ -164,8 +173,7 @@ describe("faults around barman", () => {
     rows.push({
       fault: "barman stopped while the primary keeps writing",
       observed:
-        `${away} s away and 5 WAL segments written: the replication slot held them (wal_status ${walStatus}, ${(Number(heldBytes) / 1048576).toFixed(0)} MB held, restart_lsn unchanged); ` +
-        "barman check fails while it is stopped",
+        `${away} s away and 5 WAL segments written: the replication slot held them (wal_status ${walStatus}, ${(Number(heldBytes) / 1048576).toFixed(0)} MB held, restart_lsn unchanged)`,
       next: `started again, barman catches up from the slot: check all OK ${seconds(back)} s later, and a recovery holds every committed row (no gap)`,
     });
   });

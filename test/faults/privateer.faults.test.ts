@@ -38,8 +38,16 @@ describe("faults during pushes and restores", () => {
       appliers[machine],
     );
   const push = (id: string) => up("production2", { backup: { id, volumes: [{ volume: VOLUME, server: "annex2" }] } });
-  const restore = (id: string) =>
-    up("uat", {}, { "montagu-backup:restore": { id, volumes: [{ volume: VOLUME, server: "annex2", source: "production2" }], stop: ["uat-service"], start: ["uat-service"] } });
+  const restore = (id: string, containers: { stop?: string[]; start?: string[] } = {}) =>
+    up("uat", {}, {
+      "montagu-backup:restore": {
+        id,
+        volumes: [{ volume: VOLUME, server: "annex2", source: "production2" }],
+        stop: containers.stop ?? ["uat-service"],
+        start: containers.start ?? ["uat-service"],
+        settleSeconds: 3,
+      },
+    });
   const serverCopy = () => manifest(hosts.annex2, "privateer_montagu_data", COPY);
   const snapshots = async () =>
     (await inVolume(hosts.annex2, "privateer_montagu_data", `ls .montagu/history/${COPY}`, true)).split("\n").filter((name) => /^\d{8}T\d{6}Z$/.test(name));
@@ -223,6 +231,92 @@ describe("faults during pushes and restores", () => {
       fault: "the server's data volume full",
       observed: `the update fails (\`${firstLine(error)}\`); the ${kept.length} snapshots are unchanged, file for file, and the copy the push replaced is whole in the newest`,
       next: "fails the same way until space is made; then pushes, ending with the server's copy identical to the source",
+    });
+  });
+
+  /** A loop on uat that starts `container` again whenever it is stopped, as a supervisor would; returns what ends it. */
+  const keepStarting = async (container: string) => {
+    const marker = `keep-starting-${container}`;
+    await outer.run(["exec", "--detach", "rig-uat", "bash", "-c", `exec -a ${marker} bash -c 'while :; do docker start ${container} >/dev/null 2>&1; sleep 0.5; done'`]);
+    return async () => {
+      await outer.run(["exec", "rig-uat", "pkill", "-f", marker], { allowFailure: true });
+    };
+  };
+  const firstRestoreLine = (error: Error | undefined) => (error?.message ?? "no error").split("\n").find((line) => line.includes("restore: "))?.trim().slice(0, 220);
+
+  it("a running container that the restore does not stop uses its volume", async () => {
+    await changeSource();
+    await push(`round-${round}`);
+    const before = await manifest(hosts.uat, VOLUME);
+    await hosts.uat.docker.run(["run", "--detach", "--name", "uat-reader", "--volume", `${VOLUME}:/data:ro`, "debian:bookworm", "sleep", "infinity"]);
+    const error = await settle(restore(`round-${round}`));
+    expect(error?.message).toMatch(/refusing to restore: running containers that this restore does not stop use its volumes: 'uat-reader' \(uses montagu_orderly_volume\)/);
+    // Refused before anything was stopped or copied.
+    expect(await uatServiceRunning()).toBe(true);
+    expect(await manifest(hosts.uat, VOLUME)).toBe(before);
+    await hosts.uat.docker.run(["rm", "--force", "uat-reader"]);
+    await restore(`round-${round}`);
+    expect(await manifest(hosts.uat, VOLUME)).toBe(await serverCopy());
+    rows.push({
+      fault: "a running container that the restore does not stop uses the target volume",
+      observed: `the update fails before stopping or copying anything (\`${firstRestoreLine(error)}\`); the service runs on the volume as it was`,
+      next: "once the container is stopped (or added to restore.stop), the same id restores and starts the service",
+    });
+  });
+
+  it("a container the restore stops is started again by something else", async () => {
+    await changeSource();
+    await push(`round-${round}`);
+    const before = await manifest(hosts.uat, VOLUME);
+    let stopKeeping = await keepStarting("uat-service");
+    const error = await settle(restore(`round-${round}`));
+    await stopKeeping();
+    expect(error?.message).toMatch(/refusing to restore: uat-service running again 3s after being stopped \(something restarts it\); nothing was copied/);
+    expect(await manifest(hosts.uat, VOLUME)).toBe(before);
+
+    // Started again while the copy runs: found once the copies are done, before anything starts.
+    await hosts.uat.docker.run(["stop", "uat-service"]);
+    const restoring = settle(restore(`round-${round}`));
+    await whenTransferring(hosts.uat, VOLUME, ".");
+    stopKeeping = await keepStarting("uat-service");
+    const midCopy = await restoring;
+    await stopKeeping();
+    expect(midCopy?.message).toMatch(/refusing to start anything: uat-service ran again while the volumes were restored/);
+
+    await hosts.uat.docker.run(["stop", "uat-service"]);
+    await restore(`round-${round}-again`);
+    expect(await manifest(hosts.uat, VOLUME)).toBe(await serverCopy());
+    expect(await uatServiceRunning()).toBe(true);
+    rows.push({
+      fault: "a container the restore stops is started again by something else (a loop running `docker start`)",
+      observed:
+        `before the copy: the update fails with nothing copied (\`${firstRestoreLine(error)}\`); ` +
+        `during the copy: the update fails after the copy, before anything is started (\`${firstRestoreLine(midCopy)}\`)`,
+      next: "once what restarts it is stopped, a restore with a new id copies again and starts the service",
+    });
+  });
+
+  it("a container the restore starts does not stay up", async () => {
+    await changeSource();
+    await push(`round-${round}`);
+    // Crashes at once, and its restart policy starts it again, and again.
+    await hosts.uat.docker.run(["create", "--name", "uat-broken", "--restart", "always", "debian:bookworm", "bash", "-c", "echo 'FATAL: could not open the database'; exit 3"]);
+    const containers = { stop: ["uat-service", "uat-broken"], start: ["uat-service", "uat-broken"] };
+    const error = await settle(restore(`round-${round}`, containers));
+    expect(error?.message).toMatch(/restore: uat-broken did not stay up: status \w+, exit code 3, restarted \d+ times; its last lines:/);
+    expect(error?.message).toContain("FATAL: could not open the database");
+    expect(error?.message).not.toMatch(/uat-service did not stay up/);
+    // The data is in place and what could start runs.
+    expect(await manifest(hosts.uat, VOLUME)).toBe(await serverCopy());
+    expect(await uatServiceRunning()).toBe(true);
+
+    await hosts.uat.docker.run(["rm", "--force", "uat-broken"]);
+    await hosts.uat.docker.run(["run", "--detach", "--name", "uat-broken", "debian:bookworm", "sleep", "infinity"]);
+    await restore(`round-${round}`, containers);
+    rows.push({
+      fault: "a container the restore starts exits at once (restart policy always: it crash-loops)",
+      observed: `the update fails at the start step, naming it with its exit code and last log lines (\`${firstRestoreLine(error)}\`); the restored data is in place and the other containers run`,
+      next: "once the container is fixed, the same update runs only the start step again, which succeeds",
     });
   });
 });

@@ -288,6 +288,30 @@ describe("the clients", () => {
     // The copies' component waits for the stop, and its children for it.
     expect(named(run, "restore-uat").dependencies).toContain(stop.urn);
   });
+
+  it("guards every volume it writes over, and starts nothing until what it stopped is seen still stopped", async () => {
+    const run = await stack("uat", {}, {
+      "montagu-backup:restore": {
+        id: "r1",
+        volumes: [
+          { volume: "montagu_orderly_volume", server: "annex2", source: "production2" },
+          { volume: "barman_recover", server: "annex2", to: "montagu_db_volume" },
+        ],
+        stop: ["montagu-db", "montagu-api"],
+        start: ["montagu-db"],
+        settleSeconds: 7,
+        packit: { image: "packit-db:main", databaseVolume: "montagu_packit_db" },
+      },
+    });
+    const argsOf = (name: string) => parseShell(String(named(run, name).inputs.create).split("\n")[1]).slice(2);
+    // `set -- ARGS`, then the script file.
+    expect(String(named(run, "restore-stop").inputs.create)).toContain("# stop.sh SETTLE_SECONDS CONTAINER... -- VOLUME...");
+    expect(argsOf("restore-stop")).toEqual(["7", "montagu-db", "montagu-api", "--", "montagu_orderly_volume", "montagu_db_volume", "montagu_packit_db"]);
+    expect(argsOf("restore-stopped")).toEqual(["montagu-db", "montagu-api"]);
+    expect(argsOf("restore-start")).toEqual(["7"]);
+    expect(named(run, "restore-stopped").dependencies).toEqual(expect.arrayContaining([named(run, "restore-packit").urn]));
+    expect(named(run, "restore-start").dependencies).toEqual([named(run, "restore-stopped").urn]);
+  });
 });
 
 describe("steps", () => {

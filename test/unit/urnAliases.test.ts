@@ -49,6 +49,12 @@ function knownAs(run: StackRun): Map<RegisteredResource, Set<string>> {
   return known;
 }
 
+/** Resources added after the URNs were recorded, on purpose: new steps, not moved ones. */
+const ADDED_SINCE = [
+  // A restore checks that what it stopped stayed stopped while it copied.
+  "restore-stopped",
+];
+
 describe("the URNs of existing stacks", () => {
   for (const [scenario, before] of Object.entries(BEFORE)) {
     it(`${scenario}: are unchanged or aliased`, async () => {
@@ -61,8 +67,9 @@ describe("the URNs of existing stacks", () => {
       for (const urn of before) {
         expect(claimedBy(urn).map((r) => r.name), urn).toEqual([urn.slice(urn.lastIndexOf("::") + 2)]);
       }
-      // Nothing new either, but the component that now holds privateer's resources.
-      const added = run.resources.filter((r) => before.every((urn) => !known.get(r)!.has(urn)));
+      // Nothing new either, but the component that now holds privateer's resources, and the
+      // steps added since the URNs were recorded.
+      const added = run.resources.filter((r) => before.every((urn) => !known.get(r)!.has(urn)) && !ADDED_SINCE.includes(r.name));
       expect(added.map((r) => r.type)).toEqual(before.some((urn) => urn.includes("montagu:backup:Privateer")) ? ["montagu:backup:Privateer"] : []);
     });
   }
