@@ -296,6 +296,7 @@ describe("the clients", () => {
         volumes: [
           { volume: "montagu_orderly_volume", server: "annex2", source: "production2" },
           { volume: "barman_recover", server: "annex2", to: "montagu_db_volume" },
+          { volume: "montagu_packit_db_backup", server: "annex2", source: "production2" },
         ],
         stop: ["montagu-db", "montagu-api"],
         start: ["montagu-db"],
@@ -306,9 +307,9 @@ describe("the clients", () => {
     const argsOf = (name: string) => parseShell(String(named(run, name).inputs.create).split("\n")[1]).slice(2);
     // `set -- ARGS`, then the script file.
     expect(String(named(run, "restore-stop").inputs.create)).toContain("# stop.sh SETTLE_SECONDS CONTAINER... -- VOLUME...");
-    expect(argsOf("restore-stop")).toEqual(["7", "montagu-db", "montagu-api", "--", "montagu_orderly_volume", "montagu_db_volume", "montagu_packit_db"]);
+    expect(argsOf("restore-stop")).toEqual(["7", "montagu-db", "montagu-api", "--", "montagu_orderly_volume", "montagu_db_volume", "montagu_packit_db_backup", "montagu_packit_db"]);
     expect(argsOf("restore-stopped")).toEqual(["montagu-db", "montagu-api"]);
-    expect(argsOf("restore-start")).toEqual(["7"]);
+    expect(argsOf("restore-start")).toEqual(["7", "montagu-db"]);
     expect(named(run, "restore-stopped").dependencies).toEqual(expect.arrayContaining([named(run, "restore-packit").urn]));
     expect(named(run, "restore-start").dependencies).toEqual([named(run, "restore-stopped").urn]);
   });
