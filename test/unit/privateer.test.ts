@@ -310,7 +310,7 @@ describe("the clients", () => {
     expect(argsOf("restore-stop")).toEqual(["7", "montagu-db", "montagu-api", "--", "montagu_orderly_volume", "montagu_db_volume", "montagu_packit_db_backup", "montagu_packit_db"]);
     expect(argsOf("restore-stopped")).toEqual(["montagu-db", "montagu-api"]);
     expect(argsOf("restore-start")).toEqual(["7", "montagu-db"]);
-    expect(named(run, "restore-stopped").dependencies).toEqual(expect.arrayContaining([named(run, "restore-packit").urn]));
+    expect(named(run, "restore-stopped").dependencies).toEqual([named(run, "restore-packit-pg-restore").urn]);
     expect(named(run, "restore-start").dependencies).toEqual([named(run, "restore-stopped").urn]);
   });
 });
