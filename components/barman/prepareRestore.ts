@@ -1,9 +1,10 @@
+import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { quote } from "shell-quote";
 import type { PrepareRestoreConfig } from "../../config/settings";
 import { imageFromDirectory } from "../shared/dockerImage";
 import { PREPARE_WORK_DIR } from "../privateer/layout";
-import { script } from "../shared/script";
+import { script, scriptFile } from "../shared/script";
 
 export interface PrepareRestoreArgs {
   settings: PrepareRestoreConfig;
@@ -14,7 +15,6 @@ export interface PrepareRestoreArgs {
   environment: Record<string, string>;
 }
 
-const REPLAY_CONTAINER = "barman-replay-wal";
 const VOLUME_MOUNT = "/montagu-volume";
 /** Where montagu-prepare (images/barman/prepare.sh) makes the copy, within the volume. */
 const STAGING = `${PREPARE_WORK_DIR}/staging`;
@@ -64,31 +64,9 @@ export class PrepareRestore extends pulumi.ComponentResource {
     step(
       "replay",
       pulumi.all([args.recoverVolume, image]).apply(([volume, databaseImage]) =>
-        [
-          `docker rm --force ${REPLAY_CONTAINER} >/dev/null 2>&1 || true`,
-          `trap 'docker rm --force ${REPLAY_CONTAINER} >/dev/null 2>&1 || true' EXIT`,
-          `echo ${quote([`replay: starting the database on the staging copy in ${volume} to replay its WAL`])}`,
-          // The volume's top holds the copy restores read until this one is finished: the
-          // database runs on the staging copy beside it (PGDATA), never on the volume's top.
-          quote([
-            "docker", "run", "--detach", "--name", REPLAY_CONTAINER,
-            "--volume", `${volume}:${VOLUME_MOUNT}`, "--env", `PGDATA=${VOLUME_MOUNT}/${STAGING}`, databaseImage, ...databaseArgs,
-          ]) + " >/dev/null",
-          `fail() { echo "replay: $1" >&2; docker logs --tail 30 ${REPLAY_CONTAINER} >&2; exit 1; }`,
-          `docker exec ${REPLAY_CONTAINER} montagu-wait.sh ${settings.replayTimeout} || fail "the database did not accept connections"`,
-          // A server in hot standby accepts connections before its recovery ends; stopped
-          // then, the copy is not replayed, and if stopped while promoting it later replays
-          // past its recovery target. (The image may be upstream's, without montagu-wait-recovery.)
-          `deadline=$((SECONDS + ${settings.replayTimeout}))`,
-          `until answer=$(docker exec --user postgres ${REPLAY_CONTAINER} psql --no-psqlrc -Atc 'SELECT pg_is_in_recovery()' 2>&1) && [ "$answer" = f ]; do`,
-          `  [ "$(docker inspect --format '{{.State.Running}}' ${REPLAY_CONTAINER})" = true ] || fail "the database stopped before its recovery ended"`,
-          `  [ "$SECONDS" -lt "$deadline" ] || fail "still in recovery after ${settings.replayTimeout}s: $answer"`,
-          `  sleep 0.2`,
-          `done`,
-          // Killed at docker's default 10 s, a large copy would be left mid-checkpoint: not shut down, so not ready.
-          `docker stop --time ${settings.replayTimeout} ${REPLAY_CONTAINER} >/dev/null`,
-          'echo "replay: done; the copy starts without replaying anything"',
-        ].join("\n"),
+        scriptFile(path.join(__dirname, "replay.sh"), [
+          String(settings.replayTimeout), volume, VOLUME_MOUNT, `${VOLUME_MOUNT}/${STAGING}`, databaseImage, ...databaseArgs,
+        ]),
       ),
     );
     const stamp = step("stamp", inBarman("stamp", "/recover"));

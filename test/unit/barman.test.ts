@@ -1,4 +1,5 @@
 import { parse } from "yaml";
+import { parse as parseShell } from "shell-quote";
 import { describe, expect, it } from "vitest";
 import { dryProvider } from "../harness/dryProvider";
 import { runStack } from "../harness/run";
@@ -141,7 +142,12 @@ describe("a prepared restore on annex2", () => {
     expect(steps[1].inputs.create).toContain(
       "docker exec barman-montagu montagu-prepare recover /recover --backup latest --target-time '2026-11-21 18:30:00.5+00:00' --jobs 4",
     );
-    expect(steps[2].inputs.create).toMatch(/ghcr\.io\/vimc\/montagu-db\\?:main \/etc\/montagu\/postgresql\.production\.conf/);
-    expect(steps[2].inputs.create).toContain("montagu-wait.sh 3600");
+    // replay.sh, given its arguments: the database image with its own arguments last.
+    const replay = String(steps[2].inputs.create).split("\n");
+    expect(parseShell(replay[1])).toEqual([
+      "set", "--", "3600", "barman_recover", "/montagu-volume", "/montagu-volume/.montagu/staging", "ghcr.io/vimc/montagu-db:main", "/etc/montagu/postgresql.production.conf",
+    ]);
+    expect(replay[2]).toBe("#!/usr/bin/env bash");
+    expect(replay.join("\n")).toContain('docker exec "$container" montagu-wait.sh "$timeout"');
   });
 });
