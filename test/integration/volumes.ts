@@ -23,7 +23,7 @@ export async function seedVolume(host: SimulatedHost, volume: string, bigMegabyt
       chmod 0600 "reports/$d/r$e/file-1.txt"; chmod 0755 "reports/$d/r$e/file-2.txt"
     done; done
     mkdir -p empty-dir
-    ln -s reports/0/r0/file-0.txt latest
+    ln -sfn reports/0/r0/file-0.txt latest
     echo "any byte but / and NUL may name a file" > "$(printf 'odd\tname\nhere')"
     head -c ${bigMegabytes}M /dev/urandom > big.bin
     `,
