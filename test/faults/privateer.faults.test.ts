@@ -234,15 +234,23 @@ describe("faults during pushes and restores", () => {
     });
   });
 
-  /** A loop on uat that starts `container` again whenever it is stopped, as a supervisor would; returns what ends it. */
+  /** A loop that starts `container` on uat again whenever it is stopped, as a supervisor would; returns what ends it. */
   const keepStarting = async (container: string) => {
-    const marker = `keep-starting-${container}`;
-    await outer.run(["exec", "--detach", "rig-uat", "bash", "-c", `exec -a ${marker} bash -c 'while :; do docker start ${container} >/dev/null 2>&1; sleep 0.5; done'`]);
+    let keeping = true;
+    const loop = (async () => {
+      while (keeping) {
+        await hosts.uat.docker.run(["start", container], { allowFailure: true });
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+    })();
     return async () => {
-      await outer.run(["exec", "rig-uat", "pkill", "-f", marker], { allowFailure: true });
+      keeping = false;
+      await loop;
     };
   };
-  const firstRestoreLine = (error: Error | undefined) => (error?.message ?? "no error").split("\n").find((line) => line.includes("restore: "))?.trim().slice(0, 220);
+  /** The restore's own line that says why it failed. */
+  const firstRestoreLine = (error: Error | undefined) =>
+    (error?.message ?? "no error").split("\n").find((line) => /restore: .*(refusing|did not stay up|health check)/.test(line))?.trim().slice(0, 220);
 
   it("a running container that the restore does not stop uses its volume", async () => {
     await changeSource();
