@@ -21,7 +21,7 @@ export default defineConfig({
         test: {
           name: "integration",
           include: ["test/integration/**/*.test.ts"],
-          globalSetup: ["test/rig/global-setup.ts"],
+          globalSetup: ["simulator/rig/global-setup.ts"],
           // One simulated data centre at a time on a 2-core machine.
           fileParallelism: false,
           testTimeout: 15 * 60_000,
@@ -33,7 +33,7 @@ export default defineConfig({
         test: {
           name: "faults",
           include: ["test/faults/**/*.test.ts"],
-          globalSetup: ["test/rig/global-setup.ts"],
+          globalSetup: ["simulator/rig/global-setup.ts"],
           fileParallelism: false,
           testTimeout: 15 * 60_000,
           hookTimeout: 15 * 60_000,

@@ -7,13 +7,12 @@
 // busy or distant link: what asynchronous mode loses is what was still on its way.
 // BENCH_SCALE sets pgbench's scale for the base backup (default 130: about 2 GB).
 // npm run bench:sync runs the kill test alone.
-import { eventually } from "../test/harness/eventually";
+import { eventually } from "../simulator/harness/eventually";
 import { performance } from "node:perf_hooks";
 import { median } from "./data";
-import { DockerApplier, FakeVault } from "../test/harness/dockerApplier";
-import { runStack } from "../test/harness/run";
-import type { StackConfig } from "../test/harness/stackConfig";
-import { cutNetwork, limitLink, prepareRig, removeHost, startHost, type SimulatedHost } from "../test/rig/hosts";
+import type { StackConfig } from "../simulator/harness/stackConfig";
+import { cutNetwork, limitLink, prepareRig, type SimulatedHost } from "../simulator/rig/hosts";
+import { startDataCentre } from "../simulator/dataCentre";
 
 const SCALE = Number(process.env.BENCH_SCALE ?? 130);
 const RUNS = 3;
@@ -32,15 +31,12 @@ interface Pair {
   annex2: SimulatedHost;
   production2: SimulatedHost;
   up: (machine: "annex2" | "production2", extra?: StackConfig) => Promise<unknown>;
+  /** Removes both hosts. */
+  remove: () => Promise<void>;
 }
 
 /** barman on bench-annex2 streaming from a fresh primary on bench-production2. */
 async function pair(synchronous: boolean): Promise<Pair> {
-  const vault = new FakeVault();
-  const annex2 = await startHost("bench-annex2");
-  const production2 = await startHost("bench-production2");
-  const hosts = { annex2, production2 };
-  const appliers = { annex2: new DockerApplier({ dockerHost: annex2.dockerHost, vault }), production2: new DockerApplier({ dockerHost: production2.dockerHost, vault }) };
   const base: Record<string, StackConfig> = {
     annex2: {
       "montagu-backup:privateer": { keys: { generate: true } },
@@ -48,8 +44,9 @@ async function pair(synchronous: boolean): Promise<Pair> {
     },
     production2: { "montagu-backup:standInPrimary": { port: 5432, passwordGroup: "fake", synchronousBarman: synchronous } },
   };
-  const up = (machine: "annex2" | "production2", extra: StackConfig = {}) =>
-    runStack(machine, { "docker:host": hosts[machine].dockerHost, "montagu-backup:topology": "bench/privateer.json", "montagu-backup:machines": [machine], ...base[machine], ...extra }, appliers[machine]);
+  const centre = await startDataCentre({ machines: ["annex2", "production2"], topology: "bench/privateer.json", prefix: "bench-", settings: base });
+  const { annex2, production2 } = centre.hosts;
+  const up = centre.up;
   await up("annex2");
   await up("production2");
   await eventually("barman's first base backup", 300, async () =>
@@ -61,7 +58,7 @@ async function pair(synchronous: boolean): Promise<Pair> {
     const state = await production2.docker.out("exec", "montagu-db", "psql", "-U", "postgres", "-d", "montagu", "-Atc", "SELECT sync_state FROM pg_stat_replication WHERE application_name = 'barman_receive_wal'");
     return state === wanted || undefined;
   });
-  return { annex2, production2, up };
+  return { annex2, production2, up, remove: centre.remove };
 }
 
 /** pgbench on the primary's machine itself (so that cutting its network leaves the loader connected), each commit a row of 1 kB. */
@@ -77,7 +74,7 @@ const loader = (host: SimulatedHost, seconds: number, clients: number) =>
 
 async function killTest(synchronous: boolean) {
   const mode = synchronous ? "sync" : "async";
-  const { annex2, production2, up } = await pair(synchronous);
+  const { annex2, production2, up, remove } = await pair(synchronous);
   await production2.docker.run(["exec", "montagu-db", "psql", "-U", "vimc", "-d", "montagu", "-c", "CREATE TABLE ack (id bigserial PRIMARY KEY, payload text)"]);
   await limitLink(production2, LINK_MBIT);
   const latency = await loader(production2, 10, 1);
@@ -108,12 +105,12 @@ async function killTest(synchronous: boolean) {
     `${mode}: ${commitMs.toFixed(2)} ms a commit on a ${LINK_MBIT} Mbit/s link; barman ${lag} behind under load; ` +
       `${acknowledged} commits acknowledged before the machine was lost, ${recovered} in barman's copy, ${lost} lost`,
   );
-  for (const name of ["bench-annex2", "bench-production2"]) await removeHost(name);
+  await remove();
   return { commitMs, lost };
 }
 
 async function baseBackupRatio(): Promise<number> {
-  const { annex2, production2 } = await pair(false);
+  const { annex2, production2, remove } = await pair(false);
   console.log(`generating the database: pgbench scale ${SCALE}`);
   await production2.docker.run(["exec", "montagu-db", "pgbench", "-i", "-q", "-s", String(SCALE), "-U", "vimc", "montagu"]);
   const size = await production2.docker.out("exec", "montagu-db", "psql", "-U", "vimc", "-d", "montagu", "-Atc", "SELECT pg_size_pretty(pg_database_size('montagu'))");
@@ -132,7 +129,7 @@ async function baseBackupRatio(): Promise<number> {
     );
     console.log(`base backup ${i + 1}: barman ${ours[i].toFixed(1)} s, pg_basebackup to local disk ${raw[i].toFixed(1)} s`);
   }
-  for (const name of ["bench-annex2", "bench-production2"]) await removeHost(name);
+  await remove();
   return median(ours) / median(raw);
 }
 

@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import type { SimulatedHost } from "../test/rig/hosts";
+import type { SimulatedHost } from "../simulator/rig/hosts";
 
 /** `files` files of `kilobytes` KB of random bytes in nested directories of `volume`; returns its size in bytes. */
 export async function generateVolume(host: SimulatedHost, volume: string, files: number, kilobytes: number): Promise<number> {

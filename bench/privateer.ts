@@ -5,10 +5,9 @@ import { performance } from "node:perf_hooks";
 import { quote } from "shell-quote";
 import { flushWrites, generateVolume, median, rawServerAccess } from "./data";
 import { restoreCommand } from "../components/privateer/transfer";
-import { DockerApplier, FakeVault } from "../test/harness/dockerApplier";
-import { run } from "../test/harness/docker";
-import { runStack } from "../test/harness/run";
-import { prepareRig, removeHost, startHost, type SimulatedHost } from "../test/rig/hosts";
+import { run } from "../simulator/harness/docker";
+import { prepareRig } from "../simulator/rig/hosts";
+import { startDataCentre } from "../simulator/dataCentre";
 
 const FILES = Number(process.env.BENCH_FILES ?? 20_000);
 const FILE_KB = Number(process.env.BENCH_FILE_KB ?? 100);
@@ -49,17 +48,10 @@ async function timedInTurns(contenders: Contender[]): Promise<number[]> {
 
 async function main() {
   await prepareRig();
-  const vault = new FakeVault();
-  const hosts: Record<string, SimulatedHost> = {};
-  const appliers: Record<string, DockerApplier> = {};
   // Hosts of its own, so that a benchmark and the tests can run side by side.
-  for (const name of ["annex2", "production2"]) {
-    hosts[name] = await startHost(`bench-${name}`);
-    appliers[name] = new DockerApplier({ dockerHost: hosts[name].dockerHost, vault });
-  }
-  const up = (machine: string, privateer: Record<string, unknown>) =>
-    runStack(machine, { "docker:host": hosts[machine].dockerHost, "montagu-backup:topology": "bench/privateer.json", "montagu-backup:machines": [machine], "montagu-backup:privateer": privateer }, appliers[machine]);
-  const { annex2, production2 } = hosts;
+  const centre = await startDataCentre({ machines: ["annex2", "production2"], topology: "bench/privateer.json", prefix: "bench-" });
+  const up = (machine: "annex2" | "production2", privateer: Record<string, unknown>) => centre.up(machine, { "montagu-backup:privateer": privateer });
+  const { annex2, production2 } = centre.hosts;
 
   console.log(`setting up: ${FILES} files of ${FILE_KB} KB in ${VOLUME} on production2`);
   await up("annex2", { keys: { generate: true } });
@@ -129,9 +121,7 @@ async function main() {
     `RESULT privateer vs_privateer=${(privateerFull / oursFull).toFixed(2)} vs_local_copy=${(localCopy / oursFull).toFixed(2)} ` +
       `incremental_fraction=${(oursIncremental / oursFull).toFixed(3)} restore_mb_s=${(megabytes / oursRestore).toFixed(0)}`,
   );
-  if (process.env.RIG_KEEP !== "1") {
-    for (const name of ["bench-annex2", "bench-production2"]) await removeHost(name);
-  }
+  if (process.env.RIG_KEEP !== "1") await centre.remove();
 }
 
 main().catch((error) => {

@@ -5,10 +5,9 @@
 // BENCH_FILE_KB (default 20,000 files of 100 KB: about 2 GB).
 import { performance } from "node:perf_hooks";
 import { flushWrites, generateVolume, median, rawServerAccess, volumeBytes } from "./data";
-import { DockerApplier, FakeVault } from "../test/harness/dockerApplier";
-import { runStack } from "../test/harness/run";
-import type { StackConfig } from "../test/harness/stackConfig";
-import { prepareRig, removeHost, startHost, type SimulatedHost } from "../test/rig/hosts";
+import type { StackConfig } from "../simulator/harness/stackConfig";
+import { prepareRig } from "../simulator/rig/hosts";
+import { startDataCentre } from "../simulator/dataCentre";
 
 const SCALE = Number(process.env.BENCH_SCALE ?? 130);
 const FILES = Number(process.env.BENCH_FILES ?? 20_000);
@@ -23,17 +22,6 @@ const benchStart = performance.now();
 
 async function main() {
   await prepareRig();
-  const vault = new FakeVault();
-  const hosts: Record<string, SimulatedHost> = {};
-  const appliers: Record<string, DockerApplier> = {};
-  for (const name of ["annex2", "production2", "uat"]) {
-    hosts[name] = await startHost(`bench-${name}`);
-    appliers[name] = new DockerApplier({
-      dockerHost: hosts[name].dockerHost,
-      vault,
-      log: (line) => process.env.BENCH_VERBOSE && console.log(`${seconds(benchStart).toFixed(1).padStart(7)} s ${name}: ${line}`),
-    });
-  }
   const base: Record<string, StackConfig> = {
     annex2: {
       "montagu-backup:privateer": { keys: { generate: true } },
@@ -42,9 +30,15 @@ async function main() {
     production2: { "montagu-backup:standInPrimary": { port: 5432, passwordGroup: "fake" } },
     uat: {},
   };
-  const up = (machine: string, extra: StackConfig = {}) =>
-    runStack(machine, { "docker:host": hosts[machine].dockerHost, "montagu-backup:topology": "bench/privateer.json", "montagu-backup:machines": [machine], ...base[machine], ...extra }, appliers[machine]);
-  const { annex2, production2, uat } = hosts;
+  const centre = await startDataCentre({
+    machines: ["annex2", "production2", "uat"],
+    topology: "bench/privateer.json",
+    prefix: "bench-",
+    settings: base,
+    log: (machine, line) => process.env.BENCH_VERBOSE && console.log(`${seconds(benchStart).toFixed(1).padStart(7)} s ${machine}: ${line}`),
+  });
+  const up = centre.up;
+  const { annex2, production2, uat } = centre.hosts;
 
   await up("annex2");
   await up("production2");
@@ -117,9 +111,7 @@ async function main() {
       `${(megabytes / drill).toFixed(0)} MB/s; raw copy ${raw.toFixed(1)} s, ${(megabytes / raw).toFixed(0)} MB/s`,
   );
   console.log(`RESULT restore drill_vs_raw=${(raw / drill).toFixed(2)} first_query_s=${firstQuery.toFixed(2)} drill_s=${drill.toFixed(1)}`);
-  if (process.env.RIG_KEEP !== "1") {
-    for (const name of ["bench-annex2", "bench-production2", "bench-uat"]) await removeHost(name);
-  }
+  if (process.env.RIG_KEEP !== "1") await centre.remove();
 }
 
 main().catch((error) => {

@@ -7,10 +7,9 @@
 // "1,4,8"; a larger machine can run "1,8,50"). Each size needs about ten times its size of disk.
 import { performance } from "node:perf_hooks";
 import { flushWrites, generateVolume, rawServerAccess, volumeBytes } from "./data";
-import { DockerApplier, FakeVault } from "../test/harness/dockerApplier";
-import { runStack } from "../test/harness/run";
-import type { StackConfig } from "../test/harness/stackConfig";
-import { limitLink, prepareRig, removeHost, startHost, unlimitLink, type SimulatedHost } from "../test/rig/hosts";
+import type { StackConfig } from "../simulator/harness/stackConfig";
+import { limitLink, prepareRig, unlimitLink, type SimulatedHost } from "../simulator/rig/hosts";
+import { startDataCentre } from "../simulator/dataCentre";
 
 const SIZES_GB = (process.env.BENCH_SCALE_GB ?? "1,4,8").split(",").map(Number);
 const FILE_KB = 100;
@@ -74,14 +73,6 @@ interface SizeResult {
 }
 
 async function measure(sizeGb: number): Promise<SizeResult> {
-  const vault = new FakeVault();
-  const hosts = {} as Record<Machine, SimulatedHost>;
-  const appliers = {} as Record<Machine, DockerApplier>;
-  for (const name of HOSTS) {
-    hosts[name] = await startHost(`bench-${name}`);
-    appliers[name] = new DockerApplier({ dockerHost: hosts[name].dockerHost, vault });
-  }
-  const { annex2, production2, uat } = hosts;
   const base: Record<Machine, StackConfig> = {
     annex2: {
       "montagu-backup:privateer": { keys: { generate: true } },
@@ -90,8 +81,9 @@ async function measure(sizeGb: number): Promise<SizeResult> {
     production2: { "montagu-backup:standInPrimary": { port: 5432, passwordGroup: "fake" } },
     uat: {},
   };
-  const up = (machine: Machine, extra: StackConfig = {}) =>
-    runStack(machine, { "docker:host": hosts[machine].dockerHost, "montagu-backup:topology": "bench/privateer.json", "montagu-backup:machines": [machine], ...base[machine], ...extra }, appliers[machine]);
+  const centre = await startDataCentre({ machines: HOSTS, topology: "bench/privateer.json", prefix: "bench-", settings: base });
+  const { hosts, up } = centre;
+  const { annex2, production2, uat } = hosts;
   const push = (id: string) => up("production2", { "montagu-backup:privateer": { backup: { id, volumes: [{ volume: VOLUME, server: "annex2" }] } } });
   const prepare = (id: string) => up("annex2", { "montagu-backup:prepareRestore": { id, database: { image: "local" } } });
   const restore = (id: string) =>
@@ -189,7 +181,7 @@ async function measure(sizeGb: number): Promise<SizeResult> {
   await emptyUat();
   const fullOnLink = await timed(`full restore on ${REFRESH_LINK_MBIT} Mbit/s`, () => restore("week-full"));
   await unlimitLink(annex2);
-  for (const name of HOSTS) await removeHost(`bench-${name}`);
+  await centre.remove();
   return { gigabytes, steps, raw, refresh, fullOnLink, peakMemory: memory.peaks };
 }
 

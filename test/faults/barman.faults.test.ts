@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DockerApplier, FakeVault } from "../harness/dockerApplier";
-import { eventually } from "../harness/eventually";
-import { runStack } from "../harness/run";
-import { limitLink, outer, startHost, unlimitLink, type SimulatedHost } from "../rig/hosts";
+import { eventually } from "../../simulator/harness/eventually";
+import { limitLink, outer, unlimitLink, type SimulatedHost } from "../../simulator/rig/hosts";
+import { dataCentre } from "../../simulator/dataCentre";
 import { type FaultRow, writeFaultRows } from "./table";
 
 // Faults around barman: what was committed on the primary and acknowledged is in barman's
@@ -16,7 +15,7 @@ const rows: FaultRow[] = [];
 const seconds = (since: number) => ((performance.now() - since) / 1000).toFixed(0);
 
 describe("faults around barman", () => {
-  const vault = new FakeVault();
+  const centre = dataCentre({ machines: ["annex2", "production2"], topology: TOPOLOGY, parallel: true });
   let annex2: SimulatedHost;
   let production2: SimulatedHost;
 
@@ -63,33 +62,18 @@ describe("faults around barman", () => {
   };
 
   beforeAll(async () => {
-    [annex2, production2] = await Promise.all([startHost("annex2"), startHost("production2")]);
-    await runStack(
-      "annex2",
-      {
-        "docker:host": annex2.dockerHost,
-        "montagu-backup:topology": TOPOLOGY,
-        "montagu-backup:machines": ["annex2"],
-        "montagu-backup:privateer": { keys: { generate: true } },
-        "montagu-backup:barman": {
-          slot: "barman",
-          database: { host: "production2", port: 5432 },
-          passwordGroup: "fake",
-          verify: { database: "montagu", query: COUNT_QUERY },
-        },
+    await centre.start();
+    ({ annex2, production2 } = centre.hosts);
+    await centre.up("annex2", {
+      "montagu-backup:privateer": { keys: { generate: true } },
+      "montagu-backup:barman": {
+        slot: "barman",
+        database: { host: "production2", port: 5432 },
+        passwordGroup: "fake",
+        verify: { database: "montagu", query: COUNT_QUERY },
       },
-      new DockerApplier({ dockerHost: annex2.dockerHost, vault }),
-    );
-    await runStack(
-      "production2",
-      {
-        "docker:host": production2.dockerHost,
-        "montagu-backup:topology": TOPOLOGY,
-        "montagu-backup:machines": ["production2"],
-        "montagu-backup:standInPrimary": { port: 5432, passwordGroup: "fake" },
-      },
-      new DockerApplier({ dockerHost: production2.dockerHost, vault }),
-    );
+    });
+    await centre.up("production2", { "montagu-backup:standInPrimary": { port: 5432, passwordGroup: "fake" } });
     await sql("CREATE TABLE ack (id bigserial PRIMARY KEY)");
     await eventually("the first base backup", 300, async () => ((await backups()).some((b) => b.line.includes("Size:")) ? true : undefined));
     await checkAllOk(180);

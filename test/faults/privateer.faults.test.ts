@@ -1,10 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DockerApplier, FakeVault } from "../harness/dockerApplier";
-import { eventually } from "../harness/eventually";
-import { runStack } from "../harness/run";
-import type { StackConfig } from "../harness/stackConfig";
-import { cutNetwork, limitLink, outer, reconnectNetwork, startHost, type SimulatedHost } from "../rig/hosts";
-import { inVolume, manifest, seedVolume } from "../integration/volumes";
+import { eventually } from "../../simulator/harness/eventually";
+import type { StackConfig } from "../../simulator/harness/stackConfig";
+import { cutNetwork, limitLink, outer, reconnectNetwork, type SimulatedHost } from "../../simulator/rig/hosts";
+import { dataCentre } from "../../simulator/dataCentre";
+import { inVolume, manifest, seedVolume } from "../../simulator/volumes";
 import { type FaultRow, writeFaultRows } from "./table";
 
 // Faults during transfers between simulated hosts: for each, the update fails saying so, what
@@ -21,22 +20,11 @@ const LINK_MEGABITS = 200;
 const rows: FaultRow[] = [];
 
 describe("faults during pushes and restores", () => {
-  const vault = new FakeVault();
-  const hosts: Record<string, SimulatedHost> = {};
-  const appliers: Record<string, DockerApplier> = {};
+  const centre = dataCentre<string>({ machines: ["annex2", "production2", "uat"], topology: TOPOLOGY });
+  const { hosts } = centre;
 
   const up = (machine: string, privateer: Record<string, unknown> = {}, extra: StackConfig = {}) =>
-    runStack(
-      machine,
-      {
-        "docker:host": hosts[machine].dockerHost,
-        "montagu-backup:topology": TOPOLOGY,
-        "montagu-backup:machines": [machine],
-        "montagu-backup:privateer": privateer,
-        ...extra,
-      },
-      appliers[machine],
-    );
+    centre.up(machine, { "montagu-backup:privateer": privateer, ...extra });
   const push = (id: string) => up("production2", { backup: { id, volumes: [{ volume: VOLUME, server: "annex2" }] } });
   const restore = (id: string, containers: { stop?: string[]; start?: string[] } = {}) =>
     up("uat", {}, {
@@ -80,10 +68,7 @@ describe("faults during pushes and restores", () => {
   };
 
   beforeAll(async () => {
-    for (const name of ["annex2", "production2", "uat"]) {
-      hosts[name] = await startHost(name);
-      appliers[name] = new DockerApplier({ dockerHost: hosts[name].dockerHost, vault });
-    }
+    await centre.start();
     // The server's data volume, size-limited so that it can be filled; the stack finds it there.
     await hosts.annex2.docker.run(["volume", "create", "--driver", "local", "--opt", "type=tmpfs", "--opt", "device=tmpfs", "--opt", "o=size=3g", "privateer_montagu_data"]);
     await up("annex2", { keys: { generate: true } });

@@ -1,10 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DockerApplier, FakeVault } from "../harness/dockerApplier";
-import { eventually } from "../harness/eventually";
-import { runStack } from "../harness/run";
-import type { StackConfig } from "../harness/stackConfig";
-import { startHost, type SimulatedHost } from "../rig/hosts";
-import { inVolume, manifest, seedVolume } from "../integration/volumes";
+import { eventually } from "../../simulator/harness/eventually";
+import type { StackConfig } from "../../simulator/harness/stackConfig";
+import type { SimulatedHost } from "../../simulator/rig/hosts";
+import { dataCentre } from "../../simulator/dataCentre";
+import { inVolume, manifest, seedVolume } from "../../simulator/volumes";
 import { type FaultRow, writeFaultRows } from "./table";
 
 // `pulumi destroy` then `pulumi up` of each stack: every data volume and what it holds is still
@@ -18,9 +17,6 @@ const COUNT_QUERY = "SELECT count(*) FROM ack";
 const rows: FaultRow[] = [];
 
 describe("pulumi destroy then pulumi up of each stack", () => {
-  const vault = new FakeVault();
-  const hosts: Record<string, SimulatedHost> = {};
-  const appliers: Record<string, DockerApplier> = {};
   const settings: Record<string, StackConfig> = {
     annex2: {
       "montagu-backup:privateer": { keys: { generate: true } },
@@ -29,6 +25,8 @@ describe("pulumi destroy then pulumi up of each stack", () => {
     production2: { "montagu-backup:standInPrimary": { port: 5432, passwordGroup: "fake" } },
     uat: {},
   };
+  const centre = dataCentre<string>({ machines: ["annex2", "production2", "uat"], topology: TOPOLOGY, settings });
+  const { vault, hosts, appliers } = centre;
   let pushes = 0;
   let restores = 0;
   const up = (machine: string) => {
@@ -38,11 +36,7 @@ describe("pulumi destroy then pulumi up of each stack", () => {
         : machine === "uat"
           ? { "montagu-backup:restore": { id: `restore-${restores}`, volumes: [{ volume: VOLUME, server: "annex2", source: "production2" }] } }
           : {};
-    return runStack(
-      machine,
-      { "docker:host": hosts[machine].dockerHost, "montagu-backup:topology": TOPOLOGY, "montagu-backup:machines": [machine], ...settings[machine], ...extra },
-      appliers[machine],
-    );
+    return centre.up(machine, extra);
   };
   const destroy = (machine: string) => appliers[machine].finish([]);
   const sql = (query: string) =>
@@ -72,10 +66,7 @@ describe("pulumi destroy then pulumi up of each stack", () => {
   const contents = async (host: SimulatedHost, names: string[]) => Object.fromEntries(await Promise.all(names.map(async (v) => [v, await manifest(host, v)] as const)));
 
   beforeAll(async () => {
-    for (const name of ["annex2", "production2", "uat"]) {
-      hosts[name] = await startHost(name);
-      appliers[name] = new DockerApplier({ dockerHost: hosts[name].dockerHost, vault });
-    }
+    await centre.start();
     await up("annex2");
     await seedVolume(hosts.production2, VOLUME, 50);
     await up("production2");

@@ -1,8 +1,7 @@
-import { eventually } from "../harness/eventually";
+import { eventually } from "../../simulator/harness/eventually";
 import { beforeAll, describe, expect, it } from "vitest";
-import { DockerApplier, FakeVault } from "../harness/dockerApplier";
-import { runStack } from "../harness/run";
-import { startHost, type SimulatedHost } from "../rig/hosts";
+import type { SimulatedHost } from "../../simulator/rig/hosts";
+import { dataCentre } from "../../simulator/dataCentre";
 
 // A real PostgreSQL primary on production2, barman streaming from it on annex2.
 
@@ -13,7 +12,7 @@ const VERIFY_QUERY = "SELECT string_agg(datname, ',' ORDER BY datname) FROM pg_d
 
 
 describe("barman on the backup host, streaming from a real primary", () => {
-  const vault = new FakeVault();
+  const centre = dataCentre({ machines: ["annex2", "production2"], topology: TOPOLOGY, parallel: true });
   let annex2: SimulatedHost;
   let production2: SimulatedHost;
 
@@ -30,34 +29,18 @@ describe("barman on the backup host, streaming from a real primary", () => {
   const collect = () => annex2.docker.run(["exec", "barman-montagu", "barman-metrics", "collect"], { allowFailure: true });
 
   beforeAll(async () => {
-    [annex2, production2] = await Promise.all([startHost("annex2"), startHost("production2")]);
-    const common = { "montagu-backup:topology": TOPOLOGY };
-    await runStack(
-      "annex2",
-      {
-        ...common,
-        "docker:host": annex2.dockerHost,
-        "montagu-backup:machines": ["annex2"],
-        "montagu-backup:privateer": { keys: { generate: true } },
-        "montagu-backup:barman": {
-          slot: "barman",
-          database: { host: "production2", port: 5432 },
-          passwordGroup: "fake",
-          verify: { database: "montagu", query: VERIFY_QUERY },
-        },
+    await centre.start();
+    ({ annex2, production2 } = centre.hosts);
+    await centre.up("annex2", {
+      "montagu-backup:privateer": { keys: { generate: true } },
+      "montagu-backup:barman": {
+        slot: "barman",
+        database: { host: "production2", port: 5432 },
+        passwordGroup: "fake",
+        verify: { database: "montagu", query: VERIFY_QUERY },
       },
-      new DockerApplier({ dockerHost: annex2.dockerHost, vault }),
-    );
-    await runStack(
-      "production2",
-      {
-        ...common,
-        "docker:host": production2.dockerHost,
-        "montagu-backup:machines": ["production2"],
-        "montagu-backup:standInPrimary": { port: 5432, passwordGroup: "fake" },
-      },
-      new DockerApplier({ dockerHost: production2.dockerHost, vault }),
-    );
+    });
+    await centre.up("production2", { "montagu-backup:standInPrimary": { port: 5432, passwordGroup: "fake" } });
   });
 
   it("takes the first base backup by itself, and barman check is all OK", async () => {

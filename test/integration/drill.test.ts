@@ -1,13 +1,12 @@
 import * as fs from "node:fs";
-import { eventually } from "../harness/eventually";
+import { eventually } from "../../simulator/harness/eventually";
 import { beforeAll, describe, expect, it } from "vitest";
-import { DockerApplier, FakeVault } from "../harness/dockerApplier";
 import { IMAGES_DIR } from "../../components/shared/dockerImage";
 import { recoveryTargetTime } from "../../components/barman/prepareRestore";
-import { runStack } from "../harness/run";
-import type { StackConfig } from "../harness/stackConfig";
-import { startHost, type SimulatedHost } from "../rig/hosts";
-import { inVolume, manifest, seedVolume } from "./volumes";
+import type { StackConfig } from "../../simulator/harness/stackConfig";
+import type { SimulatedHost } from "../../simulator/rig/hosts";
+import { dataCentre, logWhenVerbose } from "../../simulator/dataCentre";
+import { inVolume, manifest, seedVolume } from "../../simulator/volumes";
 
 // The disaster-recovery runbook as stack updates: production2 streams to barman on annex2
 // and pushes its volumes; annex2 prepares a copy; uat restores the database and the volumes.
@@ -25,9 +24,6 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 
 describe("the disaster-recovery drill", () => {
-  const vault = new FakeVault();
-  const hosts: Record<string, SimulatedHost> = {};
-  const appliers: Record<string, DockerApplier> = {};
   const settings: Record<string, StackConfig> = {
     annex2: {
       "montagu-backup:privateer": { keys: { generate: true } },
@@ -36,18 +32,8 @@ describe("the disaster-recovery drill", () => {
     production2: { "montagu-backup:standInPrimary": { port: 5432, passwordGroup: "fake" }, "montagu-backup:packitDump": {} },
     uat: {},
   };
-  const up = (machine: string, extra: StackConfig = {}) =>
-    runStack(
-      machine,
-      {
-        "docker:host": hosts[machine].dockerHost,
-        "montagu-backup:topology": TOPOLOGY,
-        "montagu-backup:machines": [machine],
-        ...settings[machine],
-        ...extra,
-      },
-      appliers[machine],
-    );
+  const centre = dataCentre<string>({ machines: ["annex2", "production2", "uat"], topology: TOPOLOGY, settings, log: logWhenVerbose });
+  const { hosts, appliers, up } = centre;
   const lastRun = (machine: string) => appliers[machine].history[appliers[machine].history.length - 1];
   const primary = (query: string) =>
     hosts.production2.docker.out("exec", "montagu-db", "psql", "-U", "vimc", "-d", "montagu", "--no-psqlrc", "-v", "ON_ERROR_STOP=1", "-Atc", query);
@@ -90,10 +76,7 @@ describe("the disaster-recovery drill", () => {
   let betweenBatches = "";
 
   beforeAll(async () => {
-    for (const name of ["annex2", "production2", "uat"]) {
-      hosts[name] = await startHost(name);
-      appliers[name] = new DockerApplier({ dockerHost: hosts[name].dockerHost, vault, log: (l) => process.env.RIG_VERBOSE && console.log(`${name}: ${l}`) });
-    }
+    await centre.start();
     await up("annex2");
     await seedVolume(hosts.production2, "montagu_orderly_volume", 20);
     await up("production2");

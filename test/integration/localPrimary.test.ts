@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DockerApplier } from "../harness/dockerApplier";
-import { eventually } from "../harness/eventually";
-import { runStack } from "../harness/run";
-import { readStackConfig } from "../harness/stackConfig";
-import { startHost, type SimulatedHost } from "../rig/hosts";
+import { DockerApplier } from "../../simulator/harness/dockerApplier";
+import { eventually } from "../../simulator/harness/eventually";
+import { runStack } from "../../simulator/harness/run";
+import { readStackConfig } from "../../simulator/harness/stackConfig";
+import { startHost, type SimulatedHost } from "../../simulator/rig/hosts";
 
 describe("the local stack on a fresh engine", () => {
   let host: SimulatedHost;

@@ -1,11 +1,9 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { eventually } from "../harness/eventually";
-import { DockerApplier, FakeVault } from "../harness/dockerApplier";
-import { runStack } from "../harness/run";
-import { rsaPrivateKeyOutputs } from "../harness/tlsKey";
-import type { StackConfig } from "../harness/stackConfig";
-import { startHost, type SimulatedHost } from "../rig/hosts";
-import { inVolume, manifest, seedVolume } from "./volumes";
+import { eventually } from "../../simulator/harness/eventually";
+import { rsaPrivateKeyOutputs } from "../../simulator/harness/tlsKey";
+import type { StackConfig } from "../../simulator/harness/stackConfig";
+import { dataCentre, logWhenVerbose } from "../../simulator/dataCentre";
+import { inVolume, manifest, seedVolume } from "../../simulator/volumes";
 
 // annex2 receives, production2 pushes, uat restores: three machines, three engines, one vault.
 
@@ -13,20 +11,11 @@ const TOPOLOGY = "test/fixtures/privateer.json";
 const CLIENT_IMAGE = "montagu-backup/privateer-client:local";
 
 describe("privateer-compatible backup and restore between simulated hosts", () => {
-  const vault = new FakeVault();
-  const hosts: Record<string, SimulatedHost> = {};
-  const appliers: Record<string, DockerApplier> = {};
+  const centre = dataCentre<string>({ machines: ["annex2", "production2", "uat"], topology: TOPOLOGY, log: logWhenVerbose });
+  const { vault, hosts, appliers } = centre;
 
-  const up = (machine: string, privateer: Record<string, unknown> = {}, extra: StackConfig = {}) => {
-    const config: StackConfig = {
-      "docker:host": hosts[machine].dockerHost,
-      "montagu-backup:topology": TOPOLOGY,
-      "montagu-backup:machines": [machine],
-      "montagu-backup:privateer": privateer,
-      ...extra,
-    };
-    return runStack(machine, config, appliers[machine]);
-  };
+  const up = (machine: string, privateer: Record<string, unknown> = {}, extra: StackConfig = {}) =>
+    centre.up(machine, { "montagu-backup:privateer": privateer, ...extra });
   /** A client's copy and a server-local volume restored onto uat; both end identical to their origin. */
   const restoreBothOntoUat = async (id: string) => {
     await up("uat", {}, {
@@ -50,10 +39,7 @@ describe("privateer-compatible backup and restore between simulated hosts", () =
     );
 
   beforeAll(async () => {
-    for (const name of ["annex2", "production2", "uat"]) {
-      hosts[name] = await startHost(name);
-      appliers[name] = new DockerApplier({ dockerHost: hosts[name].dockerHost, vault, log: (line) => process.env.RIG_VERBOSE && console.log(`${name}: ${line}`) });
-    }
+    await centre.start();
     await seedVolume(hosts.production2, "montagu_orderly_volume");
     // What barman's recovery would have left on the backup host.
     await inVolume(hosts.annex2, "barman_recover", "mkdir -p base && echo 'PG_VERSION 15' > base/PG_VERSION && echo recovered > .barman-recover-marker && echo 2026-11-26T12:00:00Z > .barman-last-restore");

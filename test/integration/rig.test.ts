@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { startHost, type SimulatedHost } from "../rig/hosts";
+import { startHost, type SimulatedHost } from "../../simulator/rig/hosts";
 
 // The rig's own promises, which every other integration test relies on.
 describe("simulated hosts", () => {

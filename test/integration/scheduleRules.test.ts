@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { IMAGES_DIR } from "../../components/shared/dockerImage";
 import { CRON_ACCEPTED, CRON_REFUSED_BY_BOTH, CRON_REFUSED_STRICTER, ZONES_ACCEPTED, ZONES_REFUSED } from "../fixtures/schedules";
 import { cronProblem, isValidTimeZone } from "../../config/primitives";
-import { removeHost, startHost, type SimulatedHost } from "../rig/hosts";
+import { removeHost, startHost, type SimulatedHost } from "../../simulator/rig/hosts";
 
 // The validator's cron and time zone rules against the scheduler's own parser, in its image:
 // privateer-scheduler's `load` (croniter and zoneinfo on Debian bookworm) reads a schedule

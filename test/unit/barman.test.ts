@@ -1,9 +1,9 @@
 import { parse } from "yaml";
 import { parse as parseShell } from "shell-quote";
 import { describe, expect, it } from "vitest";
-import { dryProvider } from "../harness/dryProvider";
-import { runStack } from "../harness/run";
-import { readStackConfig } from "../harness/stackConfig";
+import { dryProvider } from "../../simulator/harness/dryProvider";
+import { runStack } from "../../simulator/harness/run";
+import { readStackConfig } from "../../simulator/harness/stackConfig";
 
 const passwordReads: string[] = [];
 const provider = dryProvider({

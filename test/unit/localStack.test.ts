@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { dryProvider } from "../harness/dryProvider";
-import { runStack } from "../harness/run";
-import { readStackConfig } from "../harness/stackConfig";
+import { dryProvider } from "../../simulator/harness/dryProvider";
+import { runStack } from "../../simulator/harness/run";
+import { readStackConfig } from "../../simulator/harness/stackConfig";
 
 describe("the local stack", () => {
   it("declares the stand-in primary with its data kept on destroy and its passwords secret", async () => {

@@ -3,10 +3,10 @@ import * as fs from "node:fs";
 import { parse as parseShell } from "shell-quote";
 import { parse } from "yaml";
 import { describe, expect, it } from "vitest";
-import { dryProvider } from "../harness/dryProvider";
-import { type RegisteredResource, runStack, type StackRun } from "../harness/run";
-import { readStackConfig, type StackConfig } from "../harness/stackConfig";
-import { rsaPrivateKeyOutputs } from "../harness/tlsKey";
+import { dryProvider } from "../../simulator/harness/dryProvider";
+import { type RegisteredResource, runStack, type StackRun } from "../../simulator/harness/run";
+import { readStackConfig, type StackConfig } from "../../simulator/harness/stackConfig";
+import { rsaPrivateKeyOutputs } from "../../simulator/harness/tlsKey";
 import { KEEP_RESULT } from "../../components/shared/script";
 import { scheduleFile } from "../../components/privateer/layout";
 

@@ -5,9 +5,9 @@ import fc from "fast-check";
 import { parse as parseShell } from "shell-quote";
 import { afterAll, describe, expect, it } from "vitest";
 import { InvalidSettingsError, validateSettings } from "../../config/load";
-import { dryProvider } from "../harness/dryProvider";
-import { runStack } from "../harness/run";
-import { rsaPrivateKeyOutputs } from "../harness/tlsKey";
+import { dryProvider } from "../../simulator/harness/dryProvider";
+import { runStack } from "../../simulator/harness/run";
+import { rsaPrivateKeyOutputs } from "../../simulator/harness/tlsKey";
 
 // For every topology and stack config, the program either declares resources or reports every
 // problem with its path; never an unhandled exception, and never a value with a newline, a

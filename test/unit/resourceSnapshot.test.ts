@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { runStack } from "../harness/run";
+import { runStack } from "../../simulator/harness/run";
 import { declared, deterministicProvider, SCENARIOS, scenarioConfig } from "./snapshot/declared";
 
 // Pins what each stack declares: a change of structure must not change a resource's inputs,

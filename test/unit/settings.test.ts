@@ -3,9 +3,9 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { InvalidSettingsError, projectConfig, validateSettings } from "../../config/load";
-import { dryProvider } from "../harness/dryProvider";
-import { runStack } from "../harness/run";
-import { encodeConfig, PROJECT_DIR, readStackConfig } from "../harness/stackConfig";
+import { dryProvider } from "../../simulator/harness/dryProvider";
+import { runStack } from "../../simulator/harness/run";
+import { encodeConfig, PROJECT_DIR, readStackConfig } from "../../simulator/harness/stackConfig";
 import { CRON_ACCEPTED, CRON_REFUSED_BY_BOTH, CRON_REFUSED_STRICTER, ZONES_ACCEPTED, ZONES_REFUSED } from "../fixtures/schedules";
 
 type Json = any;

@@ -1,6 +1,6 @@
 import * as fs from "node:fs";
 import { describe, expect, it } from "vitest";
-import { type RegisteredResource, runStack, type StackRun } from "../harness/run";
+import { type RegisteredResource, runStack, type StackRun } from "../../simulator/harness/run";
 import { deterministicProvider, engineUrns, scenarioConfig } from "./snapshot/declared";
 
 // Existing stacks keep their resources: every URN a stack had before privateer became one

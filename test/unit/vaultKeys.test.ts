@@ -2,9 +2,9 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { dryProvider } from "../harness/dryProvider";
-import { type RegisteredResource, type ResourceProvider, runStack } from "../harness/run";
-import { PROJECT_DIR, readStackConfig } from "../harness/stackConfig";
+import { dryProvider } from "../../simulator/harness/dryProvider";
+import { type RegisteredResource, type ResourceProvider, runStack } from "../../simulator/harness/run";
+import { PROJECT_DIR, readStackConfig } from "../../simulator/harness/stackConfig";
 
 // Keys that privateer's machines share live in vault: they must outlive the stack that made them,
 // and the token that writes them must never be stored in plain text.

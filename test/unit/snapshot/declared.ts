@@ -1,8 +1,8 @@
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import { quote } from "shell-quote";
-import type { RegisteredResource, ResourceProvider, StackRun } from "../../harness/run";
-import { PROJECT_DIR, readStackConfig, type StackConfig } from "../../harness/stackConfig";
+import type { RegisteredResource, ResourceProvider, StackRun } from "../../../simulator/harness/run";
+import { PROJECT_DIR, readStackConfig, type StackConfig } from "../../../simulator/harness/stackConfig";
 
 // What every stack declares, in a form that a refactoring must leave as it is: each resource's
 // type, name, URN (its parents' types are in it), inputs and options, deterministic and with

@@ -1,4 +1,4 @@
-import type { SimulatedHost } from "../rig/hosts";
+import type { SimulatedHost } from "./rig/hosts";
 
 // Test data in Docker volumes, and a way to compare two volumes' trees exactly.
 

@@ -31,8 +31,8 @@ export async function prepareRig(): Promise<void> {
   if ((await outer.run(["info"], { allowFailure: true })).code !== 0) {
     throw new Error(`no Docker engine answers at ${outer.host}: the integration tests need one (see README)`);
   }
-  await run("bash", [path.join(PROJECT_DIR, "test/rig/base-image.sh"), BASE_IMAGE], { env: outer.env });
-  await outer.run(["build", "--quiet", "--tag", HOST_IMAGE, path.join(PROJECT_DIR, "test/rig/host")], {
+  await run("bash", [path.join(PROJECT_DIR, "simulator/rig/base-image.sh"), BASE_IMAGE], { env: outer.env });
+  await outer.run(["build", "--quiet", "--tag", HOST_IMAGE, path.join(PROJECT_DIR, "simulator/rig/host")], {
     env: { DOCKER_BUILDKIT: "0" },
   });
   if (!(await outer.exists("network", RIG_NETWORK))) await outer.run(["network", "create", RIG_NETWORK]);

@@ -1,0 +1,128 @@
+import { isDeepStrictEqual } from "node:util";
+import { DockerCli } from "./docker";
+import type { RegisteredResource, ResourceProvider } from "./run";
+import { commandHandlers } from "./applier/commands";
+import { containerHandlers } from "./applier/containers";
+import { type Applied, type ApplierContext, checkMapped, type Handler, type Outputs, UnmappedInputError } from "./applier/handler";
+import { imageHandlers } from "./applier/images";
+import { tlsHandlers } from "./applier/tls";
+import { FakeVault, GET_SECRET, getSecret, vaultHandlers } from "./applier/vault";
+import { volumeHandlers } from "./applier/volumes";
+
+export { FakeVault, UnmappedInputError };
+
+// Applies what the program declares to a real Docker engine, the way the docker and command
+// providers would. Strict: an input it does not map fails the update, never silently dropped.
+// This file keeps the state and decides, resource by resource, between create, update,
+// replace and nothing; applier/ has what each resource type does on the engine.
+
+export interface ApplierOptions {
+  /** The stack's `docker:host`, as the docker provider would read it. */
+  dockerHost: string;
+  /** Streams command output, as the update log would show it. */
+  log?: (line: string) => void;
+  /** The vault that vault resources and look-ups use. */
+  vault?: FakeVault;
+}
+
+export class DockerApplier implements ResourceProvider {
+  private readonly docker: DockerCli;
+  private readonly state = new Map<string, Applied>();
+  private readonly order: string[] = [];
+  private readonly log: (line: string) => void;
+  private readonly vault: FakeVault | undefined;
+  private readonly handlers: Record<string, Handler>;
+  /** URNs touched (created, updated or left unchanged) by each run, most recent last. */
+  readonly history: { created: string[]; updated: string[]; unchanged: string[] }[] = [];
+
+  constructor(options: ApplierOptions) {
+    this.docker = new DockerCli(options.dockerHost);
+    this.log = options.log ?? (() => undefined);
+    this.vault = options.vault;
+    const applier: ApplierContext = { docker: this.docker, log: this.log, requireVault: () => this.requireVault() };
+    this.handlers = {
+      ...tlsHandlers(),
+      ...vaultHandlers(applier),
+      ...volumeHandlers(applier),
+      ...imageHandlers(applier),
+      ...containerHandlers(applier),
+      ...commandHandlers(applier),
+    };
+  }
+
+  private requireVault(): FakeVault {
+    if (this.vault === undefined) throw new Error("the program uses vault, but this test gave the applier none");
+    return this.vault;
+  }
+
+  async invoke(token: string, args: Record<string, unknown>): Promise<Outputs> {
+    if (token === GET_SECRET) return getSecret(this.requireVault(), args);
+    throw new UnmappedInputError(`the test applier answers no invoke ${token}`);
+  }
+
+  /** What a resource's provider returned, as the stack's state holds it. */
+  outputsOf(urn: string): Outputs {
+    const applied = this.state.get(urn);
+    if (applied === undefined) throw new Error(`no resource ${urn} in the state`);
+    return applied.outputs;
+  }
+
+  /** Starts the bookkeeping of one `pulumi up`. */
+  beginRun() {
+    this.history.push({ created: [], updated: [], unchanged: [] });
+  }
+
+  private get currentRun() {
+    if (this.history.length === 0) this.beginRun();
+    return this.history[this.history.length - 1];
+  }
+
+  async create(resource: RegisteredResource): Promise<Outputs> {
+    const handler = this.handlers[resource.type];
+    if (handler === undefined) throw new UnmappedInputError(`the test applier does not know resource type ${resource.type}`);
+    checkMapped(resource, handler.mapped);
+
+    const previous = this.state.get(resource.urn);
+    let outputs: Outputs;
+    const unchanged =
+      previous !== undefined && isDeepStrictEqual(previous.resource.inputs, resource.inputs) && handler.changedOutside?.(previous, resource.inputs) !== true;
+    if (unchanged) {
+      this.currentRun.unchanged.push(resource.urn);
+      outputs = previous.outputs;
+    } else if (previous !== undefined) {
+      const replace = handler.update === undefined || (handler.replaces?.(previous, resource.inputs) ?? true);
+      if (!replace) {
+        outputs = await handler.update!(previous, resource.inputs, resource);
+      } else if (resource.deleteBeforeReplace) {
+        if (!previous.resource.retainOnDelete) await handler.delete(previous);
+        outputs = await handler.create(resource.inputs, resource);
+      } else {
+        // Pulumi's default: the replacement first, then the old one goes (unless retained).
+        outputs = await handler.create(resource.inputs, resource);
+        if (!previous.resource.retainOnDelete) await handler.delete(previous);
+      }
+      this.currentRun.updated.push(resource.urn);
+    } else {
+      outputs = await handler.create(resource.inputs, resource);
+      this.currentRun.created.push(resource.urn);
+      this.order.push(resource.urn);
+    }
+    this.state.set(resource.urn, { resource, outputs });
+    return outputs;
+  }
+
+  /**
+   * What the engine does after the program ends: resources it no longer declares are
+   * deleted, newest first, except those marked retainOnDelete. `pulumi destroy` is finish([]).
+   */
+  async finish(declared: RegisteredResource[]): Promise<void> {
+    const keep = new Set(declared.map((r) => r.urn));
+    for (const urn of [...this.order].reverse()) {
+      if (keep.has(urn)) continue;
+      const applied = this.state.get(urn)!;
+      if (!applied.resource.retainOnDelete) await this.handlers[applied.resource.type].delete(applied);
+      this.state.delete(urn);
+      this.order.splice(this.order.indexOf(urn), 1);
+    }
+  }
+}
