@@ -171,15 +171,20 @@ export async function runStack(stack: string, config: StackConfig, provider: Res
   const onRejection = (reason: unknown) => programFailed(reason);
   process.on("unhandledRejection", onRejection);
   let outputs: unknown;
+  // However it surfaces (a resource's failure, or its echo in a dependent's registration that
+  // wins the race), the update fails the one way, as the engine reports it.
+  const updateFailed = (messages: string[]) => new Error(`the update failed:\n${messages.map((m) => `  ${m}`).join("\n")}`);
   try {
     provider.beginRun?.();
     outputs = main();
     await Promise.race([waitForRPCs(), programFailure]);
     await Promise.race([queue, programFailure]);
+  } catch (error) {
+    throw updateFailed([...failures.map((f) => f.message), error instanceof Error ? error.message : String(error)]);
   } finally {
     process.off("unhandledRejection", onRejection);
   }
-  if (failures.length > 0) throw new Error(`the update failed:\n${failures.map((f) => `  ${f.message}`).join("\n")}`);
+  if (failures.length > 0) throw updateFailed(failures.map((f) => f.message));
   await provider.finish?.(resources);
   const resolved = await new Promise<Record<string, unknown>>((resolve) =>
     pulumi.output(outputs as unknown as Record<string, unknown>).apply((value) => resolve(value as Record<string, unknown>)),
