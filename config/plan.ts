@@ -40,6 +40,39 @@ export interface RestorePlan extends Omit<RestoreConfig, "volumes"> {
   targetVolumes: string[];
 }
 
+/** privateer's `export`: what it reads, and where its archive goes. */
+export interface ExportPlan {
+  id: string;
+  volume: string;
+  /** A directory on the machine running `pulumi up`, without a trailing `/`. */
+  directory: string;
+  /** The archive's name before its time: `<source or machine>-<volume>`. */
+  name: string;
+  from:
+    | {
+        kind: "volume";
+        /** A prepared copy that a server of this stack serves: only a finished one is exported, without the prepare's own work. */
+        prepared: boolean;
+      }
+    | {
+        kind: "copy";
+        server: string;
+        /** The server's data volume, on this stack's engine. */
+        dataVolume: string;
+        /** The client whose copy is read. */
+        client: string;
+        /** `latest` or a snapshot's name: a copy from the server's history. */
+        snapshot?: string;
+      };
+}
+
+/** privateer's `import`: a tar file made by an export, into a volume that does not exist yet. */
+export interface ImportPlan {
+  id: string;
+  file: string;
+  volume: string;
+}
+
 export type Vault = NonNullable<Topology["vault"]>;
 
 /** The keys a stack needs: made here (and written to vault when there is one), or read from vault. */
@@ -61,6 +94,8 @@ export interface PrivateerPlan {
   history: HistoryConfig;
   timezone: string;
   backup?: { id: string; groups: PushGroup[] };
+  export?: ExportPlan;
+  import?: ImportPlan;
 }
 
 export interface Plan {
@@ -119,6 +154,7 @@ function privateerPlan(topology: Topology, config: StackConfig): PrivateerPlan |
     servers,
     clients,
     topology,
+    ...archivePlans(topology, config, servers),
     localVolumes: topology.volumes.filter((v) => v.local).map((v) => v.name),
     keys,
     images: options.images,
@@ -127,6 +163,36 @@ function privateerPlan(topology: Topology, config: StackConfig): PrivateerPlan |
     timezone: config.timezone,
     backup,
   };
+}
+
+function archivePlans(topology: Topology, config: StackConfig, servers: TopologyServer[]): Pick<PrivateerPlan, "export" | "import"> {
+  const plans: Pick<PrivateerPlan, "export" | "import"> = {};
+  const wanted = config.privateer.export;
+  if (wanted !== undefined) {
+    const directory = wanted.to === "/" ? "/" : wanted.to.replace(/\/$/, "");
+    const local = topology.volumes.find((v) => v.name === wanted.volume)?.local === true;
+    if (wanted.server === undefined) {
+      const machine = wanted.source ?? (config.machines.length === 1 ? config.machines[0] : undefined);
+      if (machine === undefined) throw new Error("export: no machine names the archive");
+      plans.export = { id: wanted.id, volume: wanted.volume, directory, name: `${machine}-${wanted.volume}`, from: { kind: "volume", prepared: local && servers.length > 0 } };
+    } else {
+      const server = servers.find((s) => s.name === wanted.server);
+      if (server === undefined) throw new Error(`export: server '${wanted.server}' is not provisioned by this stack`);
+      const backers = topology.clients.filter((c) => c.backup.includes(wanted.volume));
+      const client = wanted.source ?? (backers.length === 1 ? backers[0].name : undefined);
+      if (client === undefined) throw new Error(`export: no client backs up volume '${wanted.volume}'`);
+      plans.export = {
+        id: wanted.id,
+        volume: wanted.volume,
+        directory,
+        name: `${client}-${wanted.volume}`,
+        from: { kind: "copy", server: server.name, dataVolume: server.data_volume, client, snapshot: wanted.snapshot },
+      };
+    }
+  }
+  const archive = config.privateer.import;
+  if (archive !== undefined) plans.import = { id: archive.id, file: archive.file, volume: archive.volume };
+  return plans;
 }
 
 function restorePlan(topology: Topology, config: StackConfig): RestorePlan | undefined {

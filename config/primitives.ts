@@ -199,3 +199,31 @@ export function isSnapshotName(name: string): boolean {
 export const snapshot = z.string().refine((value) => value === "latest" || isSnapshotName(value), {
   error: (issue) => `'${String(issue.input)}' is not latest or a snapshot name such as 20261126T131500Z (a real UTC date and time)`,
 });
+
+/**
+ * Why `value` is not a plain absolute path on the machine running `pulumi up`, or undefined
+ * when it is one: `/` and names of letters, digits, `_`, `.` and `-`, no `.` or `..` part, no
+ * empty part (a trailing `/` aside). Nothing a shell reads, no way up, no leading `-`.
+ */
+export function hostPathProblem(value: string): string | undefined {
+  if (!value.startsWith("/")) return `'${value}' is not an absolute path (it must start with /)`;
+  if (!/^\/[A-Za-z0-9_./-]*$/.test(value)) return `'${value}' holds more than letters, digits, '_', '.', '-' and '/'`;
+  const parts = value.slice(1).replace(/\/$/, "").split("/");
+  if (value !== "/" && parts.some((part) => part === "")) return `'${value}' has an empty part ('//')`;
+  if (parts.some((part) => part === "..")) return `'${value}' climbs with '..'`;
+  if (parts.some((part) => part === ".")) return `'${value}' has a '.' part`;
+  if (value.length > 4096) return `'${value.slice(0, 40)}...' is longer than 4096 characters`;
+  return undefined;
+}
+
+/** A directory on the machine running `pulumi up`, as a plain absolute path. */
+export const hostDirectory = z.string().superRefine((value, ctx) => {
+  const problem = hostPathProblem(value);
+  if (problem !== undefined) ctx.addIssue({ code: "custom", message: `${problem}: give a directory such as /var/backups/montagu` });
+});
+
+/** A tar file on the machine running `pulumi up`, as a plain absolute path ending in `.tar`. */
+export const hostTarFile = z.string().superRefine((value, ctx) => {
+  const problem = hostPathProblem(value) ?? (/[^/]\.tar$/.test(value) ? undefined : `'${value}' is not a file ending in .tar`);
+  if (problem !== undefined) ctx.addIssue({ code: "custom", message: `${problem}: give a file such as /var/backups/montagu/production2-montagu_orderly_volume-20261126T131500Z.tar` });
+});

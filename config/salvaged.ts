@@ -2,7 +2,7 @@ import type { z } from "zod";
 import { type At, validFields, validFieldsOfEach } from "./salvage";
 import { barman, standInPrimary } from "./sections/database";
 import { stackConfigSchema } from "./sections/stack";
-import { packitRestore, privateer, restoreVolume } from "./sections/transfers";
+import { archiveExport, archiveImport, packitRestore, privateer, restoreVolume } from "./sections/transfers";
 
 // The cross-field rules run even when some field is malformed, over the parts of the stack
 // config that are valid on their own. Each part is salvaged once, here, for every rule.
@@ -23,6 +23,9 @@ export interface SalvagedConfig {
   rawRestoreEntries: unknown;
   /** The valid fields of `restore.packit`, when `restore` is a section that has one. */
   packit?: Salvaged<typeof packitRestore>;
+  /** The valid fields of `privateer.export` and `privateer.import`, and each as given, when given. */
+  archiveExport?: { valid: Salvaged<typeof archiveExport>; raw: Record<string, unknown> };
+  archiveImport?: { valid: Salvaged<typeof archiveImport>; raw: Record<string, unknown> };
 }
 
 const field = (record: unknown, key: string): unknown =>
@@ -32,6 +35,13 @@ const field = (record: unknown, key: string): unknown =>
 function rawRestoreVolumes(rawConfig: unknown): unknown {
   const rawRestore = field(rawConfig, "restore");
   return typeof rawRestore === "object" && rawRestore !== null ? (rawRestore as { volumes?: unknown }).volumes : undefined;
+}
+
+/** The valid fields of a section given as an object, and the section as given; undefined when it is not given. */
+function section<Shape extends z.ZodRawShape>(schema: z.ZodObject<Shape>, raw: unknown): { valid: Partial<z.output<z.ZodObject<Shape>>>; raw: Record<string, unknown> } | undefined {
+  if (raw === undefined) return undefined;
+  const record = typeof raw === "object" && raw !== null && !Array.isArray(raw) ? (raw as Record<string, unknown>) : {};
+  return { valid: validFields(schema, raw), raw: record };
 }
 
 export function salvage(rawConfig: unknown): SalvagedConfig {
@@ -52,5 +62,7 @@ export function salvage(rawConfig: unknown): SalvagedConfig {
     restoreEntries: validFieldsOfEach(restoreVolume, rawRestoreVolumes(rawConfig)),
     rawRestoreEntries: rawRestoreVolumes(rawConfig),
     packit: rawPackit === undefined ? undefined : validFields(packitRestore, rawPackit),
+    archiveExport: section(archiveExport, field(raw.privateer, "export")),
+    archiveImport: section(archiveImport, field(raw.privateer, "import")),
   };
 }

@@ -3,6 +3,7 @@ import { ALWAYS } from "./salvage";
 import { resolvePlan } from "./plan";
 import { salvage } from "./salvaged";
 import { resolveDefaults, stackConfigSchema } from "./sections/stack";
+import { archiveProblems } from "./rules/archives";
 import { collisions, engineClaims } from "./rules/engine";
 import { barmanRoleProblems, restoreTargetProblems } from "./rules/restoreTargets";
 import { dependencyProblems, machineProblems } from "./rules/sections";
@@ -16,6 +17,8 @@ import { topologyParts, topologySchema } from "./topology";
 export { formatPath } from "./problems";
 export { stackConfigSchema } from "./sections/stack";
 export type {
+  ArchiveExportConfig,
+  ArchiveImportConfig,
   BarmanConfig,
   HistoryConfig,
   PackitDumpConfig,
@@ -44,6 +47,7 @@ export const settingsSchema = z
       ...restoreTargetProblems(topology, machines, salvaged),
       ...dependencyProblems(raw.topology, salvaged),
       ...barmanRoleProblems(topology, machines, salvaged),
+      ...archiveProblems(topology, machines, salvaged),
       ...collisions(claims.ports, (p) => `port ${p}`),
       ...collisions(claims.containers, (c) => `container name '${c}'`),
       ...collisions(claims.volumes, (v) => `volume '${v}'`),

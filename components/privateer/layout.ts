@@ -34,6 +34,11 @@ export function historyDir(client: string, volume: string): string {
   return `${MONTAGU_DIR}/history/${client}/${volume}`;
 }
 
+/** The marker of a push into a client's copy that has not ended (images/privateer/server/gate.py, UNFINISHED). */
+export function unfinishedMarker(client: string, volume: string): string {
+  return `${MONTAGU_DIR}/unfinished/${client}/${volume}`;
+}
+
 /** A prepared copy of the database is finished once this file, holding its time, is at its top (barman-montagu's name). */
 export const PREPARED_STAMP = ".barman-last-restore";
 /** Where a prepare works in the volume it prepares, out of the copy it serves. */

@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as vault from "@pulumi/vault";
 import type { KeysPlan, PrivateerPlan } from "../../config/plan";
+import { ArchiveExport, ArchiveImport } from "./archive";
 import { PrivateerBackup } from "./backup";
 import { PrivateerClient } from "./client";
 import { PrivateerImages } from "./privateerImages";
@@ -12,6 +13,10 @@ export interface PrivateerOutputs {
   servers: Record<string, { address: pulumi.Output<string>; port: pulumi.Output<number> }>;
   fingerprints: Record<string, pulumi.Output<string>>;
   schedulers: Record<string, pulumi.Output<string | undefined>>;
+  /** The last export: its tar on the machine running `pulumi up`, and the tar's SHA-256. */
+  export?: { id: string; archive: pulumi.Output<string>; sha256: pulumi.Output<string> };
+  /** The last import: the volume it made, from which tar, of which SHA-256. */
+  import?: { id: string; volume: pulumi.Output<string>; archive: pulumi.Output<string>; sha256: pulumi.Output<string> };
 }
 
 /** `value`, which the plan says is there. */
@@ -30,9 +35,10 @@ export interface PrivateerArgs {
 
 /**
  * Everything privateer does for this stack's machines: keys, servers, clients with their
- * schedules, and the on-demand backups the config asks for. Its children were at the stack's
- * root before it was a component: each is aliased there, so that existing stacks keep them
- * (and their children) rather than replace them, which their fixed Docker names forbid.
+ * schedules, and the on-demand backups, exports and imports the config asks for. Its children
+ * were at the stack's root before it was a component: each is aliased there, so that existing
+ * stacks keep them (and their children) rather than replace them, which their fixed Docker
+ * names forbid (exports and imports came after, and have no old place).
  */
 export class Privateer extends pulumi.ComponentResource {
   readonly outputs: PrivateerOutputs;
@@ -100,10 +106,31 @@ export class Privateer extends pulumi.ComponentResource {
       }
     }
 
+    // Exports and imports run in a container of one of our images: the server's (ours even with
+    // upstream's images, for the history) where the stack has a server, else the client's.
+    const toolImage = () => planned(images.history ?? images.client, "a privateer image");
+    let exported: ArchiveExport | undefined;
+    if (plan.export !== undefined) {
+      const { from } = plan.export;
+      const server = from.kind === "copy" ? serverComponents[servers.findIndex((s) => s.name === from.server)] : undefined;
+      if (from.kind === "copy" && server === undefined) throw new Error(`export: server '${from.server}' is not provisioned by this stack`);
+      exported = new ArchiveExport(
+        "privateer-export",
+        { plan: plan.export, image: from.kind === "copy" ? planned(images.history, "the server image") : toolImage(), environment },
+        { parent: this, dependsOn: server === undefined ? [] : [server] },
+      );
+    }
+    const imported = plan.import === undefined ? undefined : new ArchiveImport("privateer-import", { plan: plan.import, image: toolImage(), environment }, { parent: this });
+
     this.outputs = {
       servers: Object.fromEntries(serverComponents.map((s, i) => [servers[i].name, { address: s.address, port: s.port }])),
       fingerprints: Object.fromEntries(Object.entries(keys).map(([machine, k]) => [machine, k.publicKey.apply(publicKeyFingerprint)])),
       schedulers: Object.fromEntries([...clientComponents].map(([name, c]) => [name, c.schedulerUrl])),
+      // Only when asked for: a stack without them declares what it did before.
+      ...(exported === undefined || plan.export === undefined ? {} : { export: { id: plan.export.id, archive: exported.archive, sha256: exported.sha256 } }),
+      ...(imported === undefined || plan.import === undefined
+        ? {}
+        : { import: { id: plan.import.id, volume: imported.volume, archive: imported.archive, sha256: imported.sha256 } }),
     };
     this.clients = clientComponents;
     this.registerOutputs(this.outputs);

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { cron, dockerName, environmentVariable, imageReference, pgIdentifier, snapshot, stepId } from "../primitives";
+import { cron, dockerName, environmentVariable, hostDirectory, hostTarFile, imageReference, pgIdentifier, snapshot, stepId } from "../primitives";
 
 // The stack config's sections for privateer's transfers: its own options, on-demand pushes,
 // restores, and packit's dump and rebuild around them.
@@ -42,6 +42,37 @@ const history = z.strictObject({
   weekly: snapshotsKept.default(4),
 });
 
+/**
+ * privateer's `export`, run when `id` changes: a volume as a tar file in `to`, a directory on
+ * the machine running `pulumi up`, with its checksum beside it. Without `server`, a volume on
+ * this stack's engine; with `server` (which this stack provisions), that server's copy of
+ * `source`'s volume, or one of its history snapshots.
+ */
+export const archiveExport = z.strictObject({
+  id: stepId,
+  volume: dockerName,
+  to: hostDirectory,
+  /** The server whose copy is exported; absent: the volume on this stack's engine. */
+  server: dockerName.optional(),
+  /**
+   * With `server`: the client whose copy is exported (may be left out when one client backs the
+   * volume up). Without: the machine the archive is named after (may be left out when the
+   * stack provisions one machine).
+   */
+  source: dockerName.optional(),
+  /** With `server`: `latest` or a snapshot's name, a copy from the server's history rather than the current one. */
+  snapshot: snapshot.optional(),
+});
+
+/** privateer's `import`, run when `id` changes: a tar file made by an export, its checksum checked, unpacked into a new volume. */
+export const archiveImport = z.strictObject({
+  id: stepId,
+  /** The tar file on the machine running `pulumi up`; its checksum is `<file>.sha256`. */
+  file: hostTarFile,
+  /** The volume made from it: it must not exist yet. */
+  volume: dockerName,
+});
+
 export const privateer = z.strictObject({
   /** `local` builds images/privateer/*; `upstream` pulls mrcide/privateer-*:<tag>. */
   images: z.enum(["local", "upstream"]).default("local"),
@@ -59,6 +90,10 @@ export const privateer = z.strictObject({
   backup: z.strictObject({ id: stepId, volumes: z.array(backupVolume).min(1) }).optional(),
   /** The server's hard-link snapshots of each client's copy: taken on `schedule`, keeping `daily` daily and `weekly` weekly ones. */
   history: history.prefault({}),
+  /** A volume, or a server's copy of one, as a tar file on the machine running `pulumi up`: runs when `id` changes. */
+  export: archiveExport.optional(),
+  /** An exported tar file into a new volume: runs when `id` changes. */
+  import: archiveImport.optional(),
 });
 const verify = z.strictObject({
   container: dockerName,

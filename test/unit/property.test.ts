@@ -42,15 +42,23 @@ const BASES: Json[] = [
     timezone: "Europe/London",
     barman: { slot: "barman", database: { host: "production2.example", name: "montagu" }, retentionPolicy: "REDUNDANCY 2", schedule: { nightly: "0 3 * * *" }, volumes: { nightly: "montagu_db_volume" } },
     prepareRestore: { id: "p1", targetTime: "2024-02-29T12:00:00Z", jobs: 4, database: { image: "postgres:17", args: ["-c", "max_connections=10"] } },
-    privateer: { history: { schedule: "*/15 * * * *" } },
+    privateer: {
+      history: { schedule: "*/15 * * * *" },
+      export: { id: "x1", volume: "orderly", to: "/var/backups/montagu", server: "annex2", source: "production2", snapshot: "latest" },
+    },
   },
   {
     machines: ["production2"],
-    privateer: { checkId: "c1", backup: { id: "b1", volumes: [{ volume: "orderly", server: "annex2" }, { volume: "montagu_packit_db_backup", server: "annex2" }] } },
+    privateer: {
+      checkId: "c1",
+      backup: { id: "b1", volumes: [{ volume: "orderly", server: "annex2" }, { volume: "montagu_packit_db_backup", server: "annex2" }] },
+      export: { id: "x1", volume: "orderly", to: "/srv/archives/" },
+    },
     packitDump: { container: "packit-db", user: "packituser", database: "packit", volume: "montagu_packit_db_backup" },
   },
   {
     machines: ["uat"],
+    privateer: { import: { id: "i1", file: "/srv/archives/production2-orderly-20261126T131500Z.tar", volume: "orderly_2026" } },
     restore: {
       id: "r1",
       volumes: [

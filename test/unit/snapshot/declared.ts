@@ -50,6 +50,15 @@ export const SCENARIOS: Record<string, { stack: string; config: StackConfig }> =
       "montagu-backup:prepareRestore": { id: "p1", targetTime: "2025-06-01T12:00:00Z", jobs: 4 },
     },
   },
+  "annex2-archive": {
+    stack: "annex2",
+    config: {
+      "montagu-backup:privateer": {
+        export: { id: "x1", volume: "montagu_orderly_volume", to: "/var/backups/montagu", server: "annex2", source: "production2", snapshot: "latest" },
+        import: { id: "i1", file: "/var/backups/montagu/production2-montagu_orderly_volume-20261126T131500Z.tar", volume: "montagu_orderly_20261126" },
+      },
+    },
+  },
   local: { stack: "local", config: {} },
   "local-prepare-restore": {
     stack: "local",
@@ -108,6 +117,8 @@ export function scenarioConfig(name: string): { stack: string; config: StackConf
 const SCRIPTS: [string, string][] = [
   ["lock.sh+copy.sh", fs.readFileSync("images/privateer/client/lock.sh", "utf8") + fs.readFileSync("components/privateer/copy.sh", "utf8")],
   ["history.sh", fs.readFileSync("images/privateer/server/history.sh", "utf8")],
+  ["export.sh", fs.readFileSync("components/privateer/export.sh", "utf8")],
+  ["import.sh", fs.readFileSync("components/privateer/import.sh", "utf8")],
 ];
 
 /** A secret as the snapshot shows it: a digest, so that a change shows without the value. */

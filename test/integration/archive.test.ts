@@ -1,0 +1,179 @@
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { eventually } from "../../simulator/harness/eventually";
+import type { StackConfig } from "../../simulator/harness/stackConfig";
+import { limitLink, unlimitLink } from "../../simulator/rig/hosts";
+import { dataCentre, logWhenVerbose } from "../../simulator/dataCentre";
+import { inVolume, manifest, seedVolume } from "../../simulator/volumes";
+
+// privateer's export and import as steps: production2 exports its volume, annex2 the copy it
+// holds of it (current and from its history), uat imports each into a new volume; a damaged
+// archive, an existing volume and a killed export are refused or left recognisable. The
+// archives land on this machine, where the steps run, as they do where `pulumi up` runs.
+
+const TOPOLOGY = "test/fixtures/privateer.json";
+const VOLUME = "montagu_orderly_volume";
+const COPY = `production2/${VOLUME}`;
+
+describe("portable archives: export and import between simulated hosts", () => {
+  const centre = dataCentre<string>({ machines: ["annex2", "production2", "uat"], topology: TOPOLOGY, log: logWhenVerbose });
+  const { hosts } = centre;
+  const archives = fs.mkdtempSync(path.join(os.tmpdir(), "archives-"));
+  const into = (name: string) => {
+    const dir = path.join(archives, name);
+    fs.mkdirSync(dir);
+    return dir;
+  };
+
+  const up = (machine: string, privateer: Record<string, unknown> = {}, extra: StackConfig = {}) =>
+    centre.up(machine, { "montagu-backup:privateer": privateer, ...extra });
+  const push = (id: string) => up("production2", { backup: { id, volumes: [{ volume: VOLUME, server: "annex2" }] } });
+  /** An export's archive and checksum, as the stack outputs them; the checksum file verified with sha256sum -c. */
+  const exported = async (machine: string, id: string, entry: Record<string, unknown>) => {
+    const run = await up(machine, { export: { id, volume: VOLUME, ...entry } });
+    const { archive, sha256 } = (run.outputs.privateer as any).export as { archive: string; sha256: string };
+    const directory = path.dirname(archive);
+    const base = path.basename(archive);
+    expect(fs.readFileSync(`${archive}.sha256`, "utf8")).toBe(`${sha256}  ${base}\n`);
+    const checked = spawnSync("sha256sum", ["-c", `${base}.sha256`], { cwd: directory, encoding: "utf8" });
+    expect(checked.stdout).toBe(`${base}: OK\n`);
+    expect(fs.readdirSync(directory).filter((name) => name.endsWith(".partial"))).toEqual([]);
+    return { archive, sha256, base };
+  };
+  const importOnUat = (id: string, file: string, volume: string) => up("uat", { import: { id, file, volume } });
+  const volumeOnUat = (volume: string) => hosts.uat.docker.exists("volume", volume);
+
+  beforeAll(async () => {
+    await centre.start();
+    await seedVolume(hosts.production2, VOLUME);
+    await up("annex2", { keys: { generate: true } });
+    await up("production2");
+    // A scheduled push would race the on-demand ones.
+    await hosts.production2.docker.run(["stop", "privateer_scheduler"]);
+    await up("uat");
+    await push("first");
+  });
+
+  afterAll(() => fs.rmSync(archives, { recursive: true, force: true }));
+
+  it("exports a volume of production2's engine and imports it on uat: identical files", async () => {
+    const dir = into("local");
+    const { archive, base } = await exported("production2", "local-1", { to: dir });
+    expect(base).toMatch(/^production2-montagu_orderly_volume-\d{8}T\d{6}Z\.tar$/);
+    expect(fs.readdirSync(dir).sort()).toEqual([base, `${base}.sha256`]);
+
+    const run = await importOnUat("import-1", archive, "orderly_imported");
+    expect((run.outputs.privateer as any).import).toMatchObject({ id: "import-1", volume: "orderly_imported", archive });
+    const source = await manifest(hosts.production2, VOLUME);
+    expect(source.split("\n").length).toBeGreaterThan(2000);
+    expect(await manifest(hosts.uat, "orderly_imported")).toBe(source);
+  });
+
+  it("exports annex2's copy of it, current and from the history, each identical to what it was taken from", async () => {
+    const dir = into("server");
+    const current = await exported("annex2", "server-1", { to: dir, server: "annex2", source: "production2" });
+    expect(current.base).toMatch(/^production2-montagu_orderly_volume-\d{8}T\d{6}Z\.tar$/);
+    await importOnUat("import-2", current.archive, "orderly_from_server");
+    expect(await manifest(hosts.uat, "orderly_from_server")).toBe(await manifest(hosts.annex2, "privateer_montagu_data", COPY));
+
+    // A push keeps the copy it replaces as the newest snapshot.
+    const before = await manifest(hosts.annex2, "privateer_montagu_data", COPY);
+    await inVolume(hosts.production2, VOLUME, "echo changed >> reports/0/r0/file-0.txt && rm reports/9/r9/file-9.txt");
+    await push("second");
+    const latest = await exported("annex2", "server-2", { to: dir, server: "annex2", source: "production2", snapshot: "latest" });
+    await importOnUat("import-3", latest.archive, "orderly_from_snapshot");
+    expect(await manifest(hosts.uat, "orderly_from_snapshot")).toBe(before);
+    expect(await manifest(hosts.uat, "orderly_from_snapshot")).not.toBe(await manifest(hosts.production2, VOLUME));
+  });
+
+  it("refuses a copy whose last push did not finish, writing nothing", async () => {
+    const dir = into("unfinished");
+    const marker = `.montagu/unfinished/${COPY}`;
+    await inVolume(hosts.annex2, "privateer_montagu_data", `mkdir -p "$(dirname ${marker})" && echo 2026-11-27T02:00:00Z > ${marker}`);
+    await expect(up("annex2", { export: { id: "unfinished-1", volume: VOLUME, to: dir, server: "annex2", source: "production2" } })).rejects.toThrow(
+      /export: refused: the last push into \/privateer\/volumes\/production2\/montagu_orderly_volume, started at 2026-11-27T02:00:00Z, did not finish/,
+    );
+    expect(fs.readdirSync(dir)).toEqual([]);
+    await inVolume(hosts.annex2, "privateer_montagu_data", `rm ${marker}`);
+  });
+
+  describe("import", () => {
+    let original = { archive: "", base: "" };
+    beforeAll(async () => {
+      original = await exported("production2", "local-2", { to: into("imports") });
+    });
+    /** A copy of the archive beside it, changed, with a checksum file: its own, or the original's. */
+    const copyOf = (name: string, change: (bytes: Buffer) => Buffer, checksum: "original" | "recomputed") => {
+      const file = path.join(path.dirname(original.archive), name);
+      fs.writeFileSync(file, change(fs.readFileSync(original.archive)));
+      const sum =
+        checksum === "original"
+          ? fs.readFileSync(`${original.archive}.sha256`, "utf8").split(" ")[0]
+          : spawnSync("sha256sum", [name], { cwd: path.dirname(file), encoding: "utf8" }).stdout.split(" ")[0];
+      fs.writeFileSync(`${file}.sha256`, `${sum}  ${name}\n`);
+      return file;
+    };
+
+    it("refuses a damaged tar before it makes a volume", async () => {
+      const damaged = copyOf(
+        "damaged.tar",
+        (bytes) => {
+          bytes[Math.floor(bytes.length / 2)] ^= 0xff;
+          return bytes;
+        },
+        "original",
+      );
+      await expect(importOnUat("damaged-1", damaged, "orderly_damaged")).rejects.toThrow(/import: refused: damaged\.tar does not match its checksum/);
+      expect(await volumeOnUat("orderly_damaged")).toBe(false);
+    });
+
+    it("removes the volume it made when a tar cut short (its checksum taken after) does not unpack", async () => {
+      const truncated = copyOf("truncated.tar", (bytes) => bytes.subarray(0, Math.floor(bytes.length / 2)), "recomputed");
+      await expect(importOnUat("truncated-1", truncated, "orderly_truncated")).rejects.toThrow(/import: truncated\.tar did not unpack into orderly_truncated/);
+      expect(await volumeOnUat("orderly_truncated")).toBe(false);
+    });
+
+    it("refuses a volume that exists, naming it, and leaves its contents as they were", async () => {
+      await inVolume(hosts.uat, "orderly_existing", "echo mine > mine.txt && mkdir -p kept && echo too > kept/file");
+      const before = await manifest(hosts.uat, "orderly_existing");
+      await expect(importOnUat("existing-1", original.archive, "orderly_existing")).rejects.toThrow(
+        /import: refused: volume orderly_existing already exists on this engine/,
+      );
+      expect(await manifest(hosts.uat, "orderly_existing")).toBe(before);
+    });
+  });
+
+  it("leaves a killed export as a .partial only: no .tar, no checksum", async () => {
+    const dir = into("killed");
+    // Slow enough to strike mid-way: 300 MB over a link of 200 Mbit/s takes about 12 s.
+    await inVolume(hosts.production2, "big_volume", "head -c 300M /dev/urandom > big.bin");
+    await limitLink(hosts.production2, 200);
+    try {
+      const exporting = up("production2", { export: { id: "killed-1", volume: "big_volume", to: dir } }).then(
+        () => undefined,
+        (error: Error) => error,
+      );
+      await eventually(
+        "the export under way",
+        60,
+        async () => {
+          const partial = fs.readdirSync(dir).find((name) => name.endsWith(".tar.partial"));
+          return partial !== undefined && fs.statSync(path.join(dir, partial)).size > 30_000_000 ? true : undefined;
+        },
+        200,
+      );
+      const containers = (await hosts.production2.docker.out("ps", "--quiet", "--filter", "label=montagu.archive=export")).split("\n").filter(Boolean);
+      expect(containers).toHaveLength(1);
+      await hosts.production2.docker.run(["kill", ...containers]);
+      const error = await exporting;
+      expect(error?.message).toMatch(/export: failed \(exit \d+\): .*\.tar\.partial holds part of the tar and is no archive/);
+    } finally {
+      await unlimitLink(hosts.production2);
+    }
+    const left = fs.readdirSync(dir);
+    expect(left).toEqual([expect.stringMatching(/^production2-big_volume-\d{8}T\d{6}Z\.tar\.partial$/)]);
+  });
+});
