@@ -1,0 +1,114 @@
+"""The `montagu VERB PATH ...` requests of our transfers: looks, lock, snapshot and push markers,
+each with its paths confined as the rsync it goes with."""
+import datetime
+import errno
+import fcntl
+import os
+import stat
+import subprocess
+import sys
+
+from gate_paths import HISTORY, NAME, SNAPSHOT, TOP, VOLUMES, Refused, normal, opened_readable, own_directory, own_root, read, readable, under, writable
+
+# A push under way, or cut short: <client>/<volume> holds its start time until it finishes.
+UNFINISHED = f"{VOLUMES}/.montagu/unfinished"
+HISTORY_SCRIPT = "/usr/local/lib/privateer/history.sh"
+
+
+def hold_lock(fd, mode):
+    """flock(1) on the copy's directory, as history.sh takes it; held until the client's stdin ends."""
+    kind = fcntl.LOCK_EX if mode == "exclusive" else fcntl.LOCK_SH
+    try:
+        fcntl.flock(fd, kind | fcntl.LOCK_NB)
+    except OSError as error:
+        if error.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+            raise
+        print("waiting", flush=True)
+        fcntl.flock(fd, kind)
+    print("held", flush=True)
+    while sys.stdin.buffer.read(65536):
+        pass
+
+
+def verb(client, words):
+    """Our transfers' own requests, each with its paths confined as the rsync it goes with."""
+    if len(words) < 3:
+        raise Refused("montagu VERB PATH ...")
+    name, rest = words[1], words[3:]
+    path = normal(words[2])
+    if name == "lock" and rest in (["shared"], ["exclusive"]):
+        if rest == ["exclusive"]:
+            fd = own_directory(client, path)
+        else:
+            fd = opened_readable(path)
+        if fd is None:
+            return lambda: print("missing", flush=True), f"lock {path} (missing)"
+        return lambda: hold_lock(fd, rest[0]), f"lock {path} {rest[0]}"
+    if name == "list" and not rest:
+        fd = opened_readable(path)
+        return lambda: print("\n".join(sorted(os.listdir(fd))) if fd is not None else "(missing)"), f"list {path}"
+    if name == "stamp" and len(rest) == 1 and TOP.match(rest[0]):
+        fd = opened_readable(path)
+
+        def stamp():
+            if fd is None:
+                return
+            try:
+                # Never through a symlink: a client may have pushed one under the stamp's name.
+                handle = os.open(rest[0], os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=fd)
+            except OSError:
+                return
+            with open(handle, encoding="utf-8", errors="replace") as stamped:
+                if stat.S_ISREG(os.fstat(handle).st_mode):
+                    sys.stdout.write(stamped.read(4096))
+
+        return stamp, f"stamp {path}/{rest[0]}"
+    if name == "newest" and not rest:
+        if not under(readable(path), HISTORY):
+            raise Refused(f"{path} is not a history")
+        fd = opened_readable(path)
+
+        def newest():
+            names = sorted(n for n in os.listdir(fd) if SNAPSHOT.match(n)) if fd is not None else []
+            print(names[-1] if names else "")
+
+        return newest, f"newest {path}"
+    if name == "fresh" and not rest:
+        fd = own_directory(client, path)
+        return lambda: print("yes") if not os.listdir(fd) else None, f"fresh {path}"
+    if name == "files" and all(TOP.match(top) for top in rest):
+        fd = opened_readable(path)
+        if fd is None:
+            raise Refused(f"{path} does not exist")
+        prune = [part for top in rest for part in ("-path", f"./{top}", "-prune", "-o")]
+        command = ["find", ".", "-mindepth", "1", *prune, "!", "-type", "d", "-printf", "%s\t%p\\0"]
+
+        def files():
+            os.fchdir(fd)
+            subprocess.run(command, check=True)
+
+        return files, f"files {path}"
+    if name in ("snapshot", "pushing", "pushed") and not rest:
+        volume = writable(client, path)[len(own_root(client)) + 1 :]
+        if not NAME.match(volume):
+            raise Refused(f"{path} is not one of {client}'s copies")
+        if name == "snapshot":
+            command = ["bash", HISTORY_SCRIPT, "snapshot", path, f"{HISTORY}/{client}/{volume}"]
+            return lambda: sys.exit(subprocess.run(command).returncode), f"snapshot {path}"
+        marker = f"{UNFINISHED}/{client}/{volume}"
+        if name == "pushing":
+
+            def pushing():
+                os.makedirs(os.path.dirname(marker), exist_ok=True)
+                with open(marker, "w", encoding="utf-8") as started:
+                    started.write(datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
+
+            return pushing, f"pushing {path}"
+        return lambda: os.path.exists(marker) and os.remove(marker), f"pushed {path}"
+    if name == "unfinished" and not rest:
+        parts = readable(path)[len(VOLUMES) + 1 :].split("/")
+        if len(parts) != 2 or not all(NAME.match(part) for part in parts):
+            raise Refused(f"{path} is not a client's copy")
+        marker = f"{UNFINISHED}/{parts[0]}/{parts[1]}"
+        return lambda: sys.stdout.write(read(marker) if os.path.isfile(marker) else ""), f"unfinished {path}"
+    raise Refused(f"montagu {name}: not a request this server takes in that form")
