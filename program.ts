@@ -8,6 +8,7 @@ import { PackitDump } from "./components/packit/dump";
 import { PrepareRestore } from "./components/barman/prepareRestore";
 import { Restore } from "./components/restore/restore";
 import { DATABASE_USERS, StandInPrimary } from "./components/barman/standInPrimary";
+import { dockerEnvironment } from "./components/shared/host";
 
 /** The stack's outputs; every field is something an operator reads or another stack uses. */
 export interface StackOutputs {
@@ -29,12 +30,6 @@ export interface StackOutputs {
   };
 }
 
-/** Points the docker CLI in command resources at the engine the docker provider uses. */
-function dockerEnvironment(): Record<string, string> {
-  const host = new pulumi.Config("docker").get("host");
-  return host === undefined ? {} : { DOCKER_HOST: host };
-}
-
 /** Declares every component the validated settings ask for, on the stack's Docker engine. */
 export function declareStack(settings: Settings): StackOutputs {
   const { config, plan } = settings;
@@ -42,6 +37,7 @@ export function declareStack(settings: Settings): StackOutputs {
   const environment = dockerEnvironment();
   let prepared: PrepareRestore | undefined;
 
+  const beforeBackup: Record<string, pulumi.Resource[]> = {};
   if (config.standInPrimary !== undefined) {
     const group = config.standInPrimary.passwordGroup;
     const passwords = Object.fromEntries(DATABASE_USERS.map((user) => [user, databasePassword(group, user)])) as Record<
@@ -49,6 +45,7 @@ export function declareStack(settings: Settings): StackOutputs {
       pulumi.Output<string>
     >;
     const primary = new StandInPrimary("primary", { settings: config.standInPrimary, passwords });
+    for (const volume of config.standInPrimary.applicationVolumes) beforeBackup[volume] = [primary];
     outputs.primary = {
       container: primary.containerName,
       volume: primary.volumeName,
@@ -73,10 +70,9 @@ export function declareStack(settings: Settings): StackOutputs {
       outputs.prepareRestore = { id: plan.prepareRestore.id, preparedAt: prepared.preparedAt };
     }
   }
-  const beforeBackup: Record<string, pulumi.Resource[]> = {};
   if (plan.packitDump !== undefined) {
     const dump = new PackitDump("packit-dump", { ...plan.packitDump, environment });
-    beforeBackup[plan.packitDump.settings.volume] = [dump];
+    beforeBackup[plan.packitDump.settings.volume] = [...(beforeBackup[plan.packitDump.settings.volume] ?? []), dump];
   }
   const privateer = plan.privateer === undefined ? undefined : new Privateer("privateer", { plan: plan.privateer, environment, beforeBackup });
   outputs.privateer = privateer?.outputs;

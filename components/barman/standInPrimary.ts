@@ -59,6 +59,10 @@ export class StandInPrimary extends pulumi.ComponentResource {
       { parent: this, deleteBeforeReplace: true },
     );
 
+    for (const volumeName of settings.applicationVolumes) {
+      new docker.Volume(`${name}-application-${volumeName}`, { name: volumeName }, { parent: this, retainOnDelete: true });
+    }
+
     this.containerName = container.name;
     this.volumeName = volume.name;
     this.port = pulumi.output(settings.port);

@@ -1,3 +1,4 @@
+import * as path from "node:path";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { TopologyClient as ClientSettings, TopologyServer as ServerSettings } from "../../config/topology";
@@ -5,7 +6,7 @@ import type { MachineKey } from "./keys";
 import { PrivateerKeyVolume } from "./keyVolume";
 import { onLoopback } from "../shared/host";
 import { CLIENT_KEY_FILES, KEYS_DIR, knownHosts, SCHEDULE_FILE, scheduleFile, sshConfig, VOLUMES_DIR } from "./layout";
-import { script } from "../shared/script";
+import { script, scriptFile } from "../shared/script";
 import { connectionCheckScript, type TransferClient } from "./transfer";
 
 export interface PrivateerClientArgs {
@@ -19,6 +20,8 @@ export interface PrivateerClientArgs {
   checkId?: string;
   /** The environment that points the docker CLI at the stack's engine. */
   environment: Record<string, string>;
+  /** What makes or fills a volume before it is pushed, by volume: the scheduler waits for it too. */
+  before?: Record<string, pulumi.Resource[]>;
 }
 
 /**
@@ -73,6 +76,16 @@ export class PrivateerClient extends pulumi.ComponentResource {
       const scheduled = [...new Set(schedule.jobs.map((job) => job.volume))];
       // The scheduler publishes its web port, so it keeps a network of its own unless a server is on the host's loopback.
       const hostNetwork = servers.some((s) => onLoopback(s.hostname));
+      const present = script(
+        `${name}-scheduled-volumes`,
+        {
+          script: scriptFile(path.join(__dirname, "scheduled-volumes.sh"), scheduled),
+          environment: args.environment,
+          // Checked again whenever the scheduler is made again.
+          triggers: [keys.revision, args.image, ...scheduled],
+        },
+        { parent: this, dependsOn: scheduled.flatMap((volume) => args.before?.[volume] ?? []) },
+      );
       new docker.Container(
         `${name}-scheduler`,
         {
@@ -88,7 +101,7 @@ export class PrivateerClient extends pulumi.ComponentResource {
           // The schedule is read at start: a new schedule, a new container.
           labels: [{ label: "montagu.privateer.keys-revision", value: keys.revision }],
         },
-        { parent: this, deleteBeforeReplace: true, dependsOn: checks },
+        { parent: this, deleteBeforeReplace: true, dependsOn: [...checks, present] },
       );
     }
 

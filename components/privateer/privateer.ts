@@ -88,6 +88,7 @@ export class Privateer extends pulumi.ComponentResource {
             image: planned(images.client, "the client image"),
             checkId: plan.checkId,
             environment,
+            before: beforeBackup,
           },
           // On a stack that also runs the server, the client's checks need it up.
           { ...child, dependsOn: serverComponents },

@@ -17,6 +17,12 @@ export const standInPrimary = z.strictObject({
    * acknowledged only once barman holds its WAL. Costs latency on every commit.
    */
   synchronousBarman: z.boolean().default(false),
+  /**
+   * The volumes montagu's other services keep beside the database (orderly's, packit's), made
+   * here as their deployment would make them, and kept when the stack is destroyed: a stack
+   * with a stand-in has no such deployment, and privateer's scheduler pushes only volumes that exist.
+   */
+  applicationVolumes: z.array(dockerName).default([]),
 });
 
 export const barman = z.strictObject({

@@ -44,14 +44,17 @@ export function run(
 
 /** The docker CLI against one engine. */
 export class DockerCli {
-  constructor(readonly host: string) {}
+  constructor(
+    readonly host: string,
+    private readonly binary = "docker",
+  ) {}
 
   get env(): NodeJS.ProcessEnv {
     return { ...process.env, DOCKER_HOST: this.host };
   }
 
   async run(args: string[], options: { input?: string | Buffer; allowFailure?: boolean; env?: NodeJS.ProcessEnv } = {}) {
-    return run("docker", args, { ...options, env: { ...this.env, ...options.env } });
+    return run(this.binary, args, { ...options, env: { ...this.env, ...options.env } });
   }
 
   async out(...args: string[]): Promise<string> {

@@ -73,7 +73,7 @@ describe("faults around barman", () => {
         verify: { database: "montagu", query: COUNT_QUERY },
       },
     });
-    await centre.up("production2", { "montagu-backup:standInPrimary": { port: 5432, passwordGroup: "fake" } });
+    await centre.up("production2", { "montagu-backup:standInPrimary": { port: 5432, passwordGroup: "fake", applicationVolumes: ["montagu_orderly_volume"] } });
     await sql("CREATE TABLE ack (id bigserial PRIMARY KEY)");
     await eventually("the first base backup", 300, async () => ((await backups()).some((b) => b.line.includes("Size:")) ? true : undefined));
     await checkAllOk(180);

@@ -72,6 +72,8 @@ describe("faults during pushes and restores", () => {
     // The server's data volume, size-limited so that it can be filled; the stack finds it there.
     await hosts.annex2.docker.run(["volume", "create", "--driver", "local", "--opt", "type=tmpfs", "--opt", "device=tmpfs", "--opt", "o=size=3g", "privateer_montagu_data"]);
     await up("annex2", { keys: { generate: true } });
+    // The volume the scheduler pushes is there before it is made (it is filled below, with the scheduler stopped).
+    await hosts.production2.docker.run(["volume", "create", VOLUME]);
     await up("production2");
     await hosts.production2.docker.run(["stop", "privateer_scheduler"]);
     await up("uat");

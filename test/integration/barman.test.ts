@@ -40,7 +40,7 @@ describe("barman on the backup host, streaming from a real primary", () => {
         verify: { database: "montagu", query: VERIFY_QUERY },
       },
     });
-    await centre.up("production2", { "montagu-backup:standInPrimary": { port: 5432, passwordGroup: "fake" } });
+    await centre.up("production2", { "montagu-backup:standInPrimary": { port: 5432, passwordGroup: "fake", applicationVolumes: ["montagu_orderly_volume"] } });
   });
 
   it("takes the first base backup by itself, and barman check is all OK", async () => {

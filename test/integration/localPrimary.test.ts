@@ -2,17 +2,30 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DockerApplier } from "../../simulator/harness/dockerApplier";
 import { eventually } from "../../simulator/harness/eventually";
 import { runStack } from "../../simulator/harness/run";
-import { readStackConfig } from "../../simulator/harness/stackConfig";
+import { readStackConfig, type StackConfig } from "../../simulator/harness/stackConfig";
 import { startHost, type SimulatedHost } from "../../simulator/rig/hosts";
 
 describe("the local stack on a fresh engine", () => {
   let host: SimulatedHost;
   let applier: DockerApplier;
-  const config = () => ({ ...readStackConfig("local"), "docker:host": host.dockerHost });
+  const config = (): StackConfig => ({ ...readStackConfig("local"), "docker:host": host.dockerHost });
+
+  /** What the engine holds, each kind sorted: containers (stopped ones too), tagged images, volumes. */
+  const engine = async () => {
+    const list = async (...args: string[]) => (await host.docker.out(...args)).split("\n").filter(Boolean).sort();
+    return {
+      containers: await list("ps", "--all", "--format", "{{.Names}}"),
+      images: await list("image", "ls", "--format", "{{.Repository}}:{{.Tag}}"),
+      volumes: await list("volume", "ls", "--quiet"),
+    };
+  };
+  let before: Awaited<ReturnType<typeof engine>>;
+  let retained: string[] = [];
 
   beforeAll(async () => {
     host = await startHost("workstation");
     applier = new DockerApplier({ dockerHost: host.dockerHost, log: (line) => process.env.RIG_VERBOSE && console.log(line) });
+    before = await engine();
   });
   afterAll(async () => {
     await host.docker.run(["rm", "--force", "psql-client"], { allowFailure: true });
@@ -26,8 +39,23 @@ describe("the local stack on a fresh engine", () => {
       `host=workstation port=15432 dbname=montagu user=${user} ${extra}`, "--no-psqlrc", "-Atc", sql,
     );
 
+  it("refuses to make the scheduler while a volume it pushes is not on the engine, and makes no such volume", async () => {
+    const withoutVolumes = config();
+    withoutVolumes["montagu-backup:standInPrimary"] = { ...(withoutVolumes["montagu-backup:standInPrimary"] as object), applicationVolumes: [] };
+    const error = await runStack("local", withoutVolumes, applier).then(() => undefined, (e: Error) => e);
+    expect(error?.message).toMatch(/refusing to schedule pushes of volumes that are not on this engine: montagu_orderly_volume/);
+    expect(await host.docker.exists("volume", "montagu_orderly_volume")).toBe(false);
+    expect(await host.docker.exists("container", "privateer_primary_scheduler")).toBe(false);
+  });
+
   it("brings up the stand-in primary, which answers queries with replication set up for barman", async () => {
     const first = await runStack("local", config(), applier);
+    retained = first.resources
+      .filter((r) => r.type === "docker:index/volume:Volume" && r.retainOnDelete)
+      .map((r) => String(r.inputs.name))
+      .sort();
+    expect(retained).toContain("montagu_orderly_volume");
+    expect(await host.docker.exists("container", "privateer_primary_scheduler")).toBe(true);
     expect(first.outputs.primary).toMatchObject({ container: "montagu-db", port: 15432 });
 
     expect(await psql("vimc", "SELECT current_database() || ' ' || current_user")).toBe("montagu vimc");
@@ -54,9 +82,16 @@ describe("the local stack on a fresh engine", () => {
 
   it("keeps the database's data when the stack is destroyed, and finds it again on the next up", async () => {
     await psql("vimc", "CREATE TABLE kept (n int); INSERT INTO kept VALUES (42)");
+    const up = await engine();
+    expect(up.images.filter((image) => image.startsWith("montagu-backup/")).length).toBeGreaterThanOrEqual(4);
     await applier.finish([]);
     expect(await host.docker.exists("container", "montagu-db")).toBe(false);
     expect(await host.docker.exists("volume", "montagu_primary_data")).toBe(true);
+    // No container (the builds' intermediate ones included), no image the stack built, no volume but its data.
+    const after = await engine();
+    expect(after.containers).toEqual(before.containers);
+    expect(after.images).toEqual(before.images);
+    expect(after.volumes).toEqual([...new Set([...before.volumes, ...retained])].sort());
 
     await runStack("local", config(), applier);
     expect(await psql("vimc", "SELECT n FROM kept")).toBe("42");

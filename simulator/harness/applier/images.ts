@@ -1,6 +1,7 @@
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { DockerCli } from "../docker";
 import { PROJECT_DIR } from "../stackConfig";
 import { type ApplierContext, type Handler, type Inputs, UnmappedInputError } from "./handler";
 
@@ -24,6 +25,17 @@ function contextHash(inputs: Inputs): string {
   return hash.digest("hex");
 }
 
+const DEBIAN_DOCKER_CLI = "/usr/bin/docker";
+
+/** A docker CLI that builds with BuildKit without the buildx plugin: MONTAGU_BUILDKIT_CLI, or Debian's. */
+function buildKitCli(): string {
+  const cli = process.env.MONTAGU_BUILDKIT_CLI ?? DEBIAN_DOCKER_CLI;
+  if (!fs.existsSync(cli)) {
+    throw new Error(`the test applier builds with BuildKit through ${cli}, which is missing: install docker.io (Debian) or set MONTAGU_BUILDKIT_CLI`);
+  }
+  return cli;
+}
+
 export function imageHandlers(applier: ApplierContext): Record<string, Handler> {
   const image: Handler = {
     mapped: [
@@ -44,10 +56,16 @@ export function imageHandlers(applier: ApplierContext): Record<string, Handler> 
       const args = ["build", "--tag", inputs.imageName, "--file", path.resolve(context, build.dockerfile ?? "Dockerfile")];
       for (const [key, value] of Object.entries(build.args ?? {})) args.push("--build-arg", `${key}=${String(value)}`);
       if (build.target !== undefined) args.push("--target", build.target);
-      args.push(context);
       const buildKit = build.builderVersion !== "BuilderV1";
-      applier.log(`building ${inputs.imageName} from ${path.relative(PROJECT_DIR, context)}`);
-      await applier.docker.run(args, { env: { DOCKER_BUILDKIT: buildKit ? "1" : "0" } });
+      // The provider's classic builds ask the engine to keep every intermediate container (its
+      // build options leave Remove unset); the CLI removes them unless told otherwise.
+      if (!buildKit) args.push("--rm=false");
+      args.push(context);
+      applier.log(`building ${inputs.imageName} from ${path.relative(PROJECT_DIR, context)}${buildKit ? " with BuildKit" : ""}`);
+      // The provider speaks BuildKit to the engine itself. Of the docker CLIs, Debian's (20.10)
+      // still does so without the buildx plugin, which later CLIs require and which is not here.
+      const cli = buildKit ? new DockerCli(applier.docker.host, buildKitCli()) : applier.docker;
+      await cli.run(args, { env: { DOCKER_BUILDKIT: buildKit ? "1" : "0" } });
       // For an image that is not pushed, the provider's repoDigest is the local image ID.
       const id = await applier.docker.out("image", "inspect", "-f", "{{.Id}}", inputs.imageName);
       return { imageName: inputs.imageName, baseImageName: inputs.imageName, repoDigest: id, contextHash: contextHash(inputs) };
