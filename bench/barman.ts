@@ -13,6 +13,7 @@ import { median } from "./data";
 import type { StackConfig } from "../simulator/harness/stackConfig";
 import { cutNetwork, limitLink, prepareRig, type SimulatedHost } from "../simulator/rig/hosts";
 import { startDataCentre } from "../simulator/dataCentre";
+import { barmanStack, standInStack } from "../simulator/stacks";
 
 const SCALE = Number(process.env.BENCH_SCALE ?? 130);
 const RUNS = 3;
@@ -38,11 +39,8 @@ interface Pair {
 /** barman on bench-annex2 streaming from a fresh primary on bench-production2. */
 async function pair(synchronous: boolean): Promise<Pair> {
   const base: Record<string, StackConfig> = {
-    annex2: {
-      "montagu-backup:privateer": { keys: { generate: true } },
-      "montagu-backup:barman": { slot: "barman", database: { host: "bench-production2", port: 5432 }, passwordGroup: "fake" },
-    },
-    production2: { "montagu-backup:standInPrimary": { port: 5432, passwordGroup: "fake", synchronousBarman: synchronous } },
+    annex2: barmanStack("bench-production2"),
+    production2: standInStack({ synchronousBarman: synchronous }),
   };
   const centre = await startDataCentre({ machines: ["annex2", "production2"], topology: "bench/privateer.json", prefix: "bench-", settings: base });
   const { annex2, production2 } = centre.hosts;

@@ -8,6 +8,7 @@ import { flushWrites, generateVolume, median, rawServerAccess, volumeBytes } fro
 import type { StackConfig } from "../simulator/harness/stackConfig";
 import { prepareRig } from "../simulator/rig/hosts";
 import { startDataCentre } from "../simulator/dataCentre";
+import { barmanStack, standInStack } from "../simulator/stacks";
 
 const SCALE = Number(process.env.BENCH_SCALE ?? 130);
 const FILES = Number(process.env.BENCH_FILES ?? 20_000);
@@ -23,11 +24,8 @@ const benchStart = performance.now();
 async function main() {
   await prepareRig();
   const base: Record<string, StackConfig> = {
-    annex2: {
-      "montagu-backup:privateer": { keys: { generate: true } },
-      "montagu-backup:barman": { slot: "barman", database: { host: "bench-production2", port: 5432 }, passwordGroup: "fake" },
-    },
-    production2: { "montagu-backup:standInPrimary": { port: 5432, passwordGroup: "fake" } },
+    annex2: barmanStack("bench-production2"),
+    production2: standInStack(),
     uat: {},
   };
   const centre = await startDataCentre({

@@ -10,6 +10,7 @@ import { flushWrites, generateVolume, rawServerAccess, volumeBytes } from "./dat
 import type { StackConfig } from "../simulator/harness/stackConfig";
 import { limitLink, prepareRig, unlimitLink, type SimulatedHost } from "../simulator/rig/hosts";
 import { startDataCentre } from "../simulator/dataCentre";
+import { barmanStack, standInStack } from "../simulator/stacks";
 
 const SIZES_GB = (process.env.BENCH_SCALE_GB ?? "1,4,8").split(",").map(Number);
 const FILE_KB = 100;
@@ -74,11 +75,8 @@ interface SizeResult {
 
 async function measure(sizeGb: number): Promise<SizeResult> {
   const base: Record<Machine, StackConfig> = {
-    annex2: {
-      "montagu-backup:privateer": { keys: { generate: true } },
-      "montagu-backup:barman": { slot: "barman", database: { host: "bench-production2", port: 5432 }, passwordGroup: "fake" },
-    },
-    production2: { "montagu-backup:standInPrimary": { port: 5432, passwordGroup: "fake" } },
+    annex2: barmanStack("bench-production2"),
+    production2: standInStack(),
     uat: {},
   };
   const centre = await startDataCentre({ machines: HOSTS, topology: "bench/privateer.json", prefix: "bench-", settings: base });

@@ -6,6 +6,8 @@ import { clientCopyDir, historyDir, PREPARE_WORK_DIR, PREPARED_STAMP, unfinished
 
 /** How often a long export or import says how far it is. */
 const PROGRESS_SECONDS = 10;
+/** The functions export.sh and import.sh share. */
+const ARCHIVE_LIBRARY = path.join(__dirname, "archive-lib.sh");
 
 /** `name=value` from a step's output, or "" when it printed none (a step not run yet). */
 function printed(stdout: pulumi.Output<string>, name: string): pulumi.Output<string> {
@@ -58,7 +60,7 @@ export class ArchiveExport extends pulumi.ComponentResource {
     const step = script(
       `${name}-${plan.volume}`,
       {
-        script: pulumi.output(args.image).apply((image) => scriptFile(path.join(__dirname, "export.sh"), exportArguments(plan, image))),
+        script: pulumi.output(args.image).apply((image) => scriptFile(path.join(__dirname, "export.sh"), exportArguments(plan, image), [ARCHIVE_LIBRARY])),
         environment: args.environment,
         triggers: [plan.id],
       },
@@ -102,7 +104,7 @@ export class ArchiveImport extends pulumi.ComponentResource {
     const step = script(
       `${name}-${plan.volume}`,
       {
-        script: pulumi.output(args.image).apply((image) => scriptFile(path.join(__dirname, "import.sh"), importArguments(plan, image))),
+        script: pulumi.output(args.image).apply((image) => scriptFile(path.join(__dirname, "import.sh"), importArguments(plan, image), [ARCHIVE_LIBRARY])),
         environment: args.environment,
         triggers: [plan.id],
       },

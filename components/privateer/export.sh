@@ -17,6 +17,7 @@
 #   --exclude-top NAME     leave NAME, at the top of the volume, out (the prepare's own work)
 # A refusal (a missing, empty, unfinished or unstamped source) exits 3 and leaves nothing.
 set -euo pipefail
+# human, volume_exists: archive-lib.sh, defined before this file.
 
 say() { echo "export: $*" >&2; }
 refuse() { echo "export: refused: $*" >&2; exit 3; }
@@ -76,17 +77,6 @@ tar_under_lock() {
   say "$dir: $entries entries, $bytes bytes in files"
   tar --create --file=- --directory="$dir" --numeric-owner --totals "${excluded[@]}" .
 }
-
-# 0 when VOLUME exists on the engine, 1 when it does not; fails when the engine cannot say.
-volume_exists() {
-  local said
-  if said="$(docker volume inspect --format '{{.Name}}' "$1" 2>&1)"; then return 0; fi
-  if grep -qi 'no such volume' <<<"$said"; then return 1; fi
-  say "could not ask the engine about volume $1: $said"
-  exit 1
-}
-
-human() { numfmt --to=iec-i --suffix=B "$1" 2>/dev/null || echo "$1 bytes"; }
 
 run=(docker run --rm --label montagu.archive=export --network none)
 program="$(declare -f tar_under_lock); tar_under_lock \"\$@\""

@@ -11,6 +11,7 @@
 #   sha256=<its checksum>
 # A refusal (no checksum, a damaged file, an existing volume) exits 3 and changes nothing.
 set -euo pipefail
+# human, volume_exists: archive-lib.sh, defined before this file.
 
 say() { echo "import: $*" >&2; }
 refuse() { echo "import: refused: $*" >&2; exit 3; }
@@ -23,16 +24,6 @@ sums="$file.sha256"
 LABEL=montagu.archive.import
 TOKEN=montagu.archive.token
 
-human() { numfmt --to=iec-i --suffix=B "$1" 2>/dev/null || echo "$1 bytes"; }
-
-# 0 when VOLUME exists on the engine, 1 when it does not; fails when the engine cannot say.
-volume_exists() {
-  local said
-  if said="$(docker volume inspect --format '{{.Name}}' "$1" 2>&1)"; then return 0; fi
-  if grep -qi 'no such volume' <<<"$said"; then return 1; fi
-  say "could not ask the engine about volume $1: $said"
-  exit 1
-}
 # The label's value, or nothing (Go's templates may say "<no value>" for a missing one).
 label_of() { docker volume inspect --format "{{index .Labels \"$2\"}}" "$1" | sed 's/^<no value>$//'; }
 

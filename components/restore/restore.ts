@@ -8,6 +8,8 @@ import { script, scriptFile } from "../shared/script";
 
 /** The restored database may still be starting: how long the verification query is retried. */
 const VERIFY_SECONDS = 60;
+/** The functions stop.sh and stopped.sh share. */
+const RUNNING = path.join(__dirname, "running.sh");
 
 export interface RestoreArgs {
   plan: RestorePlan;
@@ -52,14 +54,14 @@ export class Restore extends pulumi.ComponentResource {
     // Every source is looked at before anything on this machine changes: a refused one (empty,
     // unfinished, missing) fails the update while the services still run on their data.
     const checked = onEachClient("check-", true, []);
-    const stop = step("stop", scriptFile(path.join(__dirname, "stop.sh"), [String(plan.settleSeconds), ...plan.stop, "--", ...plan.targetVolumes]), checked);
+    const stop = step("stop", scriptFile(path.join(__dirname, "stop.sh"), [String(plan.settleSeconds), ...plan.stop, "--", ...plan.targetVolumes], [RUNNING]), checked);
     let last = onEachClient("", false, [stop]);
 
     if (plan.packit !== undefined) {
       last = [new PackitRestore(`${name}-packit`, { settings: plan.packit, id: plan.id, environment: args.environment }, { parent: this, dependsOn: last })];
     }
 
-    const stayedStopped = step("stopped", scriptFile(path.join(__dirname, "stopped.sh"), plan.stop), last);
+    const stayedStopped = step("stopped", scriptFile(path.join(__dirname, "stopped.sh"), plan.stop, [RUNNING]), last);
     const start = step("start", scriptFile(path.join(__dirname, "start.sh"), [String(plan.settleSeconds), ...plan.start]), [stayedStopped]);
 
     if (plan.verify !== undefined) {

@@ -6,6 +6,7 @@
 # SETTLE_SECONDS later (something restarts it: a supervisor, a restart loop). stopped.sh
 # looks again once the copies are done.
 set -euo pipefail
+# running_of: running.sh, defined before this file.
 
 say() { echo "restore: $*" >&2; }
 settle="${1:?usage: stop.sh SETTLE_SECONDS CONTAINER... -- VOLUME...}"
@@ -51,12 +52,7 @@ done
 
 # Stopped is not enough: it must stay stopped for as long as the copy takes.
 [ ${#containers[@]} -eq 0 ] || sleep "$settle"
-again=()
-for container in "${containers[@]}"; do
-  if [ "$(docker container inspect --format '{{.State.Running}}' "$container" 2>/dev/null || echo absent)" = true ]; then
-    again+=("$container")
-  fi
-done
+mapfile -t again < <(running_of "${containers[@]}")
 if [ ${#again[@]} -gt 0 ]; then
   say "refusing to restore: ${again[*]} running again ${settle}s after being stopped (something restarts it); nothing was copied"
   exit 1

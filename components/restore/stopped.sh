@@ -3,13 +3,9 @@
 # every container it stopped must still be stopped. One that runs again had the volumes open
 # while they were copied: it may have changed them, or read a mix of two copies.
 set -euo pipefail
+# running_of: running.sh, defined before this file.
 
-again=()
-for container in "$@"; do
-  if [ "$(docker container inspect --format '{{.State.Running}}' "$container" 2>/dev/null || echo absent)" = true ]; then
-    again+=("$container")
-  fi
-done
+mapfile -t again < <(running_of "$@")
 if [ ${#again[@]} -gt 0 ]; then
   echo "restore: refusing to start anything: ${again[*]} ran again while the volumes were restored, and may have changed them or read a mix of two copies; stop what restarts it, then run the restore again with a new id" >&2
   exit 1

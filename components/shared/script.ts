@@ -37,9 +37,11 @@ export function script(name: string, args: ScriptArgs, opts: pulumi.CustomResour
 
 /**
  * A script file beside a component (`set -euo pipefail` and its usage at its top, checked by
- * shellcheck in the unit tests) as a step's body, given its arguments, each quoted. Read when
- * a stack runs, so that what runs is the file as it is then.
+ * shellcheck in the unit tests) as a step's body, given its arguments, each quoted, with the
+ * functions of `libraries` (files of functions only, shared by several steps) defined before
+ * it. Read when a stack runs, so that what runs is the files as they are then.
  */
-export function scriptFile(file: string, args: string[]): string {
-  return `set -- ${quote(args)}\n${fs.readFileSync(file, "utf8")}`;
+export function scriptFile(file: string, args: string[], libraries: string[] = []): string {
+  const read = (path: string) => fs.readFileSync(path, "utf8");
+  return [`set -- ${quote(args)}`, ...libraries.map(read), read(file)].join("\n");
 }

@@ -3,6 +3,7 @@ import { eventually } from "../../simulator/harness/eventually";
 import { limitLink, outer, unlimitLink, type SimulatedHost } from "../../simulator/rig/hosts";
 import { dataCentre } from "../../simulator/dataCentre";
 import { type FaultRow, writeFaultRows } from "./table";
+import { barmanStack, standInStack } from "../../simulator/stacks";
 
 // Faults around barman: what was committed on the primary and acknowledged is in barman's
 // store afterwards, proven by a nightly recovery that counts it, and barman check is all OK.
@@ -64,16 +65,9 @@ describe("faults around barman", () => {
   beforeAll(async () => {
     await centre.start();
     ({ annex2, production2 } = centre.hosts);
-    await centre.up("annex2", {
-      "montagu-backup:privateer": { keys: { generate: true } },
-      "montagu-backup:barman": {
-        slot: "barman",
-        database: { host: "production2", port: 5432 },
-        passwordGroup: "fake",
-        verify: { database: "montagu", query: COUNT_QUERY },
-      },
-    });
-    await centre.up("production2", { "montagu-backup:standInPrimary": { port: 5432, passwordGroup: "fake", applicationVolumes: ["montagu_orderly_volume"] } });
+    await centre.up("annex2", barmanStack("production2", { verify: { database: "montagu", query: COUNT_QUERY } }));
+    // The volume the test topology's schedule pushes.
+    await centre.up("production2", standInStack({ applicationVolumes: ["montagu_orderly_volume"] }));
     await sql("CREATE TABLE ack (id bigserial PRIMARY KEY)");
     await eventually("the first base backup", 300, async () => ((await backups()).some((b) => b.line.includes("Size:")) ? true : undefined));
     await checkAllOk(180);

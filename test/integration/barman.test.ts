@@ -2,6 +2,7 @@ import { eventually } from "../../simulator/harness/eventually";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { SimulatedHost } from "../../simulator/rig/hosts";
 import { dataCentre } from "../../simulator/dataCentre";
+import { barmanStack, standInStack } from "../../simulator/stacks";
 
 // A real PostgreSQL primary on production2, barman streaming from it on annex2.
 
@@ -31,16 +32,9 @@ describe("barman on the backup host, streaming from a real primary", () => {
   beforeAll(async () => {
     await centre.start();
     ({ annex2, production2 } = centre.hosts);
-    await centre.up("annex2", {
-      "montagu-backup:privateer": { keys: { generate: true } },
-      "montagu-backup:barman": {
-        slot: "barman",
-        database: { host: "production2", port: 5432 },
-        passwordGroup: "fake",
-        verify: { database: "montagu", query: VERIFY_QUERY },
-      },
-    });
-    await centre.up("production2", { "montagu-backup:standInPrimary": { port: 5432, passwordGroup: "fake", applicationVolumes: ["montagu_orderly_volume"] } });
+    await centre.up("annex2", barmanStack("production2", { verify: { database: "montagu", query: VERIFY_QUERY } }));
+    // The volume the test topology's schedule pushes.
+    await centre.up("production2", standInStack({ applicationVolumes: ["montagu_orderly_volume"] }));
   });
 
   it("takes the first base backup by itself, and barman check is all OK", async () => {

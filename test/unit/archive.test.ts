@@ -188,6 +188,7 @@ const named = (run: StackRun, name: string): RegisteredResource => {
 };
 /** A step's arguments: `set -- ARGS` is its script's first line after `set -euo pipefail`. */
 const argumentsOf = (step: RegisteredResource) => parseShell(String(step.inputs.create).split("\n")[1]).slice(2) as string[];
+const ARCHIVE_LIBRARY = fs.readFileSync("components/privateer/archive-lib.sh", "utf8");
 const EXPORT_SCRIPT = fs.readFileSync("components/privateer/export.sh", "utf8");
 const IMPORT_SCRIPT = fs.readFileSync("components/privateer/import.sh", "utf8");
 
@@ -196,7 +197,7 @@ describe("the export and import steps", () => {
     const run = await stack("production2", { export: { id: "e1", volume: "montagu_orderly_volume", to: "/var/backups/montagu/" } });
     const step = named(run, "privateer-export-montagu_orderly_volume");
     expect(step.type).toBe("command:local:Command");
-    expect(step.inputs.create).toBe(`set -euo pipefail\nset -- ${String(step.inputs.create).split("\n")[1].slice("set -- ".length)}\n${EXPORT_SCRIPT}`);
+    expect(step.inputs.create).toBe(`set -euo pipefail\nset -- ${String(step.inputs.create).split("\n")[1].slice("set -- ".length)}\n${ARCHIVE_LIBRARY}\n${EXPORT_SCRIPT}`);
     const client = named(run, "privateer-client-production2-scheduler").inputs.image;
     expect(argumentsOf(step)).toEqual(["--every", "10", "/var/backups/montagu", "production2-montagu_orderly_volume", client, "volume", "montagu_orderly_volume"]);
     expect(step.inputs.environment).toEqual({ DOCKER_HOST: "ssh://vagrant@production2.montagu.dide.ic.ac.uk" });
