@@ -5,7 +5,7 @@ import type { TopologyClient as ClientSettings, TopologyServer as ServerSettings
 import type { MachineKey } from "./keys";
 import { PrivateerKeyVolume } from "./keyVolume";
 import { onLoopback } from "../shared/host";
-import { CLIENT_KEY_FILES, KEYS_DIR, knownHosts, SCHEDULE_FILE, scheduleFile, sshConfig, VOLUMES_DIR } from "./layout";
+import { CLIENT_KEY_FILES, KEYS_DIR, knownHosts, restoresVolumeName, SCHEDULE_FILE, scheduleFile, sshConfig, VOLUMES_DIR } from "./layout";
 import { script, scriptFile } from "../shared/script";
 import { connectionCheckScript, type TransferClient } from "./transfer";
 
@@ -106,7 +106,9 @@ export class PrivateerClient extends pulumi.ComponentResource {
     }
 
     this.keyVolumeName = keys.volumeName;
-    this.transfers = { name: client.name, keyVolumeName: keys.volumeName, image: args.image, environment: args.environment };
+    // Not kept on destroy: without its records, the next restore of each volume compares every file by content.
+    const restores = new docker.Volume(`${name}-restores`, { name: restoresVolumeName(client.key_volume) }, { parent: this });
+    this.transfers = { name: client.name, keyVolumeName: keys.volumeName, restoresVolumeName: restores.name, image: args.image, environment: args.environment };
     this.schedulerUrl = pulumi.output(schedule?.port !== undefined ? `http://localhost:${schedule.port}` : undefined);
     this.ready = [keys, ...checks];
     this.registerOutputs({ keyVolumeName: this.keyVolumeName, schedulerUrl: this.schedulerUrl });

@@ -19,6 +19,11 @@
 #                         mark it unfinished on the server until the push has ended
 #   --refuse-unfinished   (a restore of a client's copy) refuse a copy whose last push did not
 #                         finish: it holds part of that push
+#   --restore-stamp FILE  (a restore) FILE records the source restored into DESTINATION, written
+#                         once the copy is whole. When it names this source, the files changed in
+#                         DESTINATION since (a ctime newer than FILE's: no program can set one
+#                         back) are sent again and the rest are compared by size and mtime;
+#                         otherwise the RSYNC_OPTIONs (--checksum) compare every file by content
 #   --check               check the source, report it, and copy nothing
 # On the server, what a transfer asks besides rsync goes to privateer-gate's verbs
 # (`montagu VERB PATH`), which allow a client exactly that on the paths it may use.
@@ -28,7 +33,7 @@ set -euo pipefail
 say() { echo "copy: $*"; }
 refuse() { echo "copy: refused: $*" >&2; exit 3; }
 
-lock="" allow_empty=no stamp="" newest_in="" keep_history=no refuse_unfinished=no check_only=no
+lock="" allow_empty=no stamp="" newest_in="" keep_history=no refuse_unfinished=no check_only=no restore_stamp=""
 excludes=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -39,6 +44,7 @@ while [ $# -gt 0 ]; do
     --newest-in) newest_in="$2"; shift 2 ;;
     --keep-history) keep_history=yes; shift ;;
     --refuse-unfinished) refuse_unfinished=yes; shift ;;
+    --restore-stamp) restore_stamp="$2"; shift 2 ;;
     --check) check_only=yes; shift ;;
     -*) echo "copy: unknown option $1" >&2; exit 2 ;;
     *) break ;;
@@ -170,9 +176,28 @@ if [ "$fresh" = yes ]; then
   # The update options are not needed: nothing on the destination predates this copy.
   set --
 fi
+# A destination that holds what an earlier restore of this source left there needs no content
+# comparison: a file unchanged here since is that copy, with its size and mtime, and rsync's
+# quick check is as sure of it as the push that made the server's copy was.
+source_id="$(describe "$source_dir")"
+if [ -n "$restore_stamp" ] && [ "$fresh" != yes ] && [ -f "$restore_stamp" ] && [ "$(sed -n 1p "$restore_stamp")" = "$source_id" ]; then
+  changed=0
+  while IFS= read -r -d '' path; do
+    touch -h -d @0 "$path"
+    changed=$((changed + 1))
+  done < <(find "${destination_dir%/}" ! -type d -cnewer "$restore_stamp" -print0)
+  say "$(describe "$destination_dir") holds the copy of it restored at $(sed -n 2p "$restore_stamp"): what changed here since is sent again ($changed files), the rest is compared by size and mtime"
+  set --
+fi
 # The whole file list first (--no-inc-recursive) rather than directory by directory: measured
 # here, a push of 20,000 files after 1% changed takes 0.99 s this way against 1.16 s.
 rsync_progress --rsh="$shared_ssh" --delete --no-inc-recursive --info=stats2 "${rsync_excludes[@]+"${rsync_excludes[@]}"}" "$@" "$source_dir" "$destination_dir"
 if [ "$keep_history" = yes ]; then
   $shared_ssh "$server" "montagu pushed $(printf '%q' "${destination_dir#*:}")"
+fi
+if [ -n "$restore_stamp" ]; then
+  # Once the copy is whole: the record's own ctime, from the clock that stamps every file's, is
+  # the time the next restore compares with.
+  printf '%s\n%s\n' "$source_id" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" > "$restore_stamp.partial"
+  mv "$restore_stamp.partial" "$restore_stamp"
 fi

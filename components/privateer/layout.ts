@@ -43,6 +43,13 @@ export function unfinishedMarker(client: string, volume: string): string {
 export const PREPARED_STAMP = ".barman-last-restore";
 /** Where a prepare works in the volume it prepares, out of the copy it serves. */
 export const PREPARE_WORK_DIR = ".montagu";
+/**
+ * Where a transfer finds its client's record of each restore, one file per volume restored: the
+ * source, and when the copy ended (components/privateer/copy.sh). A volume of its own per client,
+ * `<key volume>_restores`, so that nothing of ours is written into restored data.
+ */
+export const RESTORES_DIR = "/privateer/restores";
+export const restoresVolumeName = (keyVolume: string) => `${keyVolume}_restores`;
 
 export const SERVER_KEY_FILES: KeyFile[] = [
   { name: "id_rsa", mode: "0600", secret: true },

@@ -45,6 +45,7 @@ export class PrivateerRestore extends pulumi.ComponentResource {
             `${check ? "check before the " : ""}${describe(entry, client.name)}`,
             check ? [] : [{ volume: entry.to, readOnly: false }],
             restoreCommand(entry, entry.to, check),
+            !check,
           ),
           environment: client.environment,
           triggers: [args.id],

@@ -3,7 +3,7 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { quote } from "shell-quote";
 import { IMAGES_DIR } from "../shared/dockerImage";
-import { clientCopyDir, historyDir, KEYS_DIR, LOCAL_DIR, PREPARE_WORK_DIR, PREPARED_STAMP, VOLUMES_DIR } from "./layout";
+import { clientCopyDir, historyDir, KEYS_DIR, LOCAL_DIR, PREPARE_WORK_DIR, PREPARED_STAMP, RESTORES_DIR, VOLUMES_DIR } from "./layout";
 
 // The shell scripts that command resources run on the machine running `pulumi up`. Each
 // starts a throwaway privateer client container on the stack's Docker engine, as privateer
@@ -13,6 +13,8 @@ import { clientCopyDir, historyDir, KEYS_DIR, LOCAL_DIR, PREPARE_WORK_DIR, PREPA
 export interface TransferClient {
   name: string;
   keyVolumeName: pulumi.Input<string>;
+  /** The client's record of its restores, mounted at RESTORES_DIR for restores. */
+  restoresVolumeName: pulumi.Input<string>;
   image: pulumi.Input<string>;
   /** What points the docker CLI at the stack's engine. */
   environment: Record<string, string>;
@@ -24,10 +26,13 @@ export function transferOn(
   description: string,
   volumes: ClientRun["volumes"],
   command: string[],
+  withRestores = false,
 ): pulumi.Output<string> {
   return pulumi
-    .all([client.keyVolumeName, client.image])
-    .apply(([keyVolume, image]) => transferScript(description, { keyVolume, image, volumes, command }));
+    .all([client.keyVolumeName, client.image, client.restoresVolumeName])
+    .apply(([keyVolume, image, restores]) =>
+      transferScript(description, { keyVolume, image, volumes, command, restoresVolume: withRestores ? restores : undefined }),
+    );
 }
 
 export interface ClientRun {
@@ -36,6 +41,8 @@ export interface ClientRun {
   /** Volumes mounted under /privateer/volumes/<volume>. */
   volumes: { volume: string; readOnly: boolean }[];
   command: string[];
+  /** The client's record of its restores, for a restore. */
+  restoresVolume?: string;
 }
 
 /**
@@ -47,6 +54,7 @@ export function dockerRun(run: ClientRun): string {
   const args = ["docker", "run", "--rm", "--network", "host"];
   args.push("--volume", `${run.keyVolume}:${KEYS_DIR}:ro`);
   for (const { volume, readOnly } of run.volumes) args.push("--volume", `${volume}:${VOLUMES_DIR}/${volume}${readOnly ? ":ro" : ""}`);
+  if (run.restoresVolume !== undefined) args.push("--volume", `${run.restoresVolume}:${RESTORES_DIR}`);
   args.push(run.image, ...run.command);
   return quote(args);
 }
@@ -105,12 +113,15 @@ export interface RestoreSource {
  * privateer's `restore`, comparing content (`--checksum`) rather than rsync's quick check of
  * size and mtime when the target already holds a copy: a database file rewritten on the
  * target in the same second, at the same size, as the server's copy was stamped would
- * otherwise be kept, and the restored database would mix two copies. A server-local volume is
+ * otherwise be kept, and the restored database would mix two copies. A target that holds an
+ * earlier restore of the same source (the client's record in RESTORES_DIR says so) is compared
+ * by size and mtime, after every file changed there since is marked to be sent again. A server-local volume is
  * a prepared copy: only a finished one (stamped) is restored, without the prepare's own work.
  * With `check`, the source is checked and nothing is copied.
  */
 export function restoreCommand(from: RestoreSource, destinationVolume: string, check = false): string[] {
   const options = [...(from.allowEmpty ? ["--allow-empty"] : []), ...(check ? ["--check"] : [])];
+  if (!check) options.push("--restore-stamp", `${RESTORES_DIR}/${destinationVolume}`);
   let source: string;
   if (from.source === undefined) {
     source = `${LOCAL_DIR}/${from.volume}`;

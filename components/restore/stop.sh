@@ -3,8 +3,8 @@
 # CONTAINERs and make sure nothing else on this engine has a VOLUME open. Refuses before
 # stopping anything when a running container that is not in the list uses a VOLUME (the
 # restore would copy under it), and fails when a stopped container is running again
-# SETTLE_SECONDS later (something restarts it: a supervisor, a restart loop). stopped.sh
-# looks again once the copies are done.
+# SETTLE_SECONDS later (something restarts it: a supervisor, a restart loop; it waits only when
+# it stopped a running container). stopped.sh looks again once the copies are done.
 set -euo pipefail
 # running_of: running.sh, defined before this file.
 
@@ -41,6 +41,8 @@ if [ ${#unlisted[@]} -gt 0 ]; then
   exit 1
 fi
 
+# A container stopped already was kept running by nothing; one this restore stops may be.
+mapfile -t were_running < <(running_of "${containers[@]}")
 for container in "${containers[@]}"; do
   if docker container inspect "$container" >/dev/null 2>&1; then
     docker stop "$container" >/dev/null || { say "could not stop $container; nothing was copied"; exit 1; }
@@ -50,8 +52,9 @@ for container in "${containers[@]}"; do
   fi
 done
 
-# Stopped is not enough: it must stay stopped for as long as the copy takes.
-[ ${#containers[@]} -eq 0 ] || sleep "$settle"
+# Stopped is not enough: it must stay stopped for as long as the copy takes, and a supervisor or
+# a restart loop would start it again.
+[ ${#were_running[@]} -eq 0 ] || sleep "$settle"
 mapfile -t again < <(running_of "${containers[@]}")
 if [ ${#again[@]} -gt 0 ]; then
   say "refusing to restore: ${again[*]} running again ${settle}s after being stopped (something restarts it); nothing was copied"

@@ -174,17 +174,30 @@ export async function runStack(stack: string, config: StackConfig, provider: Res
   // However it surfaces (a resource's failure, or its echo in a dependent's registration that
   // wins the race), the update fails the one way, as the engine reports it.
   const updateFailed = (messages: string[]) => new Error(`the update failed:\n${messages.map((m) => `  ${m}`).join("\n")}`);
+  // The engine ends a failed update once the steps under way have finished; a creation left
+  // running would otherwise meet the next update's creation of the same resource.
+  const settled = async () => {
+    for (let seen: unknown; seen !== queue; ) {
+      seen = queue;
+      await queue;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  };
   try {
     provider.beginRun?.();
     outputs = main();
     await Promise.race([waitForRPCs(), programFailure]);
     await Promise.race([queue, programFailure]);
   } catch (error) {
+    await settled();
     throw updateFailed([...failures.map((f) => f.message), error instanceof Error ? error.message : String(error)]);
   } finally {
     process.off("unhandledRejection", onRejection);
   }
-  if (failures.length > 0) throw updateFailed(failures.map((f) => f.message));
+  if (failures.length > 0) {
+    await settled();
+    throw updateFailed(failures.map((f) => f.message));
+  }
   await provider.finish?.(resources);
   const resolved = await new Promise<Record<string, unknown>>((resolve) =>
     pulumi.output(outputs as unknown as Record<string, unknown>).apply((value) => resolve(value as Record<string, unknown>)),

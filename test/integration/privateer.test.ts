@@ -18,7 +18,7 @@ describe("privateer-compatible backup and restore between simulated hosts", () =
     centre.up(machine, { "montagu-backup:privateer": privateer, ...extra });
   /** A client's copy and a server-local volume restored onto uat; both end identical to their origin. */
   const restoreBothOntoUat = async (id: string) => {
-    await up("uat", {}, {
+    const run = await up("uat", {}, {
       "montagu-backup:restore": {
         id,
         volumes: [
@@ -29,6 +29,13 @@ describe("privateer-compatible backup and restore between simulated hosts", () =
     });
     expect(await manifest(hosts.uat, "montagu_orderly_volume")).toBe(await manifest(hosts.production2, "montagu_orderly_volume"));
     expect(await manifest(hosts.uat, "montagu_db_volume")).toBe(await manifest(hosts.annex2, "barman_recover"));
+    return run;
+  };
+  /** What the restore into `volume` printed in `run`. */
+  const restoreOutput = (run: Awaited<ReturnType<typeof up>>, volume: string) => {
+    const step = run.resources.find((r) => r.type === "command:local:Command" && r.name === `restore-uat-${volume}`);
+    if (step === undefined) throw new Error(`no restore into ${volume} in ${run.resources.map((r) => r.name).join(", ")}`);
+    return String(appliers.uat.outputsOf(step.urn).stdout);
   };
   const lastRun = (machine: string) => appliers[machine].history[appliers[machine].history.length - 1];
 
@@ -143,7 +150,11 @@ describe("privateer-compatible backup and restore between simulated hosts", () =
     expect(await manifest(hosts.uat, "montagu_orderly_volume")).not.toBe(await manifest(hosts.production2, "montagu_orderly_volume"));
     expect(await manifest(hosts.uat, "montagu_db_volume")).not.toBe(await manifest(hosts.annex2, "barman_recover"));
 
-    await restoreBothOntoUat("refresh-2");
+    const run = await restoreBothOntoUat("refresh-2");
+    // Each target holds the copy the last restore left, so only what changed on it since is
+    // compared and sent, not every file by content.
+    expect(restoreOutput(run, "montagu_orderly_volume")).toMatch(/restored at \S+: what changed here since is sent again \(1 files\)/);
+    expect(restoreOutput(run, "montagu_db_volume")).toMatch(/restored at \S+: what changed here since is sent again \(1 files\)/);
   });
 
   it("refuses a missing, empty or unfinished source before it stops anything, naming it", async () => {

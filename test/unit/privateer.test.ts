@@ -244,12 +244,17 @@ describe("the clients", () => {
     });
     const steps = ofType(run, "command:local:Command").filter((c) => c.name.startsWith("restore-uat-"));
     expect(steps.map((s) => s.inputs.triggers)).toEqual([["r1"], ["r1"]]);
-    expect(dockerRunArgs(steps[0].inputs.create).slice(-11)).toEqual([
-      ...["bash", "-c", COPY_SCRIPT, "copy", "--lock", "/privateer/volumes/production2/montagu_orderly_volume:shared", "--refuse-unfinished"],
+    expect(dockerRunArgs(steps[0].inputs.create).slice(-13)).toEqual([
+      ...["bash", "-c", COPY_SCRIPT, "copy", "--restore-stamp", "/privateer/restores/montagu_orderly_volume"],
+      ...["--lock", "/privateer/volumes/production2/montagu_orderly_volume:shared", "--refuse-unfinished"],
       ...["annex2:/privateer/volumes/production2/montagu_orderly_volume/", "/privateer/volumes/montagu_orderly_volume/", "--", "--checksum"],
     ]);
     const local = dockerRunArgs(steps[1].inputs.create);
-    expect(local.slice(5, 9)).toEqual(["--volume", "privateer_keys:/privateer/keys:ro", "--volume", "montagu_db_volume:/privateer/volumes/montagu_db_volume"]);
+    expect(local.slice(5, 11)).toEqual([
+      ...["--volume", "privateer_keys:/privateer/keys:ro", "--volume", "montagu_db_volume:/privateer/volumes/montagu_db_volume"],
+      // The client's record of its restores, in a volume of its own.
+      ...["--volume", "privateer_keys_restores:/privateer/restores"],
+    ]);
     // Only a finished copy, without the prepare's own work beside it.
     expect(local.slice(-10)).toEqual([
       ...["--lock", "/privateer/local/barman_recover:shared", "--require-stamp", ".barman-last-restore", "--exclude-top", ".montagu"],

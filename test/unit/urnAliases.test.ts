@@ -57,6 +57,8 @@ const ADDED_SINCE = [
   /-removal$/,
   // A client's scheduler is made only once the volumes it pushes are there.
   /-scheduled-volumes$/,
+  // A client's record of its restores.
+  /-restores$/,
 ];
 
 describe("the URNs of existing stacks", () => {
