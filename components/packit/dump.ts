@@ -1,7 +1,7 @@
+import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { quote } from "shell-quote";
 import type { PackitDumpConfig } from "../../config/settings";
-import { script } from "../shared/script";
+import { script, scriptFile } from "../shared/script";
 
 export interface PackitDumpArgs {
   settings: PackitDumpConfig;
@@ -10,7 +10,7 @@ export interface PackitDumpArgs {
   environment: Record<string, string>;
 }
 
-/** packit's database as a `pg_dump -Fc` in its dump volume, made before that volume is pushed. */
+/** packit's database as a `pg_dump -Fc` in its dump volume, read back whole, made before that volume is pushed. */
 export class PackitDump extends pulumi.ComponentResource {
   readonly dump: pulumi.Resource;
 
@@ -20,13 +20,7 @@ export class PackitDump extends pulumi.ComponentResource {
     this.dump = script(
       `${name}-pg-dump`,
       {
-        script: [
-          `echo ${quote([`packit: dumping ${s.database} in ${s.container} to /pgbackup/packit`])}`,
-          // Into a temporary file first: an interrupted dump never replaces a good one.
-          quote(["docker", "exec", s.container, "pg_dump", "-U", s.user, "-Fc", s.database, "-f", "/pgbackup/packit.partial"]),
-          quote(["docker", "exec", s.container, "mv", "/pgbackup/packit.partial", "/pgbackup/packit"]),
-          quote(["docker", "exec", s.container, "ls", "-l", "/pgbackup/packit"]),
-        ].join("\n"),
+        script: scriptFile(path.join(__dirname, "dump.sh"), [s.container, s.user, s.database]),
         environment: args.environment,
         triggers: [args.id],
       },

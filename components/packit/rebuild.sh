@@ -3,7 +3,7 @@
 # database rebuilt from its restored dump, as the runbook does it: check the dump, empty
 # DATABASE_VOLUME, start IMAGE on it (with ENV, NAME=value each) and the dump read-only at
 # /pgbackup, wait until it is up, `pg_restore --exit-on-error --no-owner`, stop it. Each
-# step after the one before: a missing or unreadable dump leaves the database as it is, and
+# step after the one before: a missing, unreadable or cut-short dump leaves the database as it is, and
 # any failure fails the update before anything is started on it. Safe to run again.
 set -euo pipefail
 
@@ -21,7 +21,12 @@ if ! listed="$(docker run --rm --volume "$dump_volume:/pgbackup:ro" --entrypoint
   echo "packit: refused: volume $dump_volume holds no readable dump (/pgbackup/packit); $database_volume is left as it is: $(printf '%s' "$listed" | tail -3)" >&2
   exit 3
 fi
-echo "packit: the dump lists $(grep -c '^[0-9]' <<<"$listed") entries"
+# The list is the dump's table of contents, which a dump cut short still has: read it all.
+if ! read_back="$(docker run --rm --volume "$dump_volume:/pgbackup:ro" --entrypoint pg_restore "$image" --file=/dev/null /pgbackup/packit 2>&1)"; then
+  echo "packit: refused: the dump in $dump_volume does not read back whole; $database_volume is left as it is: $(printf '%s' "$read_back" | tail -3)" >&2
+  exit 3
+fi
+echo "packit: the dump reads back whole ($(grep -c '^[0-9]' <<<"$listed") entries)"
 
 echo "packit: emptying $database_volume"
 docker run --rm --volume "$database_volume:/pgdata" --entrypoint find "$image" /pgdata -mindepth 1 -delete

@@ -200,7 +200,7 @@ describe("the disaster-recovery drill", () => {
     expect(restored).toBe(await packit(hosts.production2, "montagu-packit-db", PACKETS));
   });
 
-  it("leaves packit's database as it is when the restored dump volume holds no dump", async () => {
+  it("leaves packit's database as it is when the restored dump volume holds no dump, or one cut short", async () => {
     const checkPackets = async () => {
       await hosts.uat.docker.run(["run", "--detach", "--name", "packit-check", "--volume", "montagu_packit_db:/pgdata", ...PACKIT_ENV.flatMap((e) => ["--env", e]), POSTGRES_IMAGE]);
       return eventually("the packit database on uat", 120, () => packit(hosts.uat, "packit-check", PACKETS));
@@ -218,6 +218,24 @@ describe("the disaster-recovery drill", () => {
           },
         }),
       ).rejects.toThrow(/packit: refused: volume montagu_packit_db_backup holds no readable dump \(\/pgbackup\/packit\); montagu_packit_db is left as it is/);
+    } finally {
+      await serverCopy("mv packit.aside packit");
+    }
+    expect(await checkPackets()).toBe(await packit(hosts.production2, "montagu-packit-db", PACKETS));
+
+    // A dump cut short still lists its whole table of contents: only reading it all finds the cut.
+    await hosts.uat.docker.run(["rm", "--force", "packit-check"]);
+    await serverCopy('mv packit packit.aside && head -c "$(($(stat -c %s packit.aside) / 2))" packit.aside > packit');
+    try {
+      await expect(
+        up("uat", {
+          "montagu-backup:restore": {
+            id: "cut-dump",
+            volumes: [{ volume: "montagu_packit_db_backup", server: "annex2", source: "production2" }],
+            packit: { image: POSTGRES_IMAGE, env: PACKIT_ENV },
+          },
+        }),
+      ).rejects.toThrow(/packit: refused: the dump in montagu_packit_db_backup does not read back whole; montagu_packit_db is left as it is/);
     } finally {
       await serverCopy("mv packit.aside packit");
     }
