@@ -2,6 +2,7 @@ import * as path from "node:path";
 import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
+import { quote } from "shell-quote";
 import { dockerEnvironment } from "./host";
 import { KEEP_RESULT, scriptFile } from "./script";
 
@@ -45,7 +46,7 @@ export function imageFromDirectory(
   const removal = new command.local.Command(
     `${resourceName}-removal`,
     {
-      create: `echo "${imageName} is removed when the stack is destroyed"`,
+      create: `echo ${quote([`${imageName} is removed when the stack is destroyed`])}`,
       update: KEEP_RESULT,
       delete: scriptFile(path.join(__dirname, "remove-image.sh"), [imageName]),
       interpreter: ["/bin/bash", "-c"],
