@@ -223,9 +223,9 @@ describe("the disaster-recovery drill", () => {
     }
     expect(await checkPackets()).toBe(await packit(hosts.production2, "montagu-packit-db", PACKETS));
 
-    // A dump cut short still lists its whole table of contents: only reading it all finds the cut.
+    // A dump that lost its last bytes still lists its whole table of contents: only reading it all finds the cut.
     await hosts.uat.docker.run(["rm", "--force", "packit-check"]);
-    await serverCopy('mv packit packit.aside && head -c "$(($(stat -c %s packit.aside) / 2))" packit.aside > packit');
+    await serverCopy("mv packit packit.aside && head --bytes=-64 packit.aside > packit");
     try {
       await expect(
         up("uat", {
