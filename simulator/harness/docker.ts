@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import * as fs from "node:fs";
 
 export interface RunResult {
   stdoutBytes: Buffer;
@@ -42,6 +43,18 @@ export function run(
   });
 }
 
+const DEBIAN_DOCKER_CLI = "/usr/bin/docker";
+
+/**
+ * A docker CLI that builds with BuildKit without the buildx plugin, as the docker provider
+ * does: MONTAGU_BUILDKIT_CLI, or Debian's (20.10); later CLIs require buildx, which is not here.
+ */
+function buildKitCli(): string {
+  const cli = process.env.MONTAGU_BUILDKIT_CLI ?? DEBIAN_DOCKER_CLI;
+  if (!fs.existsSync(cli)) throw new Error(`BuildKit builds run through ${cli}, which is missing: install docker.io (Debian) or set MONTAGU_BUILDKIT_CLI`);
+  return cli;
+}
+
 /** The docker CLI against one engine. */
 export class DockerCli {
   constructor(
@@ -55,6 +68,11 @@ export class DockerCli {
 
   async run(args: string[], options: { input?: string | Buffer; allowFailure?: boolean; env?: NodeJS.ProcessEnv } = {}) {
     return run(this.binary, args, { ...options, env: { ...this.env, ...options.env } });
+  }
+
+  /** The same engine through a CLI that builds with BuildKit (set DOCKER_BUILDKIT=1), as the stacks' images are built. */
+  withBuildKit(): DockerCli {
+    return new DockerCli(this.host, buildKitCli());
   }
 
   async out(...args: string[]): Promise<string> {

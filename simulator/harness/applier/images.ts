@@ -1,7 +1,6 @@
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { DockerCli } from "../docker";
 import { PROJECT_DIR } from "../stackConfig";
 import { type ApplierContext, type Handler, type Inputs, UnmappedInputError } from "./handler";
 
@@ -23,17 +22,6 @@ function contextHash(inputs: Inputs): string {
   visit(context);
   hash.update(fs.readFileSync(path.resolve(context, inputs.build?.dockerfile ?? "Dockerfile")));
   return hash.digest("hex");
-}
-
-const DEBIAN_DOCKER_CLI = "/usr/bin/docker";
-
-/** A docker CLI that builds with BuildKit without the buildx plugin: MONTAGU_BUILDKIT_CLI, or Debian's. */
-function buildKitCli(): string {
-  const cli = process.env.MONTAGU_BUILDKIT_CLI ?? DEBIAN_DOCKER_CLI;
-  if (!fs.existsSync(cli)) {
-    throw new Error(`the test applier builds with BuildKit through ${cli}, which is missing: install docker.io (Debian) or set MONTAGU_BUILDKIT_CLI`);
-  }
-  return cli;
 }
 
 export function imageHandlers(applier: ApplierContext): Record<string, Handler> {
@@ -62,9 +50,8 @@ export function imageHandlers(applier: ApplierContext): Record<string, Handler> 
       if (!buildKit) args.push("--rm=false");
       args.push(context);
       applier.log(`building ${inputs.imageName} from ${path.relative(PROJECT_DIR, context)}${buildKit ? " with BuildKit" : ""}`);
-      // The provider speaks BuildKit to the engine itself. Of the docker CLIs, Debian's (20.10)
-      // still does so without the buildx plugin, which later CLIs require and which is not here.
-      const cli = buildKit ? new DockerCli(applier.docker.host, buildKitCli()) : applier.docker;
+      // The provider speaks BuildKit to the engine itself.
+      const cli = buildKit ? applier.docker.withBuildKit() : applier.docker;
       await cli.run(args, { env: { DOCKER_BUILDKIT: buildKit ? "1" : "0" } });
       // For an image that is not pushed, the provider's repoDigest is the local image ID.
       const id = await applier.docker.out("image", "inspect", "-f", "{{.Id}}", inputs.imageName);
