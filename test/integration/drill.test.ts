@@ -205,41 +205,38 @@ describe("the disaster-recovery drill", () => {
       await hosts.uat.docker.run(["run", "--detach", "--name", "packit-check", "--volume", "montagu_packit_db:/pgdata", ...PACKIT_ENV.flatMap((e) => ["--env", e]), POSTGRES_IMAGE]);
       return eventually("the packit database on uat", 120, () => packit(hosts.uat, "packit-check", PACKETS));
     };
-    await hosts.uat.docker.run(["rm", "--force", "packit-check"]);
     const serverCopy = (script: string) => inVolume(hosts.annex2, "privateer_montagu_data", `cd production2/montagu_packit_db_backup && ${script}`);
-    await serverCopy("mv packit packit.aside");
-    try {
-      await expect(
-        up("uat", {
-          "montagu-backup:restore": {
-            id: "no-dump",
-            volumes: [{ volume: "montagu_packit_db_backup", server: "annex2", source: "production2" }],
-            packit: { image: POSTGRES_IMAGE, env: PACKIT_ENV },
-          },
-        }),
-      ).rejects.toThrow(/packit: refused: volume montagu_packit_db_backup holds no readable dump \(\/pgbackup\/packit\); montagu_packit_db is left as it is/);
-    } finally {
-      await serverCopy("mv packit.aside packit");
-    }
-    expect(await checkPackets()).toBe(await packit(hosts.production2, "montagu-packit-db", PACKETS));
+    /** The server's dump changed by `change` (packit.aside keeps it), restored onto uat: refused with `refusal`, packit's database as it was. */
+    const refusedWith = async (id: string, change: string, refusal: RegExp) => {
+      await hosts.uat.docker.run(["rm", "--force", "packit-check"]);
+      await serverCopy(change);
+      try {
+        await expect(
+          up("uat", {
+            "montagu-backup:restore": {
+              id,
+              volumes: [{ volume: "montagu_packit_db_backup", server: "annex2", source: "production2" }],
+              packit: { image: POSTGRES_IMAGE, env: PACKIT_ENV },
+            },
+          }),
+        ).rejects.toThrow(refusal);
+      } finally {
+        await serverCopy("mv packit.aside packit");
+      }
+      expect(await checkPackets()).toBe(await packit(hosts.production2, "montagu-packit-db", PACKETS));
+    };
 
+    await refusedWith(
+      "no-dump",
+      "mv packit packit.aside",
+      /packit: refused: volume montagu_packit_db_backup holds no readable dump \(\/pgbackup\/packit\); montagu_packit_db is left as it is/,
+    );
     // A dump that lost its last bytes still lists its whole table of contents: only reading it all finds the cut.
-    await hosts.uat.docker.run(["rm", "--force", "packit-check"]);
-    await serverCopy("mv packit packit.aside && head --bytes=-64 packit.aside > packit");
-    try {
-      await expect(
-        up("uat", {
-          "montagu-backup:restore": {
-            id: "cut-dump",
-            volumes: [{ volume: "montagu_packit_db_backup", server: "annex2", source: "production2" }],
-            packit: { image: POSTGRES_IMAGE, env: PACKIT_ENV },
-          },
-        }),
-      ).rejects.toThrow(/packit: refused: the dump in montagu_packit_db_backup does not read back whole; montagu_packit_db is left as it is/);
-    } finally {
-      await serverCopy("mv packit.aside packit");
-    }
-    expect(await checkPackets()).toBe(await packit(hosts.production2, "montagu-packit-db", PACKETS));
+    await refusedWith(
+      "cut-dump",
+      "mv packit packit.aside && head --bytes=-64 packit.aside > packit",
+      /packit: refused: the dump in montagu_packit_db_backup does not read back whole; montagu_packit_db is left as it is/,
+    );
   });
 
   it("never empties or rolls back a restore through the operator's sequence: an edited script, a rebuilt image, a failed prepare", async () => {
