@@ -9,6 +9,8 @@ import { PrepareRestore } from "./components/barman/prepareRestore";
 import { Restore } from "./components/restore/restore";
 import { DATABASE_USERS, StandInPrimary } from "./components/barman/standInPrimary";
 import { dockerEnvironment } from "./components/shared/host";
+import { Freshness } from "./components/freshness/freshness";
+import { Dumps } from "./components/dumps/dumps";
 
 /** The stack's outputs; every field is something an operator reads or another stack uses. */
 export interface StackOutputs {
@@ -28,6 +30,8 @@ export interface StackOutputs {
     metricsUrl: pulumi.Output<string>;
     commands: { status: string; check: string; barman: string };
   };
+  dumps?: { container: pulumi.Output<string>; volume: pulumi.Output<string> };
+  freshness?: { container: pulumi.Output<string>; metricsUrl: pulumi.Output<string>; backups: string[] };
 }
 
 /** Declares every component the validated settings ask for, on the stack's Docker engine. */
@@ -36,6 +40,8 @@ export function declareStack(settings: Settings): StackOutputs {
   const outputs: StackOutputs = { machines: config.machines };
   const environment = dockerEnvironment();
   let prepared: PrepareRestore | undefined;
+  // What keeps the volumes the freshness monitor reads: it mounts them only once they exist.
+  const keepers: pulumi.Resource[] = [];
 
   const beforeBackup: Record<string, pulumi.Resource[]> = {};
   if (config.standInPrimary !== undefined) {
@@ -60,6 +66,7 @@ export function declareStack(settings: Settings): StackOutputs {
       timezone: config.timezone,
       passwords: { backup: databasePassword(group, "barman"), stream: databasePassword(group, "streaming_barman") },
     });
+    keepers.push(barman);
     outputs.barman = { container: barman.containerName, volumes: barman.volumeNames, metricsUrl: barman.metricsUrl, commands: barman.commands };
     if (plan.prepareRestore !== undefined) {
       prepared = new PrepareRestore(
@@ -74,8 +81,15 @@ export function declareStack(settings: Settings): StackOutputs {
     const dump = new PackitDump("packit-dump", { ...plan.packitDump, environment });
     beforeBackup[plan.packitDump.settings.volume] = [...(beforeBackup[plan.packitDump.settings.volume] ?? []), dump];
   }
+  if (plan.dumps !== undefined) {
+    // The client's scheduler pushes the dumps' volume: made (and its container running) first.
+    const dumps = new Dumps("dumps", { plan: plan.dumps, timezone: config.timezone });
+    beforeBackup[plan.dumps.volume] = [...(beforeBackup[plan.dumps.volume] ?? []), dumps];
+    outputs.dumps = { container: dumps.containerName, volume: dumps.volumeName };
+  }
   const privateer = plan.privateer === undefined ? undefined : new Privateer("privateer", { plan: plan.privateer, environment, beforeBackup });
   outputs.privateer = privateer?.outputs;
+  if (privateer !== undefined) keepers.push(privateer);
   if (plan.restore !== undefined && privateer !== undefined) {
     const restore = new Restore(
       "restore",
@@ -84,6 +98,10 @@ export function declareStack(settings: Settings): StackOutputs {
       { dependsOn: prepared === undefined ? [] : [prepared] },
     );
     outputs.restore = { id: plan.restore.id, verification: restore.verification };
+  }
+  if (plan.freshness !== undefined) {
+    const freshness = new Freshness("freshness", { plan: plan.freshness }, { dependsOn: keepers });
+    outputs.freshness = { container: freshness.containerName, metricsUrl: freshness.metricsUrl, backups: freshness.backups };
   }
   return outputs;
 }

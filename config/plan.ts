@@ -1,6 +1,7 @@
 import { salvage } from "./salvaged";
-import type { HistoryConfig, PackitDumpConfig, PrepareRestoreConfig, RestoreConfig, StackConfig } from "./sections/stack";
+import type { DumpsConfig, HistoryConfig, PackitDumpConfig, PrepareRestoreConfig, RestoreConfig, StackConfig } from "./sections/stack";
 import { volumesInUse } from "./rules/engine";
+import { type FreshnessPlan, freshnessPlan } from "./freshness";
 import { type TopologyClient, type TopologyServer, type Topology, topologyParts } from "./topology";
 
 // What a valid stack declares, every question the config leaves open answered once: which
@@ -98,6 +99,9 @@ export interface PrivateerPlan {
   import?: ImportPlan;
 }
 
+/** Scheduled dumps, with the place their names carry resolved. */
+export type DumpsPlan = Omit<DumpsConfig, "name"> & { name: string };
+
 export interface Plan {
   /** Absent when this stack provisions no privateer server or client. */
   privateer?: PrivateerPlan;
@@ -105,6 +109,9 @@ export interface Plan {
   /** packit's dump, made before its volume is pushed, by the push's id; absent when the volume is not pushed. */
   packitDump?: { settings: PackitDumpConfig; id: string };
   restore?: RestorePlan;
+  dumps?: DumpsPlan;
+  /** The monitor of every backup kept here; absent when the stack has none. */
+  freshness?: FreshnessPlan;
   /** Every volume in use on this stack's engine, with what uses it: what the guard on restores protects. */
   volumesInUse: { volume: string; usedBy: string }[];
 }
@@ -226,6 +233,8 @@ export function resolvePlan(topology: Topology, config: StackConfig): Plan {
     prepareRestore: config.prepareRestore,
     packitDump,
     restore: restorePlan(topology, config),
+    freshness: freshnessPlan(topology, config),
+    dumps: config.dumps === undefined ? undefined : { ...config.dumps, name: config.dumps.name ?? config.machines[0] },
     volumesInUse: inUse.map((use) => ({ volume: String(use.value), usedBy: use.backedUpBy !== undefined ? `backed up by '${use.backedUpBy}'` : (use.what ?? "") })),
   };
 }

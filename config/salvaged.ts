@@ -1,6 +1,8 @@
 import type { z } from "zod";
 import { type At, validFields, validFieldsOfEach } from "./salvage";
 import { barman, standInPrimary } from "./sections/database";
+import { dumps } from "./sections/dumps";
+import { freshness } from "./sections/freshness";
 import { stackConfigSchema } from "./sections/stack";
 import { archiveExport, archiveImport, packitRestore, privateer, restoreVolume } from "./sections/transfers";
 
@@ -13,11 +15,13 @@ export interface SalvagedConfig {
   /** The sections valid as a whole (and `machines`, `topology`). */
   whole: Salvaged<typeof stackConfigSchema>;
   /** The sections as given, whatever they hold. */
-  raw: { privateer?: unknown; barman?: unknown; restore?: unknown; prepareRestore?: unknown; standInPrimary?: unknown };
+  raw: { privateer?: unknown; barman?: unknown; restore?: unknown; prepareRestore?: unknown; standInPrimary?: unknown; freshness?: unknown; dumps?: unknown };
   /** The valid fields of each section. */
   privateer: Salvaged<typeof privateer>;
   barman: Salvaged<typeof barman>;
   standInPrimary: Salvaged<typeof standInPrimary>;
+  freshness: Salvaged<typeof freshness>;
+  dumps: Salvaged<typeof dumps>;
   /** The valid fields of each `restore.volumes` entry, and the entries as given. */
   restoreEntries: At<Salvaged<typeof restoreVolume>>[];
   rawRestoreEntries: unknown;
@@ -51,6 +55,8 @@ export function salvage(rawConfig: unknown): SalvagedConfig {
     restore: field(rawConfig, "restore"),
     prepareRestore: field(rawConfig, "prepareRestore"),
     standInPrimary: field(rawConfig, "standInPrimary"),
+    freshness: field(rawConfig, "freshness"),
+    dumps: field(rawConfig, "dumps"),
   };
   const rawPackit = typeof raw.restore === "object" && raw.restore !== null ? field(raw.restore, "packit") : undefined;
   return {
@@ -59,6 +65,8 @@ export function salvage(rawConfig: unknown): SalvagedConfig {
     privateer: validFields(privateer, raw.privateer),
     barman: validFields(barman, raw.barman),
     standInPrimary: validFields(standInPrimary, raw.standInPrimary),
+    freshness: validFields(freshness, raw.freshness),
+    dumps: validFields(dumps, raw.dumps),
     restoreEntries: validFieldsOfEach(restoreVolume, rawRestoreVolumes(rawConfig)),
     rawRestoreEntries: rawRestoreVolumes(rawConfig),
     packit: rawPackit === undefined ? undefined : validFields(packitRestore, rawPackit),

@@ -4,6 +4,8 @@ import { resolvePlan } from "./plan";
 import { salvage } from "./salvaged";
 import { resolveDefaults, stackConfigSchema } from "./sections/stack";
 import { archiveProblems } from "./rules/archives";
+import { dumpsProblems } from "./rules/dumps";
+import { freshnessProblems } from "./rules/freshness";
 import { collisions, engineClaims } from "./rules/engine";
 import { barmanRoleProblems, restoreTargetProblems } from "./rules/restoreTargets";
 import { dependencyProblems, machineProblems } from "./rules/sections";
@@ -20,6 +22,8 @@ export type {
   ArchiveExportConfig,
   ArchiveImportConfig,
   BarmanConfig,
+  DumpsConfig,
+  FreshnessConfig,
   HistoryConfig,
   PackitDumpConfig,
   PackitRestoreConfig,
@@ -48,6 +52,8 @@ export const settingsSchema = z
       ...dependencyProblems(raw.topology, salvaged),
       ...barmanRoleProblems(topology, machines, salvaged),
       ...archiveProblems(topology, machines, salvaged),
+      ...freshnessProblems(topology, machines, salvaged),
+      ...dumpsProblems(topology, machines, salvaged),
       ...collisions(claims.ports, (p) => `port ${p}`),
       ...collisions(claims.containers, (c) => `container name '${c}'`),
       ...collisions(claims.volumes, (v) => `volume '${v}'`),

@@ -1,6 +1,18 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as vault from "@pulumi/vault";
 
+/** The field `password` of the vault secret at `path`, as a secret. */
+export function vaultPassword(path: string, opts?: pulumi.InvokeOptions): pulumi.Output<string> {
+  const secret = vault.generic.getSecretOutput({ path }, opts);
+  return pulumi.secret(
+    secret.data.apply((data) => {
+      const password = data["password"];
+      if (password === undefined) throw new Error(`vault ${path} has no field 'password'`);
+      return password;
+    }),
+  );
+}
+
 /**
  * A database user's password, as barman-montagu finds it: in vault at
  * `secret/vimc/database/<group>/users/<user>` (field `password`), except for the group
@@ -8,14 +20,5 @@ import * as vault from "@pulumi/vault";
  */
 export function databasePassword(group: string, user: string, opts?: pulumi.InvokeOptions): pulumi.Output<string> {
   if (group === "fake") return pulumi.secret(user);
-  const secret = vault.generic.getSecretOutput({ path: `secret/vimc/database/${group}/users/${user}` }, opts);
-  return pulumi.secret(
-    secret.data.apply((data) => {
-      const password = data["password"];
-      if (password === undefined) {
-        throw new Error(`vault secret/vimc/database/${group}/users/${user} has no field 'password'`);
-      }
-      return password;
-    }),
-  );
+  return vaultPassword(`secret/vimc/database/${group}/users/${user}`, opts);
 }

@@ -59,6 +59,17 @@ export function engineClaims(topology: TopologyParts, machines: string[], salvag
   if (b.metricsPort !== undefined) ports.push({ value: b.metricsPort, path: cfg("barman", "metricsPort") });
   if (b.container !== undefined) containers.push({ value: b.container, path: cfg("barman", "container") });
   for (const [key, name] of Object.entries(b.volumes ?? {})) claim(volumes, name, cfg("barman", "volumes", key), `barman's ${key} volume`);
+  const f = salvaged.freshness;
+  if (salvaged.raw.freshness !== undefined) {
+    if (f.metricsPort !== undefined) ports.push({ value: f.metricsPort, path: cfg("freshness", "metricsPort") });
+    if (f.container !== undefined) containers.push({ value: f.container, path: cfg("freshness", "container") });
+    claim(volumes, f.volume, cfg("freshness", "volume"), "the freshness monitor's volume");
+  }
+  const d = salvaged.dumps;
+  if (salvaged.raw.dumps !== undefined) {
+    if (d.container !== undefined) containers.push({ value: d.container, path: cfg("dumps", "container") });
+    claim(volumes, d.volume, cfg("dumps", "volume"), "the dumps' volume");
+  }
   return { ports, containers, volumes };
 }
 

@@ -1,6 +1,8 @@
 import { z } from "zod";
 import { isValidTimeZone, TIME_ZONES } from "../primitives";
 import { barman, prepareRestore, standInPrimary } from "./database";
+import { dumps } from "./dumps";
+import { freshness } from "./freshness";
 import { packitDump, privateer, restore } from "./transfers";
 
 // The stack config as a whole (namespace `montagu-backup`): settings privateer has no place
@@ -25,6 +27,8 @@ export const stackConfigSchema = z.strictObject({
   prepareRestore: prepareRestore.optional(),
   packitDump: packitDump.optional(),
   restore: restore.optional(),
+  freshness: freshness.optional(),
+  dumps: dumps.optional(),
 });
 
 /** The stack config as its schema parses it, before the defaults that depend on other settings. */
@@ -55,4 +59,6 @@ export type ArchiveExportConfig = NonNullable<PrivateerConfig["export"]>;
 export type ArchiveImportConfig = NonNullable<PrivateerConfig["import"]>;
 export type RestoreConfig = NonNullable<StackConfig["restore"]>;
 export type PackitDumpConfig = NonNullable<StackConfig["packitDump"]>;
+export type DumpsConfig = NonNullable<StackConfig["dumps"]>;
+export type FreshnessConfig = NonNullable<StackConfig["freshness"]>;
 export type PackitRestoreConfig = NonNullable<RestoreConfig["packit"]>;

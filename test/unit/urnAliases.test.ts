@@ -59,6 +59,8 @@ const ADDED_SINCE = [
   /-scheduled-volumes$/,
   // A client's record of its restores.
   /-restores$/,
+  // The freshness monitor of every backup kept on the backup host.
+  /^freshness(?:-.*)?$/,
 ];
 
 describe("the URNs of existing stacks", () => {

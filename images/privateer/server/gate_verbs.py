@@ -12,7 +12,13 @@ from gate_paths import HISTORY, NAME, SNAPSHOT, TOP, VOLUMES, Refused, normal, o
 
 # A push under way, or cut short: <client>/<volume> holds its start time until it finishes.
 UNFINISHED = f"{VOLUMES}/.montagu/unfinished"
+# The last push that finished: <client>/<volume> holds its end time (what the freshness monitor reads).
+PUSHED = f"{VOLUMES}/.montagu/pushed"
 HISTORY_SCRIPT = "/usr/local/lib/privateer/history.sh"
+
+
+def now():
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def hold_lock(fd, mode):
@@ -101,10 +107,22 @@ def verb(client, words):
             def pushing():
                 os.makedirs(os.path.dirname(marker), exist_ok=True)
                 with open(marker, "w", encoding="utf-8") as started:
-                    started.write(datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
+                    started.write(now())
 
             return pushing, f"pushing {path}"
-        return lambda: os.path.exists(marker) and os.remove(marker), f"pushed {path}"
+
+        def pushed():
+            record = f"{PUSHED}/{client}/{volume}"
+            os.makedirs(os.path.dirname(record), exist_ok=True)
+            temporary = f"{record}.partial"
+            with open(temporary, "w", encoding="utf-8") as finished:
+                finished.write(now())
+            # The record, then the marker: killed between the two, the copy still reads as unfinished.
+            os.replace(temporary, record)
+            if os.path.exists(marker):
+                os.remove(marker)
+
+        return pushed, f"pushed {path}"
     if name == "unfinished" and not rest:
         parts = readable(path)[len(VOLUMES) + 1 :].split("/")
         if len(parts) != 2 or not all(NAME.match(part) for part in parts):

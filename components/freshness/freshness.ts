@@ -1,0 +1,75 @@
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import type { FreshnessPlan } from "../../config/freshness";
+import { imageFromDirectory } from "../shared/dockerImage";
+import { SECRETS_DIR } from "../shared/host";
+import { vaultPassword } from "../shared/passwords";
+
+export interface FreshnessArgs {
+  plan: FreshnessPlan;
+}
+
+const CONFIG_FILE = "/etc/montagu/freshness.json";
+const STATE_DIR = "/state";
+const METRICS_PORT = 5001;
+
+/** What images/freshness/monitor.py reads: the backups, how often to look, whom to tell. */
+export function monitorConfig(plan: FreshnessPlan): string {
+  const { email } = plan;
+  return JSON.stringify(
+    {
+      name: plan.name,
+      checkEverySeconds: plan.checkEverySeconds,
+      backups: plan.backups,
+      email:
+        email === undefined
+          ? undefined
+          : { host: email.host, port: email.port, starttls: email.starttls, username: email.username, from: email.from, to: email.to },
+    },
+    null,
+    1,
+  );
+}
+
+/**
+ * The freshness monitor on the backup host: reads (only reads) the volumes where each backup
+ * lands, serves every backup's age as Prometheus metrics, writes a status file per backup,
+ * and sends one email when a backup becomes late and one when it recovers.
+ */
+export class Freshness extends pulumi.ComponentResource {
+  readonly containerName: pulumi.Output<string>;
+  readonly metricsUrl: pulumi.Output<string>;
+  readonly backups: string[];
+
+  constructor(name: string, args: FreshnessArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("montagu:backup:Freshness", name, {}, opts);
+    const { plan } = args;
+    const image = imageFromDirectory(`${name}-image`, "freshness", "montagu-backup/freshness:local", { parent: this });
+    // What it remembers and its status files: no backup data, so it goes with the stack.
+    const state = new docker.Volume(`${name}-state`, { name: plan.volume }, { parent: this });
+    const uploads: docker.types.input.ContainerUpload[] = [{ file: CONFIG_FILE, content: monitorConfig(plan), permissions: "0644" }];
+    if (plan.email?.passwordVaultPath !== undefined) {
+      uploads.push({ file: `${SECRETS_DIR}/smtp-password`, content: pulumi.secret(vaultPassword(plan.email.passwordVaultPath, { parent: this })), permissions: "0600" });
+    }
+    const container = new docker.Container(
+      `${name}-container`,
+      {
+        name: plan.container,
+        image: image.repoDigest,
+        restart: "always",
+        ports: [{ internal: METRICS_PORT, external: plan.metricsPort }],
+        envs: [`FRESHNESS_PORT=${METRICS_PORT}`],
+        volumes: [
+          { volumeName: state.name, containerPath: STATE_DIR },
+          ...plan.mounts.map((mount) => ({ volumeName: mount.volume, containerPath: mount.path, readOnly: true })),
+        ],
+        uploads,
+      },
+      { parent: this, deleteBeforeReplace: true },
+    );
+    this.containerName = container.name;
+    this.metricsUrl = pulumi.output(`http://localhost:${plan.metricsPort}/metrics`);
+    this.backups = plan.backups.map((backup) => backup.id);
+    this.registerOutputs({ containerName: this.containerName, metricsUrl: this.metricsUrl, backups: this.backups });
+  }
+}

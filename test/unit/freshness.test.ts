@@ -1,0 +1,210 @@
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { describe, expect, it } from "vitest";
+import { InvalidSettingsError, validateSettings } from "../../config/load";
+import { staleAfterSchedule } from "../../config/freshness";
+import { dryProvider } from "../../simulator/harness/dryProvider";
+import { runStack } from "../../simulator/harness/run";
+import { readStackConfig } from "../../simulator/harness/stackConfig";
+
+type Json = any;
+const HOUR = 3600;
+const MONITOR = path.join(__dirname, "..", "..", "images", "freshness", "monitor.py");
+
+function topology(): Json {
+  return {
+    servers: [{ name: "annex2", hostname: "annex2.example", port: 10022, key_volume: "keys", data_volume: "data", container: "server" }],
+    clients: [
+      { name: "production2", backup: ["orderly", "outpack"], schedule: { jobs: [{ server: "annex2", volume: "orderly", schedule: "@daily" }, { server: "annex2", volume: "outpack", schedule: "*/5 * * * *" }] } },
+      { name: "uat" },
+    ],
+    volumes: [{ name: "orderly" }, { name: "outpack" }, { name: "barman_recover", local: true }],
+  };
+}
+
+function settings(config: Json): { problems: string[]; parsed?: Json } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "freshness-"));
+  fs.writeFileSync(path.join(dir, "privateer.json"), JSON.stringify(topology()));
+  try {
+    return { problems: [], parsed: validateSettings("test", config, dir) };
+  } catch (error) {
+    if (error instanceof InvalidSettingsError) return { problems: error.problems };
+    throw error;
+  } finally {
+    fs.rmSync(dir, { recursive: true });
+  }
+}
+
+const annex2 = (freshness: Json): Json => ({ machines: ["annex2"], barman: { slot: "barman", database: { host: "production2.example" } }, freshness });
+
+describe("how late each backup may be", () => {
+  it("is its longest wait between runs, plus that again up to two hours: a daily job 26 h", () => {
+    expect(staleAfterSchedule("@daily")).toBe(26 * HOUR);
+    expect(staleAfterSchedule("@midnight")).toBe(26 * HOUR);
+    expect(staleAfterSchedule("0 3 * * *")).toBe(26 * HOUR);
+    expect(staleAfterSchedule("* * * * *")).toBe(120);
+    expect(staleAfterSchedule("*/5 * * * *")).toBe(600);
+    // Friday's run to Monday's.
+    expect(staleAfterSchedule("0 9 * * 1-5")).toBe(74 * HOUR);
+    // The longest month.
+    expect(staleAfterSchedule("0 0 1 * *")).toBe(31 * 24 * HOUR + 2 * HOUR);
+  });
+
+  it("watches every scheduled push to this stack's server and barman's four, with a threshold given per backup", () => {
+    const { parsed, problems } = settings(annex2({ staleAfter: { "barman/wal": "15m", "push/production2/orderly": "2d" } }));
+    expect(problems).toEqual([]);
+    const plan = parsed.plan.freshness;
+    expect(plan.backups.map((b: Json) => [b.id, b.staleAfterSeconds])).toEqual([
+      ["push/production2/orderly", 2 * 24 * HOUR],
+      ["push/production2/outpack", 600],
+      ["barman/wal", 15 * 60],
+      ["barman/base-backup", 31 * 24 * HOUR + 2 * HOUR],
+      ["barman/nightly-recovery", 26 * HOUR],
+    ]);
+    expect(plan.backups[0].read).toEqual({ kind: "timestamp-file", path: "/sources/privateer/annex2/.montagu/pushed/production2/orderly" });
+    expect(plan.mounts).toEqual([
+      { volume: "data", path: "/sources/privateer/annex2" },
+      { volume: "barman_data", path: "/sources/barman" },
+      { volume: "barman_metrics", path: "/sources/barman-metrics" },
+    ]);
+    expect(plan.name).toBe("annex2");
+  });
+
+  it("watches a client's dumps in the copy pushed here: late after the dumps' schedule allows and the push after them", () => {
+    const { parsed, problems } = settings(annex2({ dumps: [{ client: "production2", volume: "outpack", database: "packit", schedule: "0 1 * * *" }] }));
+    expect(problems).toEqual([]);
+    const dump = parsed.plan.freshness.backups.find((b: Json) => b.id === "dump/production2/packit");
+    expect(dump).toMatchObject({
+      staleAfterSeconds: 26 * HOUR + 300,
+      read: { kind: "verified-dump", directory: "/sources/privateer/annex2/production2/outpack", prefix: "packit-production2-" },
+    });
+    expect(settings(annex2({ dumps: [{ client: "uat", volume: "outpack", database: "packit" }] })).problems).toEqual([
+      "montagu-backup:freshness.dumps[0].volume: no scheduled push of the topology brings uat's outpack to annex2",
+    ]);
+  });
+
+  it("refuses, all at once and by path, what it cannot watch or tell", () => {
+    const { problems } = settings(
+      annex2({
+        metricsPort: 5000,
+        checkEvery: "soon",
+        staleAfter: { "push/production2/montagu_db_volume": "1h", "barman/wal": "2 hours" },
+        email: { host: "smtp example", username: "alerts", from: "a b@example.org", to: [] },
+      }),
+    );
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^montagu-backup:freshness\.checkEvery: 'soon' is not a duration/),
+        expect.stringMatching(/^montagu-backup:freshness\.staleAfter\.barman\/wal: '2 hours' is not a duration/),
+        expect.stringMatching(/^montagu-backup:freshness\.email\.host: /),
+        expect.stringMatching(/^montagu-backup:freshness\.email\.from: 'a b@example\.org' is not an email address/),
+        expect.stringMatching(/^montagu-backup:freshness\.email\.to: name at least one address/),
+        expect.stringMatching(/^montagu-backup:freshness\.staleAfter\.push\/production2\/montagu_db_volume: 'push\/production2\/montagu_db_volume' is not a backup this stack watches \(push\/production2\/orderly, push\/production2\/outpack, barman\/wal/),
+        expect.stringMatching(/^montagu-backup:freshness\.metricsPort: port 5000 is already used on this stack's Docker engine by montagu-backup:barman\.metricsPort/),
+      ]),
+    );
+    expect(settings(annex2({ email: { host: "smtp.example.org", username: "alerts", from: "a@example.org", to: ["b@example.org"] } })).problems).toEqual([
+      "montagu-backup:freshness.email.passwordVaultPath: username and passwordVaultPath go together",
+    ]);
+    expect(settings({ machines: ["uat"], freshness: {} }).problems).toEqual([
+      "montagu-backup:freshness: watches the backups kept on this machine: needs a privateer server or barman on this stack",
+    ]);
+  });
+});
+
+describe("the freshness monitor as declared", () => {
+  it("reads every source volume read-only, after what keeps it, with the SMTP password a secret from vault", async () => {
+    const reads: string[] = [];
+    const provider = dryProvider({
+      "vault:generic/getSecret:getSecret": ({ path: secretPath }) => {
+        reads.push(String(secretPath));
+        return { data: { password: "smtp-secret" } };
+      },
+    });
+    const config = readStackConfig("local");
+    config["montagu-backup:freshness"] = {
+      email: { host: "smtp.example.org", port: 587, starttls: true, username: "alerts", passwordVaultPath: "secret/vimc/backup/smtp", from: "a@example.org", to: ["b@example.org"] },
+    };
+    const run = await runStack("local", config, provider);
+    const container = run.resources.find((r) => r.type === "docker:index/container:Container" && r.inputs.name === "montagu-freshness")!;
+    const sources = container.inputs.volumes.filter((v: Json) => v.containerPath.startsWith("/sources/"));
+    expect(sources.map((v: Json) => [v.volumeName, v.readOnly])).toEqual([
+      ["privateer_backup_data", true],
+      ["barman_data", true],
+      ["barman_metrics", true],
+    ]);
+    const state = run.resources.find((r) => r.type === "docker:index/volume:Volume" && r.inputs.name === "montagu_freshness")!;
+    expect(state.retainOnDelete ?? false).toBe(false);
+    expect(reads).toEqual(["secret/vimc/backup/smtp"]);
+    expect(container.secretInputs).toContain("uploads");
+    const monitorConfig = container.inputs.uploads.find((u: Json) => u.file === "/etc/montagu/freshness.json").content;
+    expect(monitorConfig).not.toContain("smtp-secret");
+    expect(container.inputs.uploads.find((u: Json) => u.file === "/run/montagu/secrets/smtp-password").content).toBe("smtp-secret");
+    const component = run.resources.find((r) => r.type === "montagu:backup:Freshness")!;
+    expect(component.dependencies.some((urn: string) => urn.endsWith("::barman-container"))).toBe(true);
+    expect(component.dependencies.some((urn: string) => urn.endsWith("::privateer-server-backup-data"))).toBe(true);
+  });
+});
+
+describe("the freshness monitor's checks (images/freshness/monitor.py, on this machine's python3)", () => {
+  function rig() {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "monitor-"));
+    const record = path.join(dir, "pushed");
+    const config = {
+      name: "annex2",
+      checkEverySeconds: 1,
+      backups: [{ id: "push/production2/orderly", description: "production2's push of orderly", schedule: "@daily", staleAfterSeconds: 60, read: { kind: "timestamp-file", path: record } }],
+      // Nothing listens there: every message waits in the outbox.
+      email: { host: "127.0.0.1", port: 9, from: "a@example.org", to: ["b@example.org"] },
+    };
+    fs.writeFileSync(path.join(dir, "config.json"), JSON.stringify(config));
+    const check = () => {
+      const result = spawnSync("python3", [MONITOR, "check"], { env: { ...process.env, FRESHNESS_CONFIG: path.join(dir, "config.json"), FRESHNESS_STATE: path.join(dir, "state") }, encoding: "utf8" });
+      expect(result.status, result.stderr).toBe(0);
+      const memory = JSON.parse(fs.readFileSync(path.join(dir, "state", "memory.json"), "utf8"));
+      const status = fs.readFileSync(path.join(dir, "state", "status", "push", "production2", "orderly.status"), "utf8");
+      return { printed: result.stdout.trim(), outbox: memory.outbox.map((m: Json) => m.subject), status };
+    };
+    const pushedAgo = (seconds: number) => fs.writeFileSync(record, new Date(Date.now() - seconds * 1000).toISOString().replace(/\.\d+Z$/, "Z"));
+    return { dir, check, pushedAgo };
+  }
+
+  it("tells once when a backup goes stale and once when it recovers, keeping what it could not send", () => {
+    const { dir, check, pushedAgo } = rig();
+    try {
+      pushedAgo(10);
+      expect(check()).toMatchObject({ printed: expect.stringMatching(/^push\/production2\/orderly fresh 1\d$/), outbox: [] });
+      pushedAgo(100);
+      const stale = check();
+      expect(stale.outbox).toEqual(["[annex2] STALE: push/production2/orderly"]);
+      expect(stale.status).toMatch(/^state=stale$/m);
+      expect(stale.status).toMatch(/^age_seconds=10\d$/m);
+      // Still stale: nothing more to tell; the unsent alert stays.
+      expect(check().outbox).toEqual(["[annex2] STALE: push/production2/orderly"]);
+      pushedAgo(5);
+      const recovered = check();
+      expect(recovered.outbox).toEqual(["[annex2] STALE: push/production2/orderly", "[annex2] RECOVERED: push/production2/orderly"]);
+      expect(recovered.status).toMatch(/^state=fresh$/m);
+    } finally {
+      fs.rmSync(dir, { recursive: true });
+    }
+  });
+
+  it("counts a backup that never succeeded from when it first looked, and says it cannot read a damaged record", () => {
+    const { dir, check } = rig();
+    try {
+      expect(check()).toMatchObject({ printed: expect.stringMatching(/ waiting 0$/), outbox: [] });
+      const memoryFile = path.join(dir, "state", "memory.json");
+      const memory = JSON.parse(fs.readFileSync(memoryFile, "utf8"));
+      memory.backups["push/production2/orderly"].first_looked -= 61;
+      fs.writeFileSync(memoryFile, JSON.stringify(memory));
+      expect(check().outbox).toEqual(["[annex2] STALE: push/production2/orderly"]);
+      fs.writeFileSync(path.join(dir, "pushed"), "not a time");
+      expect(check().status).toMatch(/^error=cannot read its last success: /m);
+    } finally {
+      fs.rmSync(dir, { recursive: true });
+    }
+  });
+});
