@@ -4,7 +4,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
-import { InvalidSettingsError, validateSettings } from "../../config/load";
+import { validated } from "../fixtures/validate";
 import { dryProvider } from "../../simulator/harness/dryProvider";
 import { runStack } from "../../simulator/harness/run";
 
@@ -29,17 +29,7 @@ function withProject<T>(use: (dir: string) => T): T {
   }
 }
 
-function problems(config: Json): string[] {
-  return withProject((dir) => {
-    try {
-      validateSettings("test", config, dir);
-      return [];
-    } catch (error) {
-      if (error instanceof InvalidSettingsError) return error.problems;
-      throw error;
-    }
-  });
-}
+const problems = (config: Json): string[] => validated(topology(), config).problems;
 
 const DATABASES = [{ database: "packit", host: "localhost", port: 5433, user: "packituser" }];
 

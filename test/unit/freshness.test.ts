@@ -3,11 +3,11 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
-import { InvalidSettingsError, validateSettings } from "../../config/load";
 import { staleAfterSchedule } from "../../config/freshness";
 import { dryProvider } from "../../simulator/harness/dryProvider";
 import { runStack } from "../../simulator/harness/run";
 import { readStackConfig } from "../../simulator/harness/stackConfig";
+import { validated } from "../fixtures/validate";
 
 type Json = any;
 const HOUR = 3600;
@@ -25,16 +25,8 @@ function topology(): Json {
 }
 
 function settings(config: Json): { problems: string[]; parsed?: Json } {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "freshness-"));
-  fs.writeFileSync(path.join(dir, "privateer.json"), JSON.stringify(topology()));
-  try {
-    return { problems: [], parsed: validateSettings("test", config, dir) };
-  } catch (error) {
-    if (error instanceof InvalidSettingsError) return { problems: error.problems };
-    throw error;
-  } finally {
-    fs.rmSync(dir, { recursive: true });
-  }
+  const { problems, settings: parsed } = validated(topology(), config);
+  return { problems, parsed };
 }
 
 const annex2 = (freshness: Json): Json => ({ machines: ["annex2"], barman: { slot: "barman", database: { host: "production2.example" } }, freshness });

@@ -1,11 +1,11 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
-import * as path from "node:path";
 import { describe, expect, it } from "vitest";
-import { InvalidSettingsError, projectConfig, validateSettings } from "../../config/load";
+import { projectConfig, validateSettings } from "../../config/load";
 import { dryProvider } from "../../simulator/harness/dryProvider";
 import { runStack } from "../../simulator/harness/run";
 import { encodeConfig, PROJECT_DIR, readStackConfig } from "../../simulator/harness/stackConfig";
+import { validated } from "../fixtures/validate";
 import { CRON_ACCEPTED, CRON_REFUSED_BY_BOTH, CRON_REFUSED_STRICTER, ZONES_ACCEPTED, ZONES_REFUSED } from "../fixtures/schedules";
 
 type Json = any;
@@ -33,28 +33,14 @@ function baseConfig(): Json {
 
 /** The problems reported for a topology and stack config, or [] when they are valid. */
 function problems(topology: Json, config: Json): string[] {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "settings-"));
-  fs.writeFileSync(path.join(dir, "privateer.json"), JSON.stringify(topology));
-  try {
-    validateSettings("test", config, dir);
-    return [];
-  } catch (error) {
-    if (error instanceof InvalidSettingsError) return error.problems;
-    throw error;
-  } finally {
-    fs.rmSync(dir, { recursive: true });
-  }
+  return validated(topology, config).problems;
 }
 
 /** The settings a valid topology and stack config parse to. */
 function parsed(topology: Json, config: Json): Json {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "settings-"));
-  fs.writeFileSync(path.join(dir, "privateer.json"), JSON.stringify(topology));
-  try {
-    return validateSettings("test", config, dir);
-  } finally {
-    fs.rmSync(dir, { recursive: true });
-  }
+  const { settings, problems: found } = validated(topology, config);
+  if (settings === undefined) throw new Error(found.join("\n"));
+  return settings;
 }
 
 function withTopology(change: (t: Json) => void): string[] {
