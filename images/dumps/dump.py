@@ -113,10 +113,12 @@ def main(argv):
     os.makedirs(directory, exist_ok=True)
     with open(os.path.join(directory, ".lock"), "w", encoding="utf-8") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        # Under the lock no other run writes here: what a killed run left is only in the way.
+        # Under the lock no other run writes here: what a killed run left is only in the way,
+        # a dump named but killed before its checksum was written included (it never counted).
         for entry in os.listdir(directory):
             mine = entry.startswith(f".{database}-{name}-") or entry.startswith(f"{database}-{name}-")
-            if mine and entry.endswith(".partial"):
+            unvouched = entry.endswith(".dump") and not os.path.exists(os.path.join(directory, f"{entry}.sha256"))
+            if mine and (entry.endswith(".partial") or unvouched):
                 os.remove(os.path.join(directory, entry))
         try:
             dump(directory, database, name, host, int(port), user, int(days), int(weeks))

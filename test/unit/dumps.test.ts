@@ -92,16 +92,26 @@ print(" ".join(sorted(k.strftime("%m-%dT%H") for k in m.to_keep([now - dt.timede
     ]);
   });
 
-  it("makes no dump and removes nothing when the database cannot be dumped", () => {
+  it("makes no dump and removes no good one when the database cannot be dumped, only what a killed run left", () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dumps-"));
     try {
       const old = path.join(dir, "packit-production2-20200101T010000Z.dump");
       fs.writeFileSync(old, "old");
       fs.writeFileSync(`${old}.sha256`, "x");
+      // A run killed while writing, and one killed between naming its dump and writing its checksum.
+      fs.writeFileSync(path.join(dir, ".packit-production2-20200102T010000Z.dump.partial"), "half");
+      fs.writeFileSync(path.join(dir, "packit-production2-20200103T010000Z.dump"), "never vouched for");
+      // Another database's files are not this run's to tidy.
+      fs.writeFileSync(path.join(dir, "other-production2-20200103T010000Z.dump"), "not mine");
       const result = spawnSync("python3", [path.join(IMAGES, "dumps", "dump.py"), dir, "packit", "production2", "127.0.0.1", "9", "nobody", "1", "0"], { encoding: "utf8" });
       expect(result.status).toBe(1);
       expect(result.stderr).toMatch(/montagu-dump: packit: no new dump, nothing removed: /);
-      expect(fs.readdirSync(dir).sort()).toEqual([".lock", "packit-production2-20200101T010000Z.dump", "packit-production2-20200101T010000Z.dump.sha256"]);
+      expect(fs.readdirSync(dir).sort()).toEqual([
+        ".lock",
+        "other-production2-20200103T010000Z.dump",
+        "packit-production2-20200101T010000Z.dump",
+        "packit-production2-20200101T010000Z.dump.sha256",
+      ]);
     } finally {
       fs.rmSync(dir, { recursive: true });
     }
