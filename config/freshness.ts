@@ -105,8 +105,9 @@ export function staleAfterSchedule(schedule: string): number {
   return gap + Math.min(gap, 2 * HOUR);
 }
 
-export function scheduledPushes(topology: Topology): ScheduledPush[] {
-  return topology.clients.flatMap((client) => (client.schedule?.jobs ?? []).map((job) => ({ client: client.name, server: job.server, volume: job.volume, schedule: job.schedule })));
+/** Every push the clients' schedules run; a client of a partly invalid topology may have no name yet. */
+export function scheduledPushes(clients: { name?: string; schedule?: { jobs: Omit<ScheduledPush, "client">[] } }[]): ScheduledPush[] {
+  return clients.flatMap((client) => (client.schedule?.jobs ?? []).map((job) => ({ client: client.name ?? "", server: job.server, volume: job.volume, schedule: job.schedule })));
 }
 
 export function freshnessPlan(topology: Topology, config: StackConfig): FreshnessPlan | undefined {
@@ -116,20 +117,20 @@ export function freshnessPlan(topology: Topology, config: StackConfig): Freshnes
   const overrides = settings.staleAfter;
   const backups: WatchedBackup[] = [];
   const mounts: FreshnessPlan["mounts"] = [];
+  const pushes = scheduledPushes(topology.clients);
   const watch = (backup: Omit<WatchedBackup, "staleAfterSeconds">, scheduled: number) =>
     backups.push({ ...backup, staleAfterSeconds: overrides[backup.id] ?? scheduled });
 
   for (const server of servers) {
     const root = `${SOURCES.privateer}/${server.name}`;
     mounts.push({ volume: server.data_volume, path: root });
-    for (const push of scheduledPushes(topology).filter((p) => p.server === server.name)) {
+    for (const push of pushes.filter((p) => p.server === server.name)) {
       watch(
         { id: pushId(push), description: `${push.client}'s push of ${push.volume} to ${server.name}`, schedule: push.schedule, read: { kind: "timestamp-file", path: `${root}/.montagu/pushed/${push.client}/${push.volume}` } },
         staleAfterSchedule(push.schedule),
       );
     }
   }
-  const pushes = scheduledPushes(topology);
   for (const dump of settings.dumps) {
     const push = pushOfDump(pushes, servers.map((s) => s.name), dump);
     if (push === undefined) throw new Error(`freshness: no scheduled push brings ${dump.client}'s ${dump.volume} to this stack`);

@@ -1,6 +1,6 @@
 import type { SalvagedConfig } from "../salvaged";
 import { onThisEngine } from "./engine";
-import { pushOfDump, watchedIds, type ScheduledPush, type WatchedDump } from "../freshness";
+import { pushOfDump, scheduledPushes, watchedIds, type WatchedDump } from "../freshness";
 import type { TopologyParts } from "../topology";
 import type { Problem } from "../problems";
 
@@ -13,9 +13,7 @@ export function freshnessProblems(topology: TopologyParts, machines: string[], s
   if (servers.length === 0 && !barman) {
     return [{ path: ["config", "freshness"], message: "watches the backups kept on this machine: needs a privateer server or barman on this stack" }];
   }
-  const pushes: ScheduledPush[] = topology.clients.flatMap(({ value: client }) =>
-    (client.schedule?.jobs ?? []).map((job) => ({ client: client.name ?? "", server: job.server, volume: job.volume, schedule: job.schedule })),
-  );
+  const pushes = scheduledPushes(topology.clients.map(({ value }) => value));
   const problems: Problem[] = [];
   const dumps: WatchedDump[] = [];
   const rawDumps = (salvaged.raw.freshness as { dumps?: unknown } | null)?.dumps;
