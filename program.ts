@@ -11,6 +11,10 @@ import { DATABASE_USERS, StandInPrimary } from "./components/barman/standInPrima
 import { dockerEnvironment } from "./components/shared/host";
 import { Freshness } from "./components/freshness/freshness";
 import { Dumps } from "./components/dumps/dumps";
+import { OffsiteCopies } from "./components/offsite/offsiteCopies";
+import type { OffsiteSource } from "./components/offsite/offsiteRestore";
+import { offsiteSecrets } from "./components/offsite/store";
+import { imageFromDirectory } from "./components/shared/dockerImage";
 
 /** The stack's outputs; every field is something an operator reads or another stack uses. */
 export interface StackOutputs {
@@ -32,6 +36,7 @@ export interface StackOutputs {
   };
   dumps?: { container: pulumi.Output<string>; volume: pulumi.Output<string> };
   freshness?: { container: pulumi.Output<string>; metricsUrl: pulumi.Output<string>; backups: string[] };
+  offsite?: { container?: pulumi.Output<string>; repositories: string[] };
 }
 
 /** Declares every component the validated settings ask for, on the stack's Docker engine. */
@@ -87,13 +92,24 @@ export function declareStack(settings: Settings): StackOutputs {
     beforeBackup[plan.dumps.volume] = [...(beforeBackup[plan.dumps.volume] ?? []), dumps];
     outputs.dumps = { container: dumps.containerName, volume: dumps.volumeName };
   }
+  let offsite: OffsiteSource | undefined;
+  if (plan.offsite !== undefined) {
+    const image = imageFromDirectory("offsite-image", "offsite", "montagu-backup/offsite:local", {});
+    offsite = { store: plan.offsite.store, secrets: offsiteSecrets(plan.offsite.store), image: image.repoDigest };
+    const { copies, store } = plan.offsite;
+    outputs.offsite = { repositories: copies.map((copy) => `${store.repositoryBase}/${copy.client}/${copy.volume}`) };
+    if (copies.length > 0) {
+      const copier = new OffsiteCopies("offsite", { plan: plan.offsite, image: image.repoDigest, secrets: offsite.secrets, timezone: config.timezone, environment, before: beforeBackup });
+      outputs.offsite.container = copier.containerName;
+    }
+  }
   const privateer = plan.privateer === undefined ? undefined : new Privateer("privateer", { plan: plan.privateer, environment, beforeBackup });
   outputs.privateer = privateer?.outputs;
   if (privateer !== undefined) keepers.push(privateer);
   if (plan.restore !== undefined && privateer !== undefined) {
     const restore = new Restore(
       "restore",
-      { plan: plan.restore, clients: privateer.clients, environment },
+      { plan: plan.restore, clients: privateer.clients, environment, offsite },
       // A restore in the stack that prepares a copy restores that copy, once it is ready.
       { dependsOn: prepared === undefined ? [] : [prepared] },
     );

@@ -34,9 +34,21 @@ export interface RestoreTransfer {
   to: string;
 }
 
+/** One restore from an off-site repository: `source`'s copy of `volume`, into `to` here. */
+export interface OffsiteRestoreTransfer {
+  volume: string;
+  source: string;
+  /** `latest` or a snapshot's id. */
+  snapshot: string;
+  allowEmpty: boolean;
+  to: string;
+}
+
 export interface RestorePlan extends Omit<RestoreConfig, "volumes"> {
-  /** Each client's restores, in the order the config gives them. */
+  /** Each client's restores from privateer servers, in the order the config gives them. */
   byClient: { client: string; transfers: RestoreTransfer[] }[];
+  /** The restores from off-site repositories, in the order the config gives them. */
+  offsite: OffsiteRestoreTransfer[];
   /** Every volume the restore writes over (copies, and packit's rebuilt database): nothing it does not stop may use them. */
   targetVolumes: string[];
 }
@@ -99,6 +111,35 @@ export interface PrivateerPlan {
   import?: ImportPlan;
 }
 
+/** The bucket every off-site repository is in, and how the stack reaches it. */
+export interface OffsiteStore {
+  /** restic's repository of `client`'s volume `volume`: s3:<endpoint>/<bucket>/<prefix>/volumes/<client>/<volume>. */
+  repositoryBase: string;
+  region: string;
+  credentialsVaultPath: string;
+  passwordVaultPath: string;
+}
+
+/** One volume copied off-site, on its schedule. */
+export interface OffsiteCopy {
+  client: string;
+  volume: string;
+  schedule: string;
+  allowEmpty: boolean;
+}
+
+/** Off-site copies made on this stack, and the store that restores from off-site read. */
+export interface OffsitePlan {
+  store: OffsiteStore;
+  container: string;
+  stateVolume: string;
+  copies: OffsiteCopy[];
+  /** restic forget's options. */
+  keep: string[];
+  check: { schedule: string; readDataSubset: string };
+  backup?: { id: string };
+}
+
 /** Scheduled dumps, with the place their names carry resolved. */
 export type DumpsPlan = Omit<DumpsConfig, "name"> & { name: string };
 
@@ -110,6 +151,8 @@ export interface Plan {
   packitDump?: { settings: PackitDumpConfig; id: string };
   restore?: RestorePlan;
   dumps?: DumpsPlan;
+  /** The off-site store and the copies this stack makes; absent when the stack has no `offsite` section. */
+  offsite?: OffsitePlan;
   /** The monitor of every backup kept here; absent when the stack has none. */
   freshness?: FreshnessPlan;
   /** Every volume in use on this stack's engine, with what uses it: what the guard on restores protects. */
@@ -207,7 +250,16 @@ function restorePlan(topology: Topology, config: StackConfig): RestorePlan | und
   const { volumes, ...rest } = config.restore;
   const clients = topology.clients.filter((c) => config.machines.includes(c.name));
   const byClient = new Map<string, RestoreTransfer[]>();
+  const offsite: OffsiteRestoreTransfer[] = [];
   for (const entry of volumes) {
+    if (entry.from === "offsite") {
+      const source = entry.source ?? topology.clients.find((c) => c.backup.includes(entry.volume))?.name;
+      if (source === undefined) throw new Error(`no client backs up volume '${entry.volume}'`);
+      offsite.push({ volume: entry.volume, source, snapshot: entry.snapshot ?? "latest", allowEmpty: entry.allowEmpty, to: entry.to ?? entry.volume });
+      continue;
+    }
+    if (entry.server === undefined) throw new Error(`restore of '${entry.volume}': no server`);
+    const server = entry.server;
     const client = transferClient(clients, entry.client);
     const local = topology.volumes.find((v) => v.name === entry.volume)?.local === true;
     const backer = topology.clients.find((c) => c.backup.includes(entry.volume));
@@ -215,11 +267,40 @@ function restorePlan(topology: Topology, config: StackConfig): RestorePlan | und
     if (!local && source === undefined) throw new Error(`no client backs up volume '${entry.volume}'`);
     byClient.set(client, [
       ...(byClient.get(client) ?? []),
-      { server: entry.server, volume: entry.volume, source, snapshot: entry.snapshot, allowEmpty: entry.allowEmpty, to: entry.to ?? entry.volume },
+      { server, volume: entry.volume, source, snapshot: entry.snapshot, allowEmpty: entry.allowEmpty, to: entry.to ?? entry.volume },
     ]);
   }
   const targetVolumes = [...new Set([...volumes.map((v) => v.to ?? v.volume), ...(rest.packit !== undefined ? [rest.packit.databaseVolume] : [])])];
-  return { ...rest, byClient: [...byClient].map(([client, transfers]) => ({ client, transfers })), targetVolumes };
+  return { ...rest, byClient: [...byClient].map(([client, transfers]) => ({ client, transfers })), offsite, targetVolumes };
+}
+
+function offsitePlan(topology: Topology, config: StackConfig): OffsitePlan | undefined {
+  const wanted = config.offsite;
+  if (wanted === undefined) return undefined;
+  const { store } = wanted;
+  const clients = topology.clients.filter((c) => config.machines.includes(c.name));
+  const copies = wanted.volumes.map((entry) => {
+    const client = entry.client ?? clients.find((c) => c.backup.includes(entry.volume))?.name;
+    if (client === undefined) throw new Error(`offsite: no client of this stack backs up '${entry.volume}'`);
+    const pushed = topology.clients.find((c) => c.name === client)?.schedule?.jobs.find((job) => job.volume === entry.volume);
+    const schedule = entry.schedule ?? pushed?.schedule;
+    if (schedule === undefined) throw new Error(`offsite: no schedule for '${entry.volume}'`);
+    return { client, volume: entry.volume, schedule, allowEmpty: entry.allowEmpty };
+  });
+  return {
+    store: {
+      repositoryBase: `s3:${store.endpoint.replace(/\/$/, "")}/${store.bucket}/${store.prefix}/volumes`,
+      region: store.region,
+      credentialsVaultPath: store.credentialsVaultPath,
+      passwordVaultPath: wanted.passwordVaultPath,
+    },
+    container: wanted.container,
+    stateVolume: wanted.stateVolume,
+    copies,
+    keep: ["--keep-daily", String(wanted.keep.daily), "--keep-weekly", String(wanted.keep.weekly), "--keep-monthly", String(wanted.keep.monthly)],
+    check: wanted.check,
+    backup: wanted.backup,
+  };
 }
 
 /** The plan of a valid stack config (validation has answered every question this asks). */
@@ -235,6 +316,7 @@ export function resolvePlan(topology: Topology, config: StackConfig): Plan {
     restore: restorePlan(topology, config),
     freshness: freshnessPlan(topology, config),
     dumps: config.dumps === undefined ? undefined : { ...config.dumps, name: config.dumps.name ?? config.machines[0] },
+    offsite: offsitePlan(topology, config),
     volumesInUse: inUse.map((use) => ({ volume: String(use.value), usedBy: use.backedUpBy !== undefined ? `backed up by '${use.backedUpBy}'` : (use.what ?? "") })),
   };
 }

@@ -227,3 +227,8 @@ export const hostTarFile = z.string().superRefine((value, ctx) => {
   const problem = hostPathProblem(value) ?? (/[^/]\.tar$/.test(value) ? undefined : `'${value}' is not a file ending in .tar`);
   if (problem !== undefined) ctx.addIssue({ code: "custom", message: `${problem}: give a file such as /var/backups/montagu/production2-montagu_orderly_volume-20261126T131500Z.tar` });
 });
+
+/** A path in vault's KV store, such as secret/vimc/backup/offsite. */
+export const vaultPath = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]+(?:\/[A-Za-z0-9_.-]+)+$/, { error: (issue) => `'${String(issue.input)}' is not a vault path such as secret/vimc/backup/offsite` });

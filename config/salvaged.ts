@@ -3,6 +3,7 @@ import { type At, validFields, validFieldsOfEach } from "./salvage";
 import { barman, standInPrimary } from "./sections/database";
 import { dumps } from "./sections/dumps";
 import { freshness } from "./sections/freshness";
+import { offsite } from "./sections/offsite";
 import { stackConfigSchema } from "./sections/stack";
 import { archiveExport, archiveImport, packitRestore, privateer, restoreVolume } from "./sections/transfers";
 
@@ -15,13 +16,14 @@ export interface SalvagedConfig {
   /** The sections valid as a whole (and `machines`, `topology`). */
   whole: Salvaged<typeof stackConfigSchema>;
   /** The sections as given, whatever they hold. */
-  raw: { privateer?: unknown; barman?: unknown; restore?: unknown; prepareRestore?: unknown; standInPrimary?: unknown; freshness?: unknown; dumps?: unknown };
+  raw: { privateer?: unknown; barman?: unknown; restore?: unknown; prepareRestore?: unknown; standInPrimary?: unknown; freshness?: unknown; dumps?: unknown; offsite?: unknown };
   /** The valid fields of each section. */
   privateer: Salvaged<typeof privateer>;
   barman: Salvaged<typeof barman>;
   standInPrimary: Salvaged<typeof standInPrimary>;
   freshness: Salvaged<typeof freshness>;
   dumps: Salvaged<typeof dumps>;
+  offsite: Salvaged<typeof offsite>;
   /** The valid fields of each `restore.volumes` entry, and the entries as given. */
   restoreEntries: At<Salvaged<typeof restoreVolume>>[];
   rawRestoreEntries: unknown;
@@ -57,6 +59,7 @@ export function salvage(rawConfig: unknown): SalvagedConfig {
     standInPrimary: field(rawConfig, "standInPrimary"),
     freshness: field(rawConfig, "freshness"),
     dumps: field(rawConfig, "dumps"),
+    offsite: field(rawConfig, "offsite"),
   };
   const rawPackit = typeof raw.restore === "object" && raw.restore !== null ? field(raw.restore, "packit") : undefined;
   return {
@@ -67,6 +70,7 @@ export function salvage(rawConfig: unknown): SalvagedConfig {
     standInPrimary: validFields(standInPrimary, raw.standInPrimary),
     freshness: validFields(freshness, raw.freshness),
     dumps: validFields(dumps, raw.dumps),
+    offsite: validFields(offsite, raw.offsite),
     restoreEntries: validFieldsOfEach(restoreVolume, rawRestoreVolumes(rawConfig)),
     rawRestoreEntries: rawRestoreVolumes(rawConfig),
     packit: rawPackit === undefined ? undefined : validFields(packitRestore, rawPackit),

@@ -6,6 +6,7 @@ import { resolveDefaults, stackConfigSchema } from "./sections/stack";
 import { archiveProblems } from "./rules/archives";
 import { dumpsProblems } from "./rules/dumps";
 import { freshnessProblems } from "./rules/freshness";
+import { offsiteProblems } from "./rules/offsite";
 import { collisions, engineClaims } from "./rules/engine";
 import { barmanRoleProblems, restoreTargetProblems } from "./rules/restoreTargets";
 import { dependencyProblems, machineProblems } from "./rules/sections";
@@ -25,6 +26,7 @@ export type {
   DumpsConfig,
   FreshnessConfig,
   HistoryConfig,
+  OffsiteConfig,
   PackitDumpConfig,
   PackitRestoreConfig,
   PrepareRestoreConfig,
@@ -54,6 +56,7 @@ export const settingsSchema = z
       ...archiveProblems(topology, machines, salvaged),
       ...freshnessProblems(topology, machines, salvaged),
       ...dumpsProblems(topology, machines, salvaged),
+      ...offsiteProblems(topology, machines, salvaged),
       ...collisions(claims.ports, (p) => `port ${p}`),
       ...collisions(claims.containers, (c) => `container name '${c}'`),
       ...collisions(claims.volumes, (v) => `volume '${v}'`),

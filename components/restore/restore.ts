@@ -1,6 +1,7 @@
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import type { RestorePlan } from "../../config/plan";
+import { OffsiteRestore, type OffsiteSource } from "../offsite/offsiteRestore";
 import { PackitRestore } from "../packit/rebuild";
 import type { PrivateerClient } from "../privateer/client";
 import { PrivateerRestore } from "../privateer/pull";
@@ -16,6 +17,8 @@ export interface RestoreArgs {
   /** The client that runs each client's transfers, by name. */
   clients: Map<string, PrivateerClient>;
   environment: Record<string, string>;
+  /** Where the restores from off-site read; needed when the plan has any. */
+  offsite?: OffsiteSource;
 }
 
 /**
@@ -45,6 +48,15 @@ export class Restore extends pulumi.ComponentResource {
           `${name}-${stepName}${client}`,
           { id: plan.id, on: component.transfers, volumes, checkOnly },
           { parent: this, dependsOn: [...last, ...component.ready] },
+        );
+        last = transfer.done;
+      }
+      if (plan.offsite.length > 0) {
+        if (args.offsite === undefined) throw new Error("restore: volumes from off-site, and no off-site store on this stack");
+        const transfer = new OffsiteRestore(
+          `${name}-${stepName}offsite`,
+          { id: plan.id, transfers: plan.offsite, source: args.offsite, environment: args.environment, checkOnly },
+          { parent: this, dependsOn: last },
         );
         last = transfer.done;
       }

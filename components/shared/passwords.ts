@@ -1,16 +1,23 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as vault from "@pulumi/vault";
 
+/** The fields `fields` of the vault secret at `path`, each as a secret. */
+export function vaultFields<F extends string>(path: string, fields: readonly F[], opts?: pulumi.InvokeOptions): Record<F, pulumi.Output<string>> {
+  const secret = vault.generic.getSecretOutput({ path }, opts);
+  const read = (field: F) =>
+    pulumi.secret(
+      secret.data.apply((data) => {
+        const value = data[field];
+        if (value === undefined) throw new Error(`vault ${path} has no field '${field}'`);
+        return value;
+      }),
+    );
+  return Object.fromEntries(fields.map((field) => [field, read(field)])) as Record<F, pulumi.Output<string>>;
+}
+
 /** The field `password` of the vault secret at `path`, as a secret. */
 export function vaultPassword(path: string, opts?: pulumi.InvokeOptions): pulumi.Output<string> {
-  const secret = vault.generic.getSecretOutput({ path }, opts);
-  return pulumi.secret(
-    secret.data.apply((data) => {
-      const password = data["password"];
-      if (password === undefined) throw new Error(`vault ${path} has no field 'password'`);
-      return password;
-    }),
-  );
+  return vaultFields(path, ["password"], opts).password;
 }
 
 /**

@@ -6,8 +6,8 @@ import { quote } from "shell-quote";
 export interface ScriptArgs {
   /** Bash, run with `set -euo pipefail`; what it prints goes to the update log. */
   script: pulumi.Input<string>;
-  /** What points the docker CLI at the stack's engine. */
-  environment: Record<string, string>;
+  /** What points the docker CLI at the stack's engine (and secrets the script hands on, by name). */
+  environment: Record<string, pulumi.Input<string>>;
   /** It runs when created, and again only when one of these changes. */
   triggers: pulumi.Input<unknown>[];
 }

@@ -70,6 +70,11 @@ export function engineClaims(topology: TopologyParts, machines: string[], salvag
     if (d.container !== undefined) containers.push({ value: d.container, path: cfg("dumps", "container") });
     claim(volumes, d.volume, cfg("dumps", "volume"), "the dumps' volume");
   }
+  const o = salvaged.offsite;
+  if (salvaged.raw.offsite !== undefined) {
+    if (o.container !== undefined && (o.volumes ?? []).length > 0) containers.push({ value: o.container, path: cfg("offsite", "container") });
+    claim(volumes, o.stateVolume, cfg("offsite", "stateVolume"), "the off-site copies' state volume");
+  }
   return { ports, containers, volumes };
 }
 

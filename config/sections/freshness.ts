@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { cron, dockerName, hostName, pgIdentifier, port } from "../primitives";
+import { cron, dockerName, hostName, pgIdentifier, port, vaultPath } from "../primitives";
 import { dumpPlace } from "./dumps";
 
 // The freshness monitor on the backup host: which backups it watches comes from the topology
@@ -32,10 +32,7 @@ const email = z
       .string()
       .regex(/^[A-Za-z0-9._@+-]{1,128}$/, { error: "must be an SMTP user name ([A-Za-z0-9._@+-], at most 128)" })
       .optional(),
-    passwordVaultPath: z
-      .string()
-      .regex(/^[A-Za-z0-9_-]+(?:\/[A-Za-z0-9_.-]+)+$/, { error: "must be a vault path such as secret/vimc/backup/smtp" })
-      .optional(),
+    passwordVaultPath: vaultPath.optional(),
     from: emailAddress,
     to: z.array(emailAddress).min(1, { error: "name at least one address to alert" }),
   })

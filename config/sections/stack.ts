@@ -3,6 +3,7 @@ import { isValidTimeZone, TIME_ZONES } from "../primitives";
 import { barman, prepareRestore, standInPrimary } from "./database";
 import { dumps } from "./dumps";
 import { freshness } from "./freshness";
+import { offsite } from "./offsite";
 import { packitDump, privateer, restore } from "./transfers";
 
 // The stack config as a whole (namespace `montagu-backup`): settings privateer has no place
@@ -29,6 +30,7 @@ export const stackConfigSchema = z.strictObject({
   restore: restore.optional(),
   freshness: freshness.optional(),
   dumps: dumps.optional(),
+  offsite: offsite.optional(),
 });
 
 /** The stack config as its schema parses it, before the defaults that depend on other settings. */
@@ -61,4 +63,5 @@ export type RestoreConfig = NonNullable<StackConfig["restore"]>;
 export type PackitDumpConfig = NonNullable<StackConfig["packitDump"]>;
 export type DumpsConfig = NonNullable<StackConfig["dumps"]>;
 export type FreshnessConfig = NonNullable<StackConfig["freshness"]>;
+export type OffsiteConfig = NonNullable<StackConfig["offsite"]>;
 export type PackitRestoreConfig = NonNullable<RestoreConfig["packit"]>;

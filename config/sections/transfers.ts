@@ -13,21 +13,39 @@ export const backupVolume = z.strictObject({
   allowEmpty: z.boolean().default(false),
 });
 
+/** An off-site snapshot: restic's `latest`, or a snapshot's id (8 to 64 hex digits). */
+export const offsiteSnapshot = z.string().regex(/^(?:latest|[0-9a-f]{8,64})$/, {
+  error: (issue) => `'${String(issue.input)}' is not latest or an off-site snapshot's id such as 458ad4b9`,
+});
+
 export const restoreVolume = z.strictObject({
   volume: dockerName,
-  server: dockerName,
+  /** `server`: a privateer server's copy (the default); `offsite`: the source client's off-site repository (montagu-backup:offsite). */
+  from: z.enum(["server", "offsite"]).default("server"),
+  /** The privateer server read from; not with `from: offsite`. */
+  server: dockerName.optional(),
   /** The client whose copy is restored; not for `local` volumes; may be left out when one client backs the volume up. */
   source: dockerName.optional(),
   /** The volume restored into; defaults to `volume`. */
   to: dockerName.optional(),
   /** The client that restores; may be left out when the stack provisions one client only. */
   client: dockerName.optional(),
-  /** Absent: the server's current copy `<client>/<volume>/`; `latest` or a name such as 20261126T131500Z: a history snapshot (not for `local` volumes). */
-  snapshot: snapshot.optional(),
+  /**
+   * From a server: absent, its current copy `<client>/<volume>/`; `latest` or a name such as
+   * 20261126T131500Z, a history snapshot (not for `local` volumes). Off-site: `latest` (the
+   * default) or a snapshot's id.
+   */
+  snapshot: z.string().optional(),
   /** A restore from an empty source is refused unless set. */
   allowEmpty: z.boolean().default(false),
   /** Restoring into a volume that anything on this stack's engine uses (a backed-up volume, barman's, privateer's) is refused unless set. */
   allowOverwriteSource: z.boolean().default(false),
+}).superRefine((entry, ctx) => {
+  if (entry.from === "server" && entry.server === undefined) ctx.addIssue({ code: "custom", path: ["server"], message: "name the server whose copy is restored (or set from: offsite)" });
+  if (entry.from === "offsite" && entry.server !== undefined) ctx.addIssue({ code: "custom", path: ["server"], message: "an off-site restore reads the bucket, not a server: leave server out" });
+  if (entry.snapshot === undefined) return;
+  const checked = (entry.from === "offsite" ? offsiteSnapshot : snapshot).safeParse(entry.snapshot);
+  if (!checked.success) ctx.addIssue({ code: "custom", path: ["snapshot"], message: checked.error.issues[0].message });
 });
 
 const snapshotsKept = z.number().int({ error: "must be a whole number of snapshots" }).min(0, { error: "must be 0 or more snapshots" });
