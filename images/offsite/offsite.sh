@@ -8,7 +8,7 @@
 #                      ($OFFSITE_KEEP: restic's --keep-* options) and a prune
 #   montagu-offsite check CLIENT VOLUME SUBSET
 #                      restic check, reading SUBSET of the data (such as 5%)
-#   montagu-offsite snapshots CLIENT VOLUME
+#   montagu-offsite snapshots CLIENT VOLUME    (restic's JSON, oldest first)
 #   montagu-offsite restore CLIENT VOLUME SNAPSHOT [--allow-empty] [--check]
 #                      SNAPSHOT (latest, or an id) into /target, as `rsync -a --delete` makes
 #                      it, through /staging; with --check, only look that it can be
@@ -110,7 +110,7 @@ print(s["snapshot_id"][:8], s["data_added"], s["total_bytes_processed"])' "$summ
     date -u +%Y-%m-%dT%H:%M:%SZ > "/state/status/$client.$volume.checked"
     ;;
   snapshots)
-    restic snapshots --host "$OFFSITE_HOST" --path "$source_path"
+    restic snapshots --json --host "$OFFSITE_HOST" --path "$source_path"
     ;;
   restore)
     wanted="${1:?name the snapshot: latest or an id}"

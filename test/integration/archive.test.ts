@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually } from "../../simulator/harness/eventually";
 import type { StackConfig } from "../../simulator/harness/stackConfig";
 import { limitLink, unlimitLink } from "../../simulator/rig/hosts";
+import { type S3Server, startS3Server } from "../../simulator/rig/s3";
 import { dataCentre, logWhenVerbose } from "../../simulator/dataCentre";
 import { inVolume, manifest, seedVolume } from "../../simulator/volumes";
 
@@ -13,6 +14,8 @@ import { inVolume, manifest, seedVolume } from "../../simulator/volumes";
 // holds of it (current and from its history), uat imports each into a new volume; a damaged
 // archive, an existing volume and a killed export are refused or left recognisable. The
 // archives land on this machine, where the steps run, as they do where `pulumi up` runs.
+// Then the same volume off-site: production2 copies it into restic repositories in a real S3
+// server (Versity's gateway), uat restores from there alone.
 
 const TOPOLOGY = "test/fixtures/privateer.json";
 const VOLUME = "montagu_orderly_volume";
@@ -175,5 +178,115 @@ describe("portable archives: export and import between simulated hosts", () => {
     }
     const left = fs.readdirSync(dir);
     expect(left).toEqual([expect.stringMatching(/^production2-big_volume-\d{8}T\d{6}Z\.tar\.partial$/)]);
+  });
+  describe("off-site copies in a real S3 server", () => {
+    let s3: S3Server;
+    const BUCKET = "montagu-offsite";
+    const REPOSITORY = `montagu/volumes/production2/${VOLUME}`;
+    const store = () => ({ endpoint: s3.endpoint, bucket: BUCKET, credentialsVaultPath: "secret/vimc/backup/offsite" });
+    const offsite = (machine: string, section: Record<string, unknown>, extra: StackConfig = {}) =>
+      centre.up(machine, { "montagu-backup:offsite": { store: store(), passwordVaultPath: "secret/vimc/backup/offsite-password", ...section }, ...extra });
+    // Daily at 03:00: no scheduled copy races the tests' own (the last test follows the push's schedule, every minute).
+    const DAILY = { volume: VOLUME, schedule: "0 3 * * *" };
+    const copyNow = (id: string, volumes: Record<string, unknown>[] = [DAILY]) => offsite("production2", { volumes, backup: { id } });
+    const restoreOnUat = (id: string, entry: Record<string, unknown>, section: Record<string, unknown> = {}) =>
+      offsite("uat", section, { "montagu-backup:restore": { id, stop: ["orderly_reader"], start: ["orderly_reader"], settleSeconds: 1, volumes: [{ volume: VOLUME, from: "offsite", to: "orderly_offsite", ...entry }] } });
+    const inOffsite = (...command: string[]) => hosts.production2.docker.out("exec", "montagu-offsite", ...command);
+    const snapshots = async () => JSON.parse(await inOffsite("montagu-offsite", "snapshots", "production2", VOLUME)) as { short_id: string }[];
+    const readerRunning = async () => (await hosts.uat.docker.out("inspect", "--format", "{{.State.Running}}", "orderly_reader")) === "true";
+
+    beforeAll(async () => {
+      s3 = await startS3Server();
+      centre.vault.secrets.set("secret/vimc/backup/offsite", { access_key_id: s3.accessKeyId, secret_access_key: s3.secretAccessKey });
+      centre.vault.secrets.set("secret/vimc/backup/offsite-password", { password: "correct horse battery staple" });
+      centre.vault.secrets.set("secret/vimc/backup/wrong-password", { password: "not the repository's" });
+      // What uses the restored volume on uat, stopped and started by each restore.
+      await hosts.uat.docker.run(["run", "--detach", "--name", "orderly_reader", "--volume", "orderly_offsite:/data", "debian:bookworm", "sleep", "infinity"]);
+    });
+
+    it("copies a volume on demand, encrypted in the bucket, and uat restores it from there file for file", async () => {
+      const started = Date.now();
+      await copyNow("offsite-1");
+      const copySeconds = (Date.now() - started) / 1000;
+      const keys = await s3.keys(BUCKET, REPOSITORY);
+      expect(keys).toContain(`${REPOSITORY}/config`);
+      expect(keys.some((key) => key.startsWith(`${REPOSITORY}/data/`))).toBe(true);
+      expect(keys.filter((key) => key.startsWith(`${REPOSITORY}/snapshots/`))).toHaveLength(1);
+      // Encrypted: neither a file's content nor its name is in the bucket.
+      expect(await s3.shell(`grep -rlF -e 'any byte but' -e 'file-0.txt' /data/${BUCKET} || true`)).toBe("");
+
+      const restoring = Date.now();
+      await restoreOnUat("offsite-restore-1", {});
+      console.log(`off-site: copy ${copySeconds.toFixed(1)} s, restore ${((Date.now() - restoring) / 1000).toFixed(1)} s`);
+      expect(await manifest(hosts.uat, "orderly_offsite")).toBe(await manifest(hosts.production2, VOLUME));
+      expect(await readerRunning()).toBe(true);
+      expect(await hosts.uat.docker.out("volume", "ls", "--quiet", "--filter", "name=montagu-offsite-staging")).toBe("");
+    });
+
+    it("copies an unchanged volume again adding next to nothing, and keeps one snapshot a day", async () => {
+      await copyNow("offsite-2");
+      const summary = JSON.parse(await inOffsite("cat", `/state/summary.production2.${VOLUME}.json`)) as { data_added: number; total_bytes_processed: number };
+      console.log(`off-site: unchanged copy added ${summary.data_added} bytes of ${summary.total_bytes_processed}`);
+      expect(summary.total_bytes_processed).toBeGreaterThan(100_000_000);
+      expect(summary.data_added).toBeLessThan(summary.total_bytes_processed / 1000);
+      expect(await snapshots()).toHaveLength(1);
+    });
+
+    it("restores a snapshot by id; refuses one the repository lacks, or a wrong password, before anything stops", async () => {
+      await inVolume(hosts.production2, VOLUME, "echo offsite-3 > changed-for-offsite.txt");
+      await copyNow("offsite-3");
+      const [current] = await snapshots();
+      await inVolume(hosts.uat, "orderly_offsite", "echo local > written-on-uat.txt");
+      const before = await manifest(hosts.uat, "orderly_offsite");
+
+      await expect(restoreOnUat("offsite-restore-2", { snapshot: "deadbeef" })).rejects.toThrow(/offsite: refused: montagu_orderly_volume's off-site repository holds no snapshot 'deadbeef'/);
+      await expect(restoreOnUat("offsite-restore-3", {}, { passwordVaultPath: "secret/vimc/backup/wrong-password" })).rejects.toThrow(
+        /offsite: refused: montagu_orderly_volume has no off-site repository at .* that opens with this password/,
+      );
+      expect(await manifest(hosts.uat, "orderly_offsite")).toBe(before);
+      expect(await readerRunning()).toBe(true);
+
+      await restoreOnUat("offsite-restore-4", { snapshot: current.short_id });
+      expect(await manifest(hosts.uat, "orderly_offsite")).toBe(await manifest(hosts.production2, VOLUME));
+    });
+
+    it("refuses to copy an empty volume: no snapshot of it, no repository", async () => {
+      await hosts.production2.docker.run(["volume", "create", "montagu_packit_db_backup"]);
+      await expect(copyNow("offsite-empty-1", [DAILY, { volume: "montagu_packit_db_backup", schedule: "0 3 * * *" }])).rejects.toThrow(
+        /offsite: refused: montagu_packit_db_backup is empty/,
+      );
+      expect(await s3.keys(BUCKET, "montagu/volumes/production2/montagu_packit_db_backup")).toEqual([]);
+    });
+
+    it("copies on the client's push schedule when given none", async () => {
+      const status = () => inOffsite("cat", `/state/status/production2.${VOLUME}.status`);
+      const before = await status();
+      await inVolume(hosts.production2, VOLUME, "echo scheduled > changed-for-schedule.txt");
+      // No on-demand copy in this update: a new status can only be the scheduler's.
+      await offsite("production2", { volumes: [{ volume: VOLUME }] });
+      expect(await inOffsite("cat", "/etc/montagu/schedule.yml")).toContain(`command: montagu-offsite backup production2 ${VOLUME}\n    schedule: "* * * * *"\n`);
+      const after = await eventually("a scheduled copy", 90, async () => {
+        const now = await status();
+        return now !== before ? now : undefined;
+      });
+      const [newest] = (await snapshots()).slice(-1);
+      expect(after).toContain(`snapshot=${newest.short_id}`);
+      await restoreOnUat("offsite-restore-6", {});
+      expect(await manifest(hosts.uat, "orderly_offsite")).toBe(await manifest(hosts.production2, VOLUME));
+    });
+
+    it("checks a repository by reading its data back, and fails loudly on a damaged pack; a restore of it fails and leaves the volume", async () => {
+      expect(await inOffsite("montagu-offsite", "check", "production2", VOLUME, "100%")).toContain("check of the repository and 100% of its data passed");
+      const packs = await s3.shell(`cd /data/${BUCKET}/${REPOSITORY}/data && find . -type f -printf '%s %P\n' | sort -n | tail -1`);
+      const largest = packs.trim().split(" ")[1];
+      await s3.shell(`printf 'damaged' | dd of=/data/${BUCKET}/${REPOSITORY}/data/${largest} bs=1 seek=4096 conv=notrunc status=none`);
+      const check = await hosts.production2.docker.run(["exec", "montagu-offsite", "montagu-offsite", "check", "production2", VOLUME, "100%"], { allowFailure: true });
+      expect(check.code).not.toBe(0);
+      expect(check.stdout + check.stderr).toMatch(/Pack ID does not match|ciphertext verification failed|pack .* contains \d+ errors/);
+
+      const before = await manifest(hosts.uat, "orderly_offsite");
+      await expect(restoreOnUat("offsite-restore-5", {})).rejects.toThrow(/There were \d+ errors/);
+      expect(await manifest(hosts.uat, "orderly_offsite")).toBe(before);
+    });
   });
 });

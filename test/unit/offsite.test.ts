@@ -1,0 +1,172 @@
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { describe, expect, it } from "vitest";
+import { validated } from "../fixtures/validate";
+import { dryProvider } from "../../simulator/harness/dryProvider";
+import { type RegisteredResource, runStack } from "../../simulator/harness/run";
+
+type Json = any;
+
+function topology(): Json {
+  return {
+    servers: [{ name: "annex2", hostname: "annex2.example", port: 10022, key_volume: "keys", data_volume: "data", container: "server" }],
+    clients: [
+      {
+        name: "production2",
+        backup: ["montagu_orderly_volume", "montagu_packit_db_backup"],
+        schedule: { jobs: [{ server: "annex2", volume: "montagu_orderly_volume", schedule: "0 2 * * *" }] },
+      },
+      { name: "uat" },
+    ],
+    volumes: [{ name: "montagu_orderly_volume" }, { name: "montagu_packit_db_backup" }, { name: "barman_recover", local: true }],
+  };
+}
+
+const STORE = { endpoint: "https://s3.eu-west-2.amazonaws.com", region: "eu-west-2", bucket: "montagu-offsite", credentialsVaultPath: "secret/vimc/backup/offsite" };
+const OFFSITE = { store: STORE, passwordVaultPath: "secret/vimc/backup/offsite-password" };
+const problems = (config: Json): string[] => validated(topology(), config).problems;
+
+const SECRETS: Record<string, Record<string, string>> = {
+  "secret/vimc/backup/offsite": { access_key_id: "AKIAEXAMPLE", secret_access_key: "s3-secret" },
+  "secret/vimc/backup/offsite-password": { password: "repository-password" },
+};
+
+async function declared(machine: string, config: Record<string, unknown>): Promise<RegisteredResource[]> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "offsite-"));
+  fs.writeFileSync(path.join(dir, "privateer.json"), JSON.stringify(topology()));
+  const cwd = process.cwd();
+  try {
+    const run = await runStack(
+      machine,
+      { "montagu-backup:topology": path.join(dir, "privateer.json"), "montagu-backup:machines": [machine], "montagu-backup:privateer": { keys: { generate: true } }, ...config },
+      dryProvider({ "vault:generic/getSecret:getSecret": (args) => ({ data: SECRETS[String(args.path)] ?? {} }) }),
+    );
+    return run.resources;
+  } finally {
+    process.chdir(cwd);
+    fs.rmSync(dir, { recursive: true });
+  }
+}
+
+describe("off-site copies, as configured", () => {
+  it("refuses a store that is not one, a volume no client here pushes, a copy twice, no schedule to follow, and no daily snapshot kept", () => {
+    expect(
+      problems({
+        machines: ["production2"],
+        offsite: {
+          ...OFFSITE,
+          store: { ...STORE, endpoint: "s3.amazonaws.com; rm -rf /", bucket: "Montagu_Offsite", prefix: "montagu/../other" },
+          passwordVaultPath: "password",
+          keep: { daily: 0 },
+          check: { readDataSubset: "half" },
+          volumes: [
+            { volume: "montagu_orderly_volume" },
+            { volume: "montagu_orderly_volume", client: "production2" },
+            { volume: "elsewhere" },
+            { volume: "montagu_packit_db_backup" },
+            { volume: "montagu_orderly_volume", client: "uat" },
+          ],
+        },
+      }),
+    ).toEqual([
+      "montagu-backup:offsite.store.endpoint: 's3.amazonaws.com; rm -rf /' is not an S3 endpoint such as https://s3.eu-west-2.amazonaws.com or http://minio.internal:9000",
+      "montagu-backup:offsite.store.bucket: 'Montagu_Offsite' is not an S3 bucket name (a-z, 0-9, '.', '-'; 3 to 63)",
+      "montagu-backup:offsite.store.prefix: 'montagu/../other' is not a prefix such as montagu or backups/montagu (no leading or trailing '/', no '.' or '..' part)",
+      "montagu-backup:offsite.passwordVaultPath: 'password' is not a vault path such as secret/vimc/backup/offsite",
+      "montagu-backup:offsite.keep.daily: keep at least 1 daily snapshot: the newest copy is always kept",
+      "montagu-backup:offsite.check.readDataSubset: 'half' is not a share such as 5%",
+      "montagu-backup:offsite.volumes[1].volume: 'montagu_orderly_volume' of 'production2' is already copied off-site by offsite.volumes[0]",
+      "montagu-backup:offsite.volumes[2].volume: no client of this stack backs up 'elsewhere': only a volume a client pushes is copied off-site",
+      "montagu-backup:offsite.volumes[3].schedule: give a schedule: 'production2' has no scheduled push of 'montagu_packit_db_backup' to follow",
+      "montagu-backup:offsite.volumes[4].client: 'uat' is not a client of this stack that backs up 'montagu_orderly_volume'",
+    ]);
+    expect(problems({ machines: ["production2"], offsite: { ...OFFSITE, volumes: [{ volume: "montagu_orderly_volume" }, { volume: "montagu_packit_db_backup", schedule: "0 3 * * *" }] } })).toEqual([]);
+  });
+
+  it("refuses a restore from off-site without a store, from a server as well, of a server-local volume, or of a snapshot that is not restic's", () => {
+    const restore = (volumes: Json[], extra: Json = {}) => problems({ machines: ["uat"], restore: { id: "r1", volumes }, ...extra });
+    expect(restore([{ volume: "montagu_orderly_volume", from: "offsite" }])).toEqual([
+      "montagu-backup:restore.volumes[0].from: needs montagu-backup:offsite on this stack: its store and password are where the copies are read",
+    ]);
+    expect(
+      restore(
+        [
+          { volume: "montagu_orderly_volume", from: "offsite", server: "annex2" },
+          { volume: "montagu_orderly_volume", from: "offsite", snapshot: "20261126T131500Z", to: "other" },
+          { volume: "barman_recover", from: "offsite", to: "recovered" },
+          { volume: "montagu_orderly_volume", to: "third" },
+        ],
+        { offsite: OFFSITE },
+      ),
+    ).toEqual([
+      "montagu-backup:restore.volumes[0].server: an off-site restore reads the bucket, not a server: leave server out",
+      "montagu-backup:restore.volumes[1].snapshot: '20261126T131500Z' is not latest or an off-site snapshot's id such as 458ad4b9",
+      "montagu-backup:restore.volumes[3].server: name the server whose copy is restored (or set from: offsite)",
+      "montagu-backup:restore.volumes[2].volume: volume 'barman_recover' is local to the server: it has no off-site copy (restore it from its server)",
+    ]);
+    expect(restore([{ volume: "montagu_orderly_volume", from: "offsite", snapshot: "458ad4b9" }], { offsite: OFFSITE })).toEqual([]);
+  });
+
+  it("plans one repository per client and volume in the bucket, each copied on its push's schedule unless given one", () => {
+    const { settings } = validated(topology(), {
+      machines: ["production2"],
+      offsite: { ...OFFSITE, store: { ...STORE, prefix: "backups/montagu" }, keep: { daily: 3, weekly: 2, monthly: 1 }, volumes: [{ volume: "montagu_orderly_volume" }, { volume: "montagu_packit_db_backup", schedule: "0 3 * * *" }] },
+    });
+    const plan = settings!.plan.offsite!;
+    expect(plan.store.repositoryBase).toBe("s3:https://s3.eu-west-2.amazonaws.com/montagu-offsite/backups/montagu/volumes");
+    expect(plan.copies).toEqual([
+      { client: "production2", volume: "montagu_orderly_volume", schedule: "0 2 * * *", allowEmpty: false },
+      { client: "production2", volume: "montagu_packit_db_backup", schedule: "0 3 * * *", allowEmpty: false },
+    ]);
+    expect(plan.keep).toEqual(["--keep-daily", "3", "--keep-weekly", "2", "--keep-monthly", "1"]);
+  });
+});
+
+describe("off-site copies, as declared", () => {
+  it("runs each copy and its weekly check on a schedule, with the volumes read-only and every key a secret", async () => {
+    const resources = await declared("production2", {
+      "montagu-backup:offsite": { ...OFFSITE, volumes: [{ volume: "montagu_orderly_volume" }], backup: { id: "now-1" } },
+    });
+    const container = resources.find((r) => r.type === "docker:index/container:Container" && r.inputs.name === "montagu-offsite")!;
+    expect(container.inputs.networkMode).toBe("host");
+    expect(container.inputs.envs).toContain("OFFSITE_REPOSITORY=s3:https://s3.eu-west-2.amazonaws.com/montagu-offsite/montagu/volumes");
+    expect(container.inputs.envs).toContain("OFFSITE_KEEP=--keep-daily 7 --keep-weekly 4 --keep-monthly 6");
+    expect(container.inputs.volumes).toContainEqual({ volumeName: "montagu_orderly_volume", containerPath: "/volumes/montagu_orderly_volume", readOnly: true });
+    const upload = (file: string) => container.inputs.uploads.find((u: Json) => u.file === file).content;
+    expect(upload("/etc/montagu/schedule.yml")).toContain("command: montagu-offsite backup production2 montagu_orderly_volume\n    schedule: 0 2 * * *\n");
+    expect(upload("/etc/montagu/schedule.yml")).toContain("command: montagu-offsite check production2 montagu_orderly_volume 5%\n    schedule: 0 4 * * 0\n");
+    expect(upload("/run/montagu/secrets/restic-password")).toBe("repository-password");
+    expect(upload("/run/montagu/secrets/s3-secret-access-key")).toBe("s3-secret");
+    expect(container.secretInputs).toContain("uploads");
+    expect(JSON.stringify(container.inputs.envs)).not.toContain("s3-secret");
+    const onDemand = resources.find((r) => r.type === "command:local:Command" && r.name === "offsite-backup")!;
+    expect(onDemand.inputs.triggers).toEqual(["now-1"]);
+    expect(onDemand.inputs.create).toContain("set -- montagu-offsite production2 montagu_orderly_volume refuse-empty");
+    expect(onDemand.dependencies.some((urn) => urn.endsWith("offsite-container"))).toBe(true);
+  });
+
+  it("restores from off-site after every source is checked and what uses the volume is stopped, the secrets handed on by name only", async () => {
+    const resources = await declared("uat", {
+      "montagu-backup:offsite": OFFSITE,
+      "montagu-backup:restore": { id: "restore-1", stop: ["orderly"], start: ["orderly"], volumes: [{ volume: "montagu_orderly_volume", from: "offsite", snapshot: "458ad4b9" }] },
+    });
+    const named = (name: string) => resources.find((r) => r.type === "command:local:Command" && r.name === name)!;
+    const check = named("restore-check-offsite-montagu_orderly_volume");
+    const copy = named("restore-offsite-montagu_orderly_volume");
+    const stop = named("restore-stop");
+    expect(check.inputs.create).toContain("montagu_orderly_volume 458ad4b9 montagu_orderly_volume refuse-empty check");
+    expect(copy.inputs.create).toContain("montagu_orderly_volume 458ad4b9 montagu_orderly_volume refuse-empty restore");
+    expect(stop.dependencies).toContain(check.urn);
+    // The copy's component registers, and so its steps start, only once the stop has finished.
+    const copier = resources.find((r) => r.type === "montagu:backup:OffsiteRestore" && r.name === "restore-offsite")!;
+    expect(copier.dependencies).toContain(stop.urn);
+    for (const step of [check, copy]) {
+      expect(step.inputs.environment.RESTIC_PASSWORD).toBe("repository-password");
+      expect(step.secretInputs).toContain("environment");
+      expect(step.inputs.create).not.toContain("repository-password");
+      expect(step.inputs.triggers).toEqual(["restore-1"]);
+    }
+    expect(resources.some((r) => r.inputs.name === "montagu-offsite")).toBe(false);
+  });
+});
