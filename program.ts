@@ -64,12 +64,15 @@ export function declareStack(settings: Settings): StackOutputs {
       database: primary.database,
     };
   }
+  // The off-site store's keys: barman's uploads, the volume copies and the restores all read them.
+  const offsiteStore = plan.offsite === undefined ? undefined : { store: plan.offsite.store, secrets: offsiteSecrets(plan.offsite.store) };
   if (config.barman !== undefined) {
     const group = config.barman.passwordGroup;
     const barman = new Barman("barman", {
       settings: config.barman,
       timezone: config.timezone,
       passwords: { backup: databasePassword(group, "barman"), stream: databasePassword(group, "streaming_barman") },
+      offsite: offsiteStore,
     });
     keepers.push(barman);
     outputs.barman = { container: barman.containerName, volumes: barman.volumeNames, metricsUrl: barman.metricsUrl, commands: barman.commands };
@@ -93,13 +96,16 @@ export function declareStack(settings: Settings): StackOutputs {
     outputs.dumps = { container: dumps.containerName, volume: dumps.volumeName };
   }
   let offsite: OffsiteSource | undefined;
-  if (plan.offsite !== undefined) {
-    const image = imageFromDirectory("offsite-image", "offsite", "montagu-backup/offsite:local", {});
-    offsite = { store: plan.offsite.store, secrets: offsiteSecrets(plan.offsite.store), image: image.repoDigest };
+  if (plan.offsite !== undefined && offsiteStore !== undefined) {
     const { copies, store } = plan.offsite;
     outputs.offsite = { repositories: copies.map((copy) => `${store.repositoryBase}/${copy.client}/${copy.volume}`) };
-    if (copies.length > 0) {
-      const copier = new OffsiteCopies("offsite", { plan: plan.offsite, image: image.repoDigest, secrets: offsite.secrets, timezone: config.timezone, environment, before: beforeBackup });
+    // The image restic runs in, only where volumes are copied or restored.
+    if (copies.length > 0 || (plan.restore?.offsite.length ?? 0) > 0) {
+      const image = imageFromDirectory("offsite-image", "offsite", "montagu-backup/offsite:local", {});
+      offsite = { ...offsiteStore, image: image.repoDigest };
+    }
+    if (copies.length > 0 && offsite !== undefined) {
+      const copier = new OffsiteCopies("offsite", { plan: plan.offsite, image: offsite.image, secrets: offsite.secrets, timezone: config.timezone, environment, before: beforeBackup });
       outputs.offsite.container = copier.containerName;
     }
   }

@@ -22,7 +22,7 @@ export type LastSuccessReader =
   | { kind: "verified-dump"; directory: string; prefix: string };
 
 export interface WatchedBackup {
-  /** `push/<client>/<volume>`, `barman/wal`, `barman/base-backup` or `barman/nightly-recovery`. */
+  /** `push/<client>/<volume>`, `dump/<client>/<database>`, `barman/wal`, `barman/base-backup`, `barman/nightly-recovery`, `barman/offsite-wal` or `barman/offsite-base-backup`. */
   id: string;
   /** What the alerts call it. */
   description: string;
@@ -63,11 +63,13 @@ export interface WatchedDump {
   database: string;
 }
 export const BARMAN_IDS = ["barman/wal", "barman/base-backup", "barman/nightly-recovery"] as const;
+/** What barman sends to the off-site bucket, when it does. */
+export const BARMAN_OFFSITE_IDS = ["barman/offsite-wal", "barman/offsite-base-backup"] as const;
 
-/** The ids of every backup a monitor watches on a stack with these servers, these dumps, and barman (or not). */
-export function watchedIds(pushes: ScheduledPush[], servers: string[], barman: boolean, dumps: WatchedDump[] = []): string[] {
+/** The ids of every backup a monitor watches on a stack with these servers, these dumps, and barman (or not, and sending off-site or not). */
+export function watchedIds(pushes: ScheduledPush[], servers: string[], barman: boolean, dumps: WatchedDump[] = [], barmanOffsite = false): string[] {
   const ids = pushes.filter((push) => servers.includes(push.server)).map(pushId);
-  return [...new Set([...ids, ...dumps.map(dumpId), ...(barman ? BARMAN_IDS : [])])];
+  return [...new Set([...ids, ...dumps.map(dumpId), ...(barman ? BARMAN_IDS : []), ...(barman && barmanOffsite ? BARMAN_OFFSITE_IDS : [])])];
 }
 
 /** The scheduled push that brings `dump`'s volume to one of `servers` (validation checked there is one). */
@@ -158,6 +160,18 @@ export function freshnessPlan(topology: Topology, config: StackConfig): Freshnes
       { id: "barman/nightly-recovery", description: "the nightly recovery of barman's latest backup", schedule: barman.schedule.nightly, read: { kind: "timestamp-file", path: `${SOURCES.barmanMetrics}/nightly-last-success` } },
       staleAfterSchedule(barman.schedule.nightly),
     );
+    if (barman.offsite !== undefined) {
+      // Sent on the upload's schedule after barman has them: late after barman's own allowance plus the upload's gap.
+      const uploadGap = longestGapSeconds(barman.offsite.upload);
+      watch(
+        { id: "barman/offsite-wal", description: "barman's WAL reaching the off-site bucket", schedule: barman.offsite.upload, read: { kind: "timestamp-file", path: `${SOURCES.barmanMetrics}/offsite-wal-last-upload` } },
+        WAL_STALE_AFTER + uploadGap,
+      );
+      watch(
+        { id: "barman/offsite-base-backup", description: "barman's base backup reaching the off-site bucket", schedule: barman.schedule.baseBackup, read: { kind: "timestamp-file", path: `${SOURCES.barmanMetrics}/offsite-backup-last-upload` } },
+        staleAfterSchedule(barman.schedule.baseBackup) + uploadGap,
+      );
+    }
   }
   return {
     container: settings.container,

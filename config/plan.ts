@@ -117,7 +117,11 @@ export interface OffsiteStore {
   repositoryBase: string;
   region: string;
   credentialsVaultPath: string;
-  passwordVaultPath: string;
+  /** The volume repositories' password; validation made sure it is there where volumes are copied or restored. */
+  passwordVaultPath?: string;
+  /** barman's copies: s3://<bucket>/<prefix>/barman, and the endpoint barman-cloud reaches it at. */
+  barmanUrl: string;
+  endpoint: string;
 }
 
 /** One volume copied off-site, on its schedule. */
@@ -293,6 +297,8 @@ function offsitePlan(topology: Topology, config: StackConfig): OffsitePlan | und
       region: store.region,
       credentialsVaultPath: store.credentialsVaultPath,
       passwordVaultPath: wanted.passwordVaultPath,
+      barmanUrl: `s3://${store.bucket}/${store.prefix}/barman`,
+      endpoint: store.endpoint.replace(/\/$/, ""),
     },
     container: wanted.container,
     stateVolume: wanted.stateVolume,

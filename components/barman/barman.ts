@@ -4,12 +4,16 @@ import { stringify } from "yaml";
 import type { BarmanConfig } from "../../config/settings";
 import { imageFromDirectory } from "../shared/dockerImage";
 import { onLoopback, SECRETS_DIR } from "../shared/host";
+import type { OffsiteStore } from "../../config/plan";
+import type { OffsiteSecrets } from "../offsite/store";
 
 export interface BarmanArgs {
   settings: BarmanConfig;
   timezone: string;
   /** Secrets: the passwords of the backup user (`barman`) and the replication user (`streaming_barman`). */
   passwords: { backup: pulumi.Input<string>; stream: pulumi.Input<string> };
+  /** The store barman's copies go to, when `settings.offsite` asks for them. */
+  offsite?: { store: OffsiteStore; secrets: OffsiteSecrets };
 }
 
 const SCHEDULE_FILE = "/etc/montagu/schedule.yml";
@@ -29,6 +33,12 @@ export function barmanSchedule(settings: BarmanConfig, timezone: string): string
       { name: "metrics", command: "barman-metrics collect", schedule: settings.schedule.metrics },
       { name: "base-backup", command: "barman backup --wait montagu", schedule: settings.schedule.baseBackup },
       { name: "nightly-recovery", command: `montagu-prepare nightly ${BARMAN_MOUNTS.nightly}`, schedule: settings.schedule.nightly },
+      ...(settings.offsite === undefined
+        ? []
+        : [
+            { name: "offsite-upload", command: "montagu-offsite-barman upload", schedule: settings.offsite.upload },
+            { name: "offsite-retention", command: "montagu-offsite-barman retention", schedule: settings.offsite.retention },
+          ]),
     ],
   });
 }
@@ -61,6 +71,8 @@ export class Barman extends pulumi.ComponentResource {
       ]),
     ) as Record<keyof typeof BARMAN_MOUNTS, docker.Volume>;
 
+    if (settings.offsite !== undefined && args.offsite === undefined) throw new Error("barman: off-site copies asked for, and no off-site store");
+    const offsite = settings.offsite === undefined ? undefined : args.offsite;
     const container = new docker.Container(
       `${name}-container`,
       {
@@ -76,6 +88,14 @@ export class Barman extends pulumi.ComponentResource {
           `BARMAN_MONTAGU_SLOT_NAME=${settings.slot}`,
           `BARMAN_MONTAGU_RETENTION_POLICY=${settings.retentionPolicy}`,
           `BARMAN_METRICS_PORT=${hostNetwork ? settings.metricsPort : METRICS_PORT}`,
+          ...(offsite === undefined
+            ? []
+            : [
+                `BARMAN_OFFSITE_URL=${offsite.store.barmanUrl}`,
+                `BARMAN_OFFSITE_ENDPOINT=${offsite.store.endpoint}`,
+                `BARMAN_OFFSITE_RETENTION=${settings.retentionPolicy}`,
+                `AWS_DEFAULT_REGION=${offsite.store.region}`,
+              ]),
         ],
         volumes: (Object.keys(BARMAN_MOUNTS) as (keyof typeof BARMAN_MOUNTS)[]).map((key) => ({
           volumeName: volumes[key].name,
@@ -89,6 +109,12 @@ export class Barman extends pulumi.ComponentResource {
           { file: `${VERIFY_DIR}/database`, content: settings.verify.database, permissions: "0644" },
           { file: `${VERIFY_DIR}/query`, content: settings.verify.query, permissions: "0644" },
           { file: `${VERIFY_DIR}/amcheck-tables`, content: `${settings.verify.amcheckTables}`, permissions: "0644" },
+          ...(offsite === undefined
+            ? []
+            : [
+                { file: `${SECRETS_DIR}/s3-access-key-id`, content: offsite.secrets.accessKeyId, permissions: "0600" },
+                { file: `${SECRETS_DIR}/s3-secret-access-key`, content: offsite.secrets.secretAccessKey, permissions: "0600" },
+              ]),
         ],
       },
       { parent: this, deleteBeforeReplace: true },

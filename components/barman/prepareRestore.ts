@@ -60,7 +60,8 @@ export class PrepareRestore extends pulumi.ComponentResource {
     step("wipe", inBarman("wipe", "/recover"));
     const target = settings.targetTime === undefined ? [] : ["--target-time", recoveryTargetTime(settings.targetTime)];
     const jobs = settings.jobs === undefined ? [] : ["--jobs", String(settings.jobs)];
-    step("recover", inBarman("recover", "/recover", "--backup", settings.backup, ...target, ...jobs));
+    const from = settings.from === "offsite" ? ["--from-offsite"] : [];
+    step("recover", inBarman("recover", "/recover", "--backup", settings.backup, ...target, ...jobs, ...from));
     step(
       "replay",
       pulumi.all([args.recoverVolume, image]).apply(([volume, databaseImage]) =>

@@ -6,7 +6,7 @@ import { stringify } from "yaml";
 import type { OffsitePlan } from "../../config/plan";
 import { SECRETS_DIR } from "../shared/host";
 import { script, scriptFile } from "../shared/script";
-import type { OffsiteSecrets } from "./store";
+import { type OffsiteSecrets, repositoryPassword } from "./store";
 
 export interface OffsiteCopiesArgs {
   plan: OffsitePlan;
@@ -74,7 +74,7 @@ export class OffsiteCopies extends pulumi.ComponentResource {
           { file: SCHEDULE_FILE, content: offsiteSchedule(plan, args.timezone), permissions: "0644" },
           { file: `${SECRETS_DIR}/s3-access-key-id`, content: secrets.accessKeyId, permissions: "0600" },
           { file: `${SECRETS_DIR}/s3-secret-access-key`, content: secrets.secretAccessKey, permissions: "0600" },
-          { file: `${SECRETS_DIR}/restic-password`, content: secrets.password, permissions: "0600" },
+          { file: `${SECRETS_DIR}/restic-password`, content: repositoryPassword(secrets), permissions: "0600" },
         ],
       },
       { parent: this, deleteBeforeReplace: true, dependsOn: volumes.flatMap((volume) => args.before?.[volume] ?? []) },

@@ -25,7 +25,7 @@ export function freshnessProblems(topology: TopologyParts, machines: string[], s
       problems.push({ path: ["config", "freshness", "dumps", i, "volume"], message: `no scheduled push of the topology brings ${dump.client}'s ${dump.volume} to ${servers.join(", ") || "a server of this stack"}` });
     }
   });
-  const known = watchedIds(pushes, servers, barman, dumps);
+  const known = watchedIds(pushes, servers, barman, dumps, salvaged.barman.offsite !== undefined);
   // The ids as given, whatever their durations hold: each problem is reported at once.
   const rawStaleAfter = (salvaged.raw.freshness as { staleAfter?: unknown } | null)?.staleAfter;
   const given = typeof rawStaleAfter === "object" && rawStaleAfter !== null && !Array.isArray(rawStaleAfter) ? Object.keys(rawStaleAfter) : [];

@@ -6,6 +6,8 @@ import type { Problem } from "../problems";
 // Off-site copies are of volumes a client of this stack pushes, each once, on a schedule;
 // restores from off-site need the store, and a volume that has copies.
 
+const hasField = (record: unknown, key: string) => typeof record === "object" && record !== null && key in record;
+
 export function offsiteProblems(topology: TopologyParts, machines: string[], salvaged: SalvagedConfig): Problem[] {
   const problems: Problem[] = [];
   const clients = onThisEngine(topology.clients, machines).map(({ value }) => value);
@@ -40,6 +42,21 @@ export function offsiteProblems(topology: TopologyParts, machines: string[], sal
       problems.push({ path: at("schedule"), message: `give a schedule: '${client}' has no scheduled push of '${entry.volume}' to follow` });
     }
   });
+
+  const restoresFromOffsite = salvaged.restoreEntries.some(({ value }) => value.from === "offsite");
+  if (salvaged.raw.offsite !== undefined && salvaged.offsite.passwordVaultPath === undefined && !hasField(salvaged.raw.offsite, "passwordVaultPath")) {
+    if (entries.length > 0 || restoresFromOffsite) {
+      problems.push({ path: ["config", "offsite", "passwordVaultPath"], message: "give the vault path of the volume repositories' password: volumes are copied or restored here" });
+    }
+  }
+  if (salvaged.barman.offsite !== undefined && salvaged.raw.offsite === undefined) {
+    problems.push({ path: ["config", "barman", "offsite"], message: "needs montagu-backup:offsite on this stack: its store is where barman's copies go" });
+  }
+
+  const prepareFrom = (salvaged.raw.prepareRestore as { from?: unknown } | undefined)?.from;
+  if (prepareFrom === "offsite" && salvaged.barman.offsite === undefined) {
+    problems.push({ path: ["config", "prepareRestore", "from"], message: "needs barman.offsite (and montagu-backup:offsite's store): that is where barman's copies are read from" });
+  }
 
   salvaged.restoreEntries.forEach(({ at: i, value: entry }) => {
     if (entry.from !== "offsite") return;

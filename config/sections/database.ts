@@ -62,6 +62,17 @@ export const barman = z.strictObject({
     })
     .prefault({}),
   /**
+   * barman's WAL and base backups copied to the stack's off-site store (montagu-backup:offsite)
+   * with barman's cloud tools: what barman has not sent yet goes on `upload`, and the bucket is
+   * thinned to barman's own retention policy on `retention`.
+   */
+  offsite: z
+    .strictObject({
+      upload: cron.default("* * * * *"),
+      retention: cron.default("30 5 * * *"),
+    })
+    .optional(),
+  /**
    * What proves each nightly copy restorable: the copy is started, `query` runs on `database`
    * (its answer goes to the metrics), pg_amcheck checks `amcheckTables` of its tables, chosen
    * at random each night, with their indexes (0: none), and the copy is stopped cleanly again.
@@ -101,6 +112,8 @@ const MAX_JOBS = 64;
 /** A restorable copy of the database on the backup host, made when `id` changes. */
 export const prepareRestore = z.strictObject({
   id: stepId,
+  /** `barman`: barman's own backups and WAL here; `offsite`: the copies barman sent to the bucket (barman.offsite), as on a new backup host. */
+  from: z.enum(["barman", "offsite"]).default("barman"),
   backup: z.string().regex(/^(latest|oldest|\d{8}T\d{6})$/, { error: "must be latest, oldest or a backup id such as 20250601T010001" }).default("latest"),
   /** Point-in-time recovery: replay WAL up to this moment. */
   targetTime: isoTimestamp.optional(),

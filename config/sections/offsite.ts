@@ -56,8 +56,8 @@ export const offsite = z.strictObject({
     /** Fields `access_key_id` and `secret_access_key`. */
     credentialsVaultPath: vaultPath,
   }),
-  /** The repositories' password: field `password`. Lose it and the copies cannot be read. */
-  passwordVaultPath: vaultPath,
+  /** The volume repositories' password: field `password`. Lose it and the copies cannot be read. Needed for volumes, here or restored. */
+  passwordVaultPath: vaultPath.optional(),
   container: dockerName.default("montagu-offsite"),
   /** Its locks, status files and restic's cache: no backup data. */
   stateVolume: dockerName.default("montagu_offsite_state"),

@@ -25,6 +25,10 @@ NIGHTLY_STAMP = "/metrics/nightly-last-success"
 NIGHTLY_FAILURE = "/metrics/nightly-failed"
 NIGHTLY_VERIFIED = "/metrics/nightly-verified.json"
 NIGHTLY_VERIFY_FAILURE = "/metrics/nightly-verify-failed"
+# What montagu-offsite-barman (images/barman/offsite.sh) leaves: UTC times, ISO 8601.
+OFFSITE_WAL = "/metrics/offsite-wal-last-upload"
+OFFSITE_BACKUP = "/metrics/offsite-backup-last-upload"
+OFFSITE_FAILURE = "/metrics/offsite-failed"
 SERVER = "montagu"
 LABELS = f'database="{SERVER}"'
 STALE_AFTER = float(os.environ.get("BARMAN_METRICS_STALE_AFTER", "900"))
@@ -150,6 +154,16 @@ def render(state, now):
     except (OSError, ValueError, KeyError, TypeError):
         pass
     metric("barman_nightly_verification_failed", int(os.path.exists(NIGHTLY_VERIFY_FAILURE)))
+    if os.environ.get("BARMAN_OFFSITE_URL"):
+        for name, path in (("wal", OFFSITE_WAL), ("backup", OFFSITE_BACKUP)):
+            try:
+                with open(path, encoding="utf-8") as handle:
+                    at = datetime.datetime.fromisoformat(handle.read().strip().replace("Z", "+00:00")).timestamp()
+                metric(f"barman_offsite_time_of_last_{name}_upload", at)
+                metric(f"barman_offsite_time_since_last_{name}_upload_seconds", round(now - at, 3))
+            except (OSError, ValueError):
+                pass
+        metric("barman_offsite_upload_failed", int(os.path.exists(OFFSITE_FAILURE)))
     return "\n".join(lines) + "\n"
 
 

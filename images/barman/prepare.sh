@@ -4,8 +4,10 @@
 # copy is made in DIR/.montagu/staging and takes the place of DIR's copy only once finished,
 # so that a prepare that fails or is killed leaves the last finished copy where it was.
 #   wipe                        empty the staging copy
-#   recover [--backup ID] [--target-time T] [--jobs N]
-#                               barman recover into the staging copy, emptied first
+#   recover [--backup ID] [--target-time T] [--jobs N] [--from-offsite]
+#                               barman recover into the staging copy, emptied first; with
+#                               --from-offsite, the backup and its WAL from the off-site bucket
+#                               instead (montagu-offsite-barman recover), barman's own unused
 #   replay [--timeout S]        start PostgreSQL on the staging copy until its recovery has
 #                               ended, then stop
 #   stamp                       check that the staging copy is finished (shut down cleanly, out
@@ -33,8 +35,10 @@ backup=latest
 target=""
 jobs="$(nproc)"
 timeout=3600
+from_offsite=no
 while [ $# -gt 0 ]; do
   case "$1" in
+    --from-offsite) from_offsite=yes; shift ;;
     --backup) backup="$2"; shift 2 ;;
     --target-time) target="$2"; shift 2 ;;
     --jobs) jobs="$2"; shift 2 ;;
@@ -57,7 +61,29 @@ wipe() {
   say "emptied the staging copy in $dir"
 }
 
+recover_from_offsite() {
+  # A new backup host has only the bucket: nothing to switch, no barman archive to read.
+  mkdir -p "$work"
+  rm -f "$work/wal-switched"
+  rm -rf "$staging"
+  mkdir -p "$staging"
+  local options=(--backup "$backup")
+  [ -z "$target" ] || options+=(--target-time "$target")
+  montagu-offsite-barman recover "$staging" "${options[@]}"
+  if [ -n "$target" ]; then
+    rm -f "$work/wal-supplied"
+  else
+    newest_segment "$staging" >"$work/wal-supplied"
+    [ -s "$work/wal-supplied" ] || { say "the bucket gave the copy in $dir no WAL to replay"; return 1; }
+  fi
+  say "recovered backup '$backup' from the off-site bucket into the staging copy in $dir ($(du -sh "$staging" | cut -f1))"
+}
+
 recover() {
+  if [ "$from_offsite" = yes ]; then
+    recover_from_offsite
+    return
+  fi
   local partial=""
   # Commits still in the current WAL segment reach the copy only once it is archived: for the
   # latest state, and for a target time that barman's archive does not reach yet (PostgreSQL

@@ -10,7 +10,7 @@ export const RIG_NETWORK = "montagu-rig";
 export const RIG_LABEL = "montagu-rig";
 /** Hosts named so belong to a benchmark, which may run while the tests do: the tests' teardown leaves them. */
 const BENCH_PREFIX = "bench-";
-const purposeOf = (name: string) => (name.startsWith(BENCH_PREFIX) ? "bench" : "test");
+export const purposeOf = (name: string) => (name.startsWith(BENCH_PREFIX) ? "bench" : "test");
 export const HOST_IMAGE = "montagu-rig-host:latest";
 export const BASE_IMAGE = "debian:bookworm";
 const SOCKET_ROOT = "/tmp/montagu-rig";

@@ -3,7 +3,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { run } from "../harness/docker";
 import { PROJECT_DIR } from "../harness/stackConfig";
-import { outer, RIG_LABEL, RIG_NETWORK } from "./hosts";
+import { outer, purposeOf, RIG_LABEL, RIG_NETWORK } from "./hosts";
 
 // An S3-compatible server on the rig's network (Versity's gateway, from its Go module), which
 // every simulated host's containers reach by its name: the off-site copies go there, and the
@@ -54,7 +54,7 @@ export async function startS3Server(name = "s3"): Promise<S3Server> {
   const secretAccessKey = "rig-secret-key-0123456789";
   await outer.run(["rm", "--force", "--volumes", container], { allowFailure: true });
   await outer.run([
-    "run", "--detach", "--name", container, "--label", `${RIG_LABEL}=test`, "--network", RIG_NETWORK, "--network-alias", name,
+    "run", "--detach", "--name", container, "--label", `${RIG_LABEL}=${purposeOf(name)}`, "--network", RIG_NETWORK, "--network-alias", name,
     "--env", `ROOT_ACCESS_KEY=${accessKeyId}`, "--env", `ROOT_SECRET_KEY=${secretAccessKey}`,
     // A volume of its own: the gateway keeps objects' metadata in extended attributes, which the image's overlay may not hold.
     "--volume", "/data",

@@ -4,11 +4,14 @@ import type { SimulatedHost } from "../../simulator/rig/hosts";
 import { dataCentre } from "../../simulator/dataCentre";
 import { barmanStack, standInStack } from "../../simulator/stacks";
 import { startMailServer, type MailServer } from "../../simulator/rig/mail";
+import { type S3Server, startS3Server } from "../../simulator/rig/s3";
 
 // A real PostgreSQL primary on production2, barman streaming from it on annex2; scheduled dumps
 // of it on production2 (dated, read back whole, with a checksum that still matches, thinned as
 // `keep` says, none lost to a failed run); and the freshness monitor on annex2 watching a real
-// scheduled push and barman's WAL, telling a real SMTP server when each goes stale and recovers.
+// scheduled push and barman's WAL, telling a real SMTP server when each goes stale and recovers;
+// barman's WAL and base backups copied to a real S3 server, and a point in time recovered from
+// the bucket alone.
 
 const TOPOLOGY = "test/fixtures/privateer.json";
 const BARMAN_IMAGE = "montagu-backup/barman:local";
@@ -25,6 +28,7 @@ const PUSH_STALE_AFTER = 75;
 const WAL_STALE_AFTER = 30;
 
 type Metrics = Record<string, Record<string, number>>;
+const BUCKET = "montagu-offsite";
 
 
 describe("barman on the backup host, streaming from a real primary", () => {
@@ -32,6 +36,7 @@ describe("barman on the backup host, streaming from a real primary", () => {
   let annex2: SimulatedHost;
   let production2: SimulatedHost;
   let mail: MailServer;
+  let s3: S3Server;
 
   const barman = (...args: string[]) => annex2.docker.run(["exec", "barman-montagu", "barman", ...args], { allowFailure: true });
   const sql = (query: string) =>
@@ -44,13 +49,36 @@ describe("barman on the backup host, streaming from a real primary", () => {
   const metrics = async () =>
     Object.fromEntries((await metricsText()).split("\n").filter(Boolean).map((line) => [line.split("{")[0], Number(line.split(" ").pop())]));
   const collect = () => annex2.docker.run(["exec", "barman-montagu", "barman-metrics", "collect"], { allowFailure: true });
+  /** A throwaway container of barman's image on annex2, with none of barman's volumes: what it reads comes from the bucket alone. */
+  const fromBucket = (script: string) =>
+    annex2.docker.run(
+      [
+        "run", "--rm", "--network", "host", "--entrypoint", "bash",
+        "--env", `BARMAN_OFFSITE_URL=s3://${BUCKET}/montagu/barman`, "--env", `BARMAN_OFFSITE_ENDPOINT=${s3.endpoint}`, "--env", "AWS_DEFAULT_REGION=us-east-1",
+        "--env", `AWS_ACCESS_KEY_ID=${s3.accessKeyId}`, "--env", `AWS_SECRET_ACCESS_KEY=${s3.secretAccessKey}`,
+        BARMAN_IMAGE, "-euo", "pipefail", "-c", script,
+      ],
+      { allowFailure: true },
+    );
+  const switchWal = async () => {
+    const result = await annex2.docker.run(["exec", "barman-montagu", "montagu-switch-wal", "60"], { allowFailure: true });
+    const closed = /The WAL file (\w{24}) has been closed/.exec(result.stdout)?.[1];
+    expect(closed, result.stdout + result.stderr).toBeDefined();
+    return closed!;
+  };
+  const inBucket = (segment: string) =>
+    eventually(`${segment} in the bucket`, 150, async () => ((await s3.keys(BUCKET, "montagu/barman/montagu/wals")).some((key) => key.includes(segment)) ? true : undefined), 1000);
+
 
   beforeAll(async () => {
     await centre.start();
     ({ annex2, production2 } = centre.hosts);
     mail = await startMailServer();
+    s3 = await startS3Server();
+    centre.vault.secrets.set("secret/vimc/backup/offsite", { access_key_id: s3.accessKeyId, secret_access_key: s3.secretAccessKey });
     await centre.up("annex2", {
-      ...barmanStack("production2", { verify: { database: "montagu", query: VERIFY_QUERY } }),
+      ...barmanStack("production2", { verify: { database: "montagu", query: VERIFY_QUERY }, offsite: {} }),
+      "montagu-backup:offsite": { store: { endpoint: s3.endpoint, bucket: BUCKET, credentialsVaultPath: "secret/vimc/backup/offsite" } },
       "montagu-backup:freshness": {
         checkEvery: "5s",
         staleAfter: { [PUSH]: `${PUSH_STALE_AFTER}s`, [WAL]: `${WAL_STALE_AFTER}s` },
@@ -110,6 +138,52 @@ describe("barman on the backup host, streaming from a real primary", () => {
       expect(archived.code, `round ${round}: ${closed} is not in barman's archive`).toBe(0);
       expect(elapsed, `round ${round}`).toBeLessThan(4);
     }
+  });
+
+  describe("off-site copies of the database in a real S3 server", () => {
+    it("sends each WAL segment barman archives, and each base backup it finishes, to the bucket within its minute", async () => {
+      const closed = await switchWal();
+      const started = performance.now();
+      await inBucket(closed);
+      console.log(`barman off-site: WAL segment ${closed} in the bucket ${((performance.now() - started) / 1000).toFixed(1)} s after it was archived`);
+      const backups = (await barman("list-backups", "--minimal", "montagu")).stdout.trim().split("\n");
+      const listed = await eventually("the base backups in the bucket", 120, async () => {
+        const result = await fromBucket('barman-cloud-backup-list --cloud-provider aws-s3 --endpoint-url "$BARMAN_OFFSITE_ENDPOINT" "$BARMAN_OFFSITE_URL" montagu');
+        return backups.every((id) => result.stdout.includes(id)) ? result.stdout : undefined;
+      }, 2000);
+      expect(listed).toContain(backups[0]);
+      await collect();
+      const now = await metrics();
+      expect(now.barman_offsite_upload_failed).toBe(0);
+      expect(now.barman_offsite_time_since_last_wal_upload_seconds).toBeLessThan(150);
+      expect(now.barman_offsite_time_of_last_backup_upload).toBeGreaterThan(0);
+    });
+
+    it("recovers a point in time from the bucket alone: exactly the rows committed before it", async () => {
+      await sql("CREATE TABLE IF NOT EXISTS pitr (id int)");
+      await sql("INSERT INTO pitr SELECT generate_series(1, 100)");
+      const target = await sql("SELECT now()");
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      await sql("INSERT INTO pitr SELECT generate_series(101, 200)");
+      await inBucket(await switchWal());
+      const started = performance.now();
+      const recovered = await fromBucket(`
+        pg=/usr/lib/postgresql/15/bin
+        mkdir /tmp/copy
+        montagu-offsite-barman recover /tmp/copy --target-time "${target}"
+        chown -R postgres:postgres /tmp/copy && chmod 0700 /tmp/copy
+        runuser -u postgres -- "$pg/pg_ctl" --pgdata=/tmp/copy --wait --timeout=300 --silent --log=/tmp/replay.log \
+          --options="-c listen_addresses='' -c unix_socket_directories=/tmp -c port=5499 -c archive_mode=off -c shared_preload_libraries=''" start ||
+          { tail -30 /tmp/replay.log >&2; exit 1; }
+        runuser -u postgres -- env PATH="$pg:$PATH" montagu-wait-recovery /tmp/copy 300 --host=/tmp --port=5499 --dbname=postgres ||
+          { tail -30 /tmp/replay.log >&2; exit 1; }
+        runuser -u postgres -- psql --no-psqlrc -h /tmp -p 5499 -d montagu -Atc 'SELECT count(*), max(id) FROM pitr'
+      `);
+      console.log(`barman off-site: point-in-time recovery from the bucket in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+      expect(recovered.code, recovered.stderr).toBe(0);
+      expect(recovered.stdout.trim().split("\n").pop()).toBe("100|100");
+      expect(await sql("SELECT count(*) FROM pitr")).toBe("200");
+    });
   });
 
   it("serves metrics that tell the truth: OK now, not OK with the primary down, OK again after", async () => {
@@ -402,6 +476,40 @@ describe("barman on the backup host, streaming from a real primary", () => {
       expect(now.montagu_backup_time_since_last_success_seconds[PUSH]).toBeLessThan(PUSH_STALE_AFTER);
       expect(now.montagu_backup_time_since_last_success_seconds[WAL]).toBeLessThan(WAL_STALE_AFTER);
       console.log(`freshness: both RECOVERED emails ${elapsed.toFixed(0)} s after the restart`);
+    });
+  });
+  describe("a backup host built again from the bucket alone", () => {
+    it("prepares the copy from the bucket once annex2's stack is destroyed and every volume of it deleted: every committed row", async () => {
+      await sql("CREATE TABLE IF NOT EXISTS rebuilt AS SELECT g AS id FROM generate_series(1, 500) g");
+      await sql("INSERT INTO rebuilt SELECT g FROM generate_series(501, 700) g");
+      await inBucket(await switchWal());
+      // pulumi destroy, then the machine's disks lost: nothing of barman's or the server's is left.
+      await centre.appliers.annex2.finish([]);
+      const volumes = (await annex2.docker.out("volume", "ls", "--quiet")).split("\n").filter(Boolean);
+      expect(volumes).toContain("barman_data");
+      await annex2.docker.run(["rm", "--force", ...(await annex2.docker.out("ps", "--all", "--quiet")).split("\n").filter(Boolean)], { allowFailure: true });
+      await annex2.docker.run(["volume", "rm", ...volumes]);
+
+      const started = performance.now();
+      const rebuilt = await centre.up("annex2", {
+        ...barmanStack("production2", { verify: { database: "montagu", query: VERIFY_QUERY }, offsite: {} }),
+        "montagu-backup:offsite": { store: { endpoint: s3.endpoint, bucket: BUCKET, credentialsVaultPath: "secret/vimc/backup/offsite" } },
+        "montagu-backup:prepareRestore": { id: "from-the-bucket", from: "offsite", database: { image: "local" } },
+      });
+      console.log(`barman off-site: annex2 rebuilt and the copy prepared from the bucket in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+      expect((rebuilt.outputs.prepareRestore as { preparedAt: string }).preparedAt).toMatch(/^\d{4}-\d{2}-\d{2}T/);
+      const counted = await annex2.docker.run(
+        [
+          "run", "--rm", "--volume", "barman_recover:/recover:ro", "--entrypoint", "bash", BARMAN_IMAGE, "-euo", "pipefail", "-c",
+          `cp -a /recover/. /tmp/copy && rm -rf /tmp/copy/.montagu && chown -R postgres:postgres /tmp/copy && chmod 0700 /tmp/copy
+           runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl --pgdata=/tmp/copy --wait --silent --log=/tmp/pg.log \
+             --options="-c listen_addresses='' -c unix_socket_directories=/tmp -c port=5499 -c archive_mode=off -c shared_preload_libraries=''" start || { tail -20 /tmp/pg.log >&2; exit 1; }
+           runuser -u postgres -- psql --no-psqlrc -h /tmp -p 5499 -d montagu -Atc 'SELECT count(*) FROM rebuilt'`,
+        ],
+        { allowFailure: true },
+      );
+      expect(counted.code, counted.stderr).toBe(0);
+      expect(counted.stdout.trim()).toBe("700");
     });
   });
 });

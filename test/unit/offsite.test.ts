@@ -123,6 +123,67 @@ describe("off-site copies, as configured", () => {
   });
 });
 
+describe("barman's copies off-site, as configured and declared", () => {
+  const BARMAN = { slot: "barman", database: { host: "production2" }, passwordGroup: "fake" };
+
+  it("refuses barman's copies without a store, and volume copies without the repositories' password", () => {
+    expect(problems({ machines: ["annex2"], barman: { ...BARMAN, offsite: {} } })).toEqual([
+      "montagu-backup:barman.offsite: needs montagu-backup:offsite on this stack: its store is where barman's copies go",
+    ]);
+    expect(problems({ machines: ["annex2"], barman: { ...BARMAN, offsite: {} }, offsite: { store: STORE } })).toEqual([]);
+    expect(problems({ machines: ["production2"], offsite: { store: STORE, volumes: [{ volume: "montagu_orderly_volume" }] } })).toEqual([
+      "montagu-backup:offsite.passwordVaultPath: give the vault path of the volume repositories' password: volumes are copied or restored here",
+    ]);
+  });
+
+  it("uploads on its schedule and thins the bucket to barman's own retention, with the store's keys as secret files", async () => {
+    const resources = await declared("annex2", {
+      "montagu-backup:barman": { ...BARMAN, retentionPolicy: "REDUNDANCY 3", offsite: { upload: "*/2 * * * *" } },
+      "montagu-backup:offsite": { store: { ...STORE, prefix: "backups/montagu" } },
+    });
+    const container = resources.find((r) => r.type === "docker:index/container:Container" && r.inputs.name === "barman-montagu")!;
+    expect(container.inputs.envs).toEqual(
+      expect.arrayContaining([
+        "BARMAN_OFFSITE_URL=s3://montagu-offsite/backups/montagu/barman",
+        "BARMAN_OFFSITE_ENDPOINT=https://s3.eu-west-2.amazonaws.com",
+        "BARMAN_OFFSITE_RETENTION=REDUNDANCY 3",
+        "AWS_DEFAULT_REGION=eu-west-2",
+      ]),
+    );
+    const upload = (file: string) => container.inputs.uploads.find((u: Json) => u.file === file)?.content;
+    expect(upload("/etc/montagu/schedule.yml")).toContain("- name: offsite-upload\n    command: montagu-offsite-barman upload\n    schedule: \"*/2 * * * *\"\n");
+    expect(upload("/etc/montagu/schedule.yml")).toContain("- name: offsite-retention\n    command: montagu-offsite-barman retention\n    schedule: 30 5 * * *\n");
+    expect(upload("/run/montagu/secrets/s3-secret-access-key")).toBe("s3-secret");
+    expect(JSON.stringify(container.inputs.envs)).not.toContain("s3-secret");
+    // No restic where no volume is copied or restored.
+    expect(resources.some((r) => r.name === "offsite-image")).toBe(false);
+  });
+
+  it("has the freshness monitor watch what barman sends off-site, late after barman's own allowance plus the upload's gap", () => {
+    const { settings } = validated(topology(), { machines: ["annex2"], barman: { ...BARMAN, offsite: {} }, offsite: { store: STORE }, freshness: {} });
+    const watched = Object.fromEntries(settings!.plan.freshness!.backups.map((b) => [b.id, b]));
+    expect(watched["barman/offsite-wal"]).toMatchObject({ staleAfterSeconds: 3600 + 60, read: { kind: "timestamp-file", path: expect.stringMatching(/\/offsite-wal-last-upload$/) } });
+    expect(watched["barman/offsite-base-backup"].staleAfterSeconds).toBe(watched["barman/base-backup"].staleAfterSeconds + 60);
+    expect(validated(topology(), { machines: ["annex2"], barman: BARMAN, freshness: { staleAfter: { "barman/offsite-wal": "2h" } } }).problems).toEqual([
+      "montagu-backup:freshness.staleAfter.barman/offsite-wal: 'barman/offsite-wal' is not a backup this stack watches (push/production2/montagu_orderly_volume, barman/wal, barman/base-backup, barman/nightly-recovery)",
+    ]);
+  });
+
+  it("prepares from the bucket only where barman's copies go there, asking montagu-prepare for them", async () => {
+    const prepare = { id: "p1", from: "offsite", targetTime: "2026-11-27T12:00:00Z" };
+    expect(problems({ machines: ["annex2"], barman: BARMAN, offsite: { store: STORE }, prepareRestore: prepare })).toEqual([
+      "montagu-backup:prepareRestore.from: needs barman.offsite (and montagu-backup:offsite's store): that is where barman's copies are read from",
+    ]);
+    const resources = await declared("annex2", {
+      "montagu-backup:barman": { ...BARMAN, offsite: {} },
+      "montagu-backup:offsite": { store: STORE },
+      "montagu-backup:prepareRestore": prepare,
+    });
+    const recover = resources.find((r) => r.type === "command:local:Command" && r.name === "prepare-restore-recover")!;
+    expect(recover.inputs.create).toContain("docker exec barman-montagu montagu-prepare recover /recover --backup latest --target-time '2026-11-27 12:00:00+00:00' --from-offsite");
+  });
+});
+
 describe("off-site copies, as declared", () => {
   it("runs each copy and its weekly check on a schedule, with the volumes read-only and every key a secret", async () => {
     const resources = await declared("production2", {
