@@ -38,7 +38,7 @@ upload() {
   work="$(mktemp -d)"
   trap 'rm -rf "$work"' EXIT
   # What is archived and not yet sent, by name (C order on both sides, as join needs).
-  find "$home/$SERVER/wals" -mindepth 2 -maxdepth 2 -type f \( -regex '.*/[0-9A-F]\{24\}' -o -name '*.history' \) -printf '%f\t%p\n' |
+  find "$home/$SERVER/wals" -mindepth 2 -maxdepth 2 -type f -regextype posix-egrep \( -regex '.*/[0-9A-F]{24}' -o -name '*.history' \) -printf '%f\t%p\n' |
     LC_ALL=C sort > "$work/archived"
   LC_ALL=C sort -u "$ledger_dir/wals" > "$work/sent"
   # WAL first: a base backup is of use off-site only with the WAL from its start on.
@@ -97,12 +97,18 @@ case "$verb" in
     [ -d "$dir" ] || { say "$dir is not a directory"; exit 1; }
     [[ "$target" =~ ^[0-9T:.\ +Z-]*$ ]] || { say "'$target' is not a time"; exit 2; }
     [[ "$backup" =~ ^[A-Za-z0-9_-]+$ ]] || { say "'$backup' is not a backup id"; exit 2; }
+    # barman-cloud-restore 3.4 takes an id only: latest and oldest are read from the bucket's list.
+    read -r backup first < <(barman-cloud-backup-list "${cloud[@]}" --format json "$BARMAN_OFFSITE_URL" "$SERVER" | python3 -c '
+import json, sys
+wanted = sys.argv[1]
+done = sorted((b for b in json.load(sys.stdin)["backups_list"] if b.get("status") == "DONE"), key=lambda b: b["backup_id"])
+chosen = done[-1:] if wanted == "latest" else done[:1] if wanted == "oldest" else [b for b in done if b["backup_id"] == wanted]
+print(*((chosen[0]["backup_id"], chosen[0]["begin_wal"]) if chosen else ()))' "$backup")
+    [ -n "${first:-}" ] || { say "$BARMAN_OFFSITE_URL holds no finished backup '$backup' of $SERVER"; exit 1; }
     find "$dir" -mindepth 1 -delete
     barman-cloud-restore "${cloud[@]}" "$BARMAN_OFFSITE_URL" "$SERVER" "$backup" "$dir"
     # The WAL it replays, from the segment the backup began in on, fetched now into the copy as
     # `barman recover` leaves it: any database image replays it with cp, and never sees the keys.
-    first="$(sed -n 's/^START WAL LOCATION: .*(file \([0-9A-F]\{24\}\))$/\1/p' "$dir/backup_label")"
-    [ -n "$first" ] || { say "the backup in $dir has no START WAL LOCATION in its backup_label"; exit 1; }
     montagu-offsite-wals "$BARMAN_OFFSITE_URL" "$SERVER" "$first" "$dir/barman_wal"
     {
       echo "restore_command = 'cp barman_wal/%f %p'"
