@@ -36,7 +36,8 @@ export function barmanSchedule(settings: BarmanConfig, timezone: string): string
       ...(settings.offsite === undefined
         ? []
         : [
-            { name: "offsite-upload", command: "montagu-offsite-barman upload", schedule: settings.offsite.upload },
+            // Within its minute, every 10 s: a WAL segment leaves seconds after barman has it.
+            { name: "offsite-upload", command: "montagu-offsite-barman upload --for 50", schedule: settings.offsite.upload },
             { name: "offsite-retention", command: "montagu-offsite-barman retention", schedule: settings.offsite.retention },
           ]),
     ],

@@ -80,10 +80,10 @@ export class OffsiteCopies extends pulumi.ComponentResource {
       { parent: this, deleteBeforeReplace: true, dependsOn: volumes.flatMap((volume) => args.before?.[volume] ?? []) },
     );
     if (plan.backup !== undefined) {
-      const args_ = plan.copies.flatMap((copy) => [copy.client, copy.volume, copy.allowEmpty ? "allow-empty" : "refuse-empty"]);
+      const copyArguments = plan.copies.flatMap((copy) => [copy.client, copy.volume, copy.allowEmpty ? "allow-empty" : "refuse-empty"]);
       script(
         `${name}-backup`,
-        { script: pulumi.output(container.name).apply((c) => scriptFile(path.join(__dirname, "backup.sh"), [c, ...args_])), environment: args.environment, triggers: [plan.backup.id] },
+        { script: pulumi.output(container.name).apply((c) => scriptFile(path.join(__dirname, "backup.sh"), [c, ...copyArguments])), environment: args.environment, triggers: [plan.backup.id] },
         { parent: this, dependsOn: [container] },
       );
     }

@@ -3,9 +3,12 @@
 # bucket with barman's cloud tools, at $BARMAN_OFFSITE_URL (s3://<bucket>/<prefix>/barman),
 # server `montagu`, through $BARMAN_OFFSITE_ENDPOINT; the store's keys in files in
 # $SECRETS_DIR (s3-access-key-id, s3-secret-access-key).
-#   upload      every WAL file barman has archived and every base backup it finished (DONE)
+#   upload [--for SECONDS]
+#               every WAL file barman has archived and every base backup it finished (DONE)
 #               that the bucket does not hold yet, oldest first; a ledger in barman's data
-#               volume says which went up, so a file that failed is tried again next time
+#               volume says which went up, so a file that failed is tried again next time.
+#               With --for, again every 10 s for that long (the schedule's minute, so that a
+#               segment waits seconds rather than up to a minute to leave)
 #   retention   barman-cloud-backup-delete with $BARMAN_OFFSITE_RETENTION (barman's own policy)
 #   recover DIR [--backup ID] [--target-time T]
 #               the newest (or ID) base backup from the bucket into DIR (emptied first), with
@@ -76,7 +79,15 @@ case "$verb" in
     # a file that failed as sent; a failure is remembered for the metrics on the way out.
     set -E
     trap 'date -u +%Y-%m-%dT%H:%M:%SZ > /metrics/offsite-failed' ERR
+    for_seconds=0
+    [ "${1:-}" != --for ] || for_seconds="${2:?--for takes seconds}"
+    [[ "$for_seconds" =~ ^[0-9]{1,4}$ ]] || { say "'$for_seconds' is not a number of seconds"; exit 2; }
+    until_time=$((SECONDS + for_seconds))
     upload
+    while [ $((SECONDS + 10)) -le "$until_time" ]; do
+      sleep 10
+      upload
+    done
     ;;
   retention)
     : "${BARMAN_OFFSITE_RETENTION:?}"

@@ -5,9 +5,10 @@
 # in $AWS_ACCESS_KEY_ID and $AWS_SECRET_ACCESS_KEY, or files in $OFFSITE_SECRETS_DIR.
 #   montagu-offsite backup CLIENT VOLUME [--allow-empty]
 #                      /volumes/VOLUME as a new snapshot of host CLIENT, then the retention
-#                      ($OFFSITE_KEEP: restic's --keep-* options) and a prune
+#                      ($OFFSITE_KEEP: restic's --keep-* options; snapshots forgotten)
 #   montagu-offsite check CLIENT VOLUME SUBSET
-#                      restic check, reading SUBSET of the data (such as 5%)
+#                      restic prune (the space of forgotten snapshots freed), then restic
+#                      check, reading SUBSET of the data (such as 5%)
 #   montagu-offsite snapshots CLIENT VOLUME    (restic's JSON, oldest first)
 #   montagu-offsite restore CLIENT VOLUME SNAPSHOT [--allow-empty] [--check]
 #                      SNAPSHOT (latest, or an id) into /target, as `rsync -a --delete` makes
@@ -96,8 +97,9 @@ import json, sys
 s = json.load(open(sys.argv[1]))
 print(s["snapshot_id"][:8], s["data_added"], s["total_bytes_processed"])' "$summary")
     say "$volume: snapshot $snapshot, $((total / 1000000)) MB read, $((added / 1000000)) MB new, $(( $(date +%s) - started )) s"
+    # Forgetting is cheap; pruning (which rewrites packs to free their space) waits for the weekly check.
     # shellcheck disable=SC2086 # OFFSITE_KEEP is restic's options, words by design
-    restic forget --host "$OFFSITE_HOST" --path "$source_path" ${OFFSITE_KEEP:---keep-daily 7 --keep-weekly 4 --keep-monthly 6} --prune --quiet
+    restic forget --host "$OFFSITE_HOST" --path "$source_path" ${OFFSITE_KEEP:---keep-daily 7 --keep-weekly 4 --keep-monthly 6} --quiet
     printf 'time=%s\nsnapshot=%s\nbytes=%s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$snapshot" "$total" > "/state/status/$client.$volume.partial"
     mv "/state/status/$client.$volume.partial" "/state/status/$client.$volume.status"
     ;;
@@ -105,8 +107,10 @@ print(s["snapshot_id"][:8], s["data_added"], s["total_bytes_processed"])' "$summ
     subset="${1:-5%}"
     [[ "$subset" =~ ^[0-9]{1,2}(\.[0-9]+)?%$|^100%$ ]] || { echo "offsite: '$subset' is not a share such as 5%" >&2; exit 2; }
     ensure_repository
+    # The space of snapshots forgotten since the last check freed first, then the whole checked.
+    restic prune --quiet
     restic check --read-data-subset="$subset"
-    say "$volume: check of the repository and $subset of its data passed"
+    say "$volume: pruned; check of the repository and $subset of its data passed"
     date -u +%Y-%m-%dT%H:%M:%SZ > "/state/status/$client.$volume.checked"
     ;;
   snapshots)

@@ -151,7 +151,7 @@ describe("barman's copies off-site, as configured and declared", () => {
       ]),
     );
     const upload = (file: string) => container.inputs.uploads.find((u: Json) => u.file === file)?.content;
-    expect(upload("/etc/montagu/schedule.yml")).toContain("- name: offsite-upload\n    command: montagu-offsite-barman upload\n    schedule: \"*/2 * * * *\"\n");
+    expect(upload("/etc/montagu/schedule.yml")).toContain("- name: offsite-upload\n    command: montagu-offsite-barman upload --for 50\n    schedule: \"*/2 * * * *\"\n");
     expect(upload("/etc/montagu/schedule.yml")).toContain("- name: offsite-retention\n    command: montagu-offsite-barman retention\n    schedule: 30 5 * * *\n");
     expect(upload("/run/montagu/secrets/s3-secret-access-key")).toBe("s3-secret");
     expect(JSON.stringify(container.inputs.envs)).not.toContain("s3-secret");
