@@ -51,6 +51,7 @@ upload() {
     sent=$((sent + 1))
     newest="$name"
   done < <(LC_ALL=C join -t $'\t' -v 1 "$work/archived" "$work/sent")
+  rm -rf "$work"
   if [ -n "$newest" ]; then
     say "$sent WAL file(s) sent, the newest $newest"
     date -u +%Y-%m-%dT%H:%M:%SZ > /metrics/offsite-wal-last-upload
