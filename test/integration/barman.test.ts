@@ -49,17 +49,25 @@ describe("barman on the backup host, streaming from a real primary", () => {
   const metrics = async () =>
     Object.fromEntries((await metricsText()).split("\n").filter(Boolean).map((line) => [line.split("{")[0], Number(line.split(" ").pop())]));
   const collect = () => annex2.docker.run(["exec", "barman-montagu", "barman-metrics", "collect"], { allowFailure: true });
-  /** A throwaway container of barman's image on annex2, with none of barman's volumes: what it reads comes from the bucket alone. */
+  /** A throwaway container of barman's image on annex2, running `script` with `dockerArgs`. */
+  const inBarmanImage = (script: string, dockerArgs: string[] = []) =>
+    annex2.docker.run(["run", "--rm", "--network", "host", "--entrypoint", "bash", ...dockerArgs, BARMAN_IMAGE, "-euo", "pipefail", "-c", script], { allowFailure: true });
+  /** One with none of barman's volumes, and the bucket's address and keys: what it reads comes from the bucket alone. */
   const fromBucket = (script: string) =>
-    annex2.docker.run(
-      [
-        "run", "--rm", "--network", "host", "--entrypoint", "bash",
-        "--env", `BARMAN_OFFSITE_URL=s3://${BUCKET}/montagu/barman`, "--env", `BARMAN_OFFSITE_ENDPOINT=${s3.endpoint}`, "--env", "AWS_DEFAULT_REGION=us-east-1",
-        "--env", `AWS_ACCESS_KEY_ID=${s3.accessKeyId}`, "--env", `AWS_SECRET_ACCESS_KEY=${s3.secretAccessKey}`,
-        BARMAN_IMAGE, "-euo", "pipefail", "-c", script,
-      ],
-      { allowFailure: true },
-    );
+    inBarmanImage(script, [
+      "--env", `BARMAN_OFFSITE_URL=s3://${BUCKET}/montagu/barman`, "--env", `BARMAN_OFFSITE_ENDPOINT=${s3.endpoint}`, "--env", "AWS_DEFAULT_REGION=us-east-1",
+      "--env", `AWS_ACCESS_KEY_ID=${s3.accessKeyId}`, "--env", `AWS_SECRET_ACCESS_KEY=${s3.secretAccessKey}`,
+    ]);
+  /** The script that starts PostgreSQL on the copy in /tmp/copy, waits for its recovery to end, and asks `query` of montagu. */
+  const queryCopy = (query: string) => `
+    pg=/usr/lib/postgresql/15/bin
+    chown -R postgres:postgres /tmp/copy && chmod 0700 /tmp/copy
+    runuser -u postgres -- "$pg/pg_ctl" --pgdata=/tmp/copy --wait --timeout=300 --silent --log=/tmp/replay.log \\
+      --options="-c listen_addresses='' -c unix_socket_directories=/tmp -c port=5499 -c archive_mode=off -c shared_preload_libraries=''" start ||
+      { tail -30 /tmp/replay.log >&2; exit 1; }
+    runuser -u postgres -- env PATH="$pg:$PATH" montagu-wait-recovery /tmp/copy 300 --host=/tmp --port=5499 --dbname=postgres ||
+      { tail -30 /tmp/replay.log >&2; exit 1; }
+    runuser -u postgres -- psql --no-psqlrc -h /tmp -p 5499 -d montagu -Atc '${query}'`;
   const switchWal = async () => {
     const result = await annex2.docker.run(["exec", "barman-montagu", "montagu-switch-wal", "60"], { allowFailure: true });
     const closed = /The WAL file (\w{24}) has been closed/.exec(result.stdout)?.[1];
@@ -171,16 +179,9 @@ describe("barman on the backup host, streaming from a real primary", () => {
       await inBucket(await switchWal());
       const started = performance.now();
       const recovered = await fromBucket(`
-        pg=/usr/lib/postgresql/15/bin
         mkdir /tmp/copy
         montagu-offsite-barman recover /tmp/copy --target-time "${target}"
-        chown -R postgres:postgres /tmp/copy && chmod 0700 /tmp/copy
-        runuser -u postgres -- "$pg/pg_ctl" --pgdata=/tmp/copy --wait --timeout=300 --silent --log=/tmp/replay.log \
-          --options="-c listen_addresses='' -c unix_socket_directories=/tmp -c port=5499 -c archive_mode=off -c shared_preload_libraries=''" start ||
-          { tail -30 /tmp/replay.log >&2; exit 1; }
-        runuser -u postgres -- env PATH="$pg:$PATH" montagu-wait-recovery /tmp/copy 300 --host=/tmp --port=5499 --dbname=postgres ||
-          { tail -30 /tmp/replay.log >&2; exit 1; }
-        runuser -u postgres -- psql --no-psqlrc -h /tmp -p 5499 -d montagu -Atc 'SELECT count(*), max(id) FROM pitr'
+        ${queryCopy("SELECT count(*), max(id) FROM pitr")}
       `);
       console.log(`barman off-site: point-in-time recovery from the bucket in ${((performance.now() - started) / 1000).toFixed(1)} s`);
       expect(recovered.code, recovered.stderr).toBe(0);
@@ -502,15 +503,10 @@ describe("barman on the backup host, streaming from a real primary", () => {
       });
       console.log(`barman off-site: annex2 rebuilt and the copy prepared from the bucket in ${((performance.now() - started) / 1000).toFixed(1)} s`);
       expect((rebuilt.outputs.prepareRestore as { preparedAt: string }).preparedAt).toMatch(/^\d{4}-\d{2}-\d{2}T/);
-      const counted = await annex2.docker.run(
-        [
-          "run", "--rm", "--volume", "barman_recover:/recover:ro", "--entrypoint", "bash", BARMAN_IMAGE, "-euo", "pipefail", "-c",
-          `cp -a /recover/. /tmp/copy && rm -rf /tmp/copy/.montagu && chown -R postgres:postgres /tmp/copy && chmod 0700 /tmp/copy
-           runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl --pgdata=/tmp/copy --wait --silent --log=/tmp/pg.log \
-             --options="-c listen_addresses='' -c unix_socket_directories=/tmp -c port=5499 -c archive_mode=off -c shared_preload_libraries=''" start || { tail -20 /tmp/pg.log >&2; exit 1; }
-           runuser -u postgres -- psql --no-psqlrc -h /tmp -p 5499 -d montagu -Atc 'SELECT count(*) FROM rebuilt'`,
-        ],
-        { allowFailure: true },
+      const counted = await inBarmanImage(
+        `cp -a /recover/. /tmp/copy && rm -rf /tmp/copy/.montagu
+         ${queryCopy("SELECT count(*) FROM rebuilt")}`,
+        ["--volume", "barman_recover:/recover:ro"],
       );
       expect(counted.code, counted.stderr).toBe(0);
       expect(counted.stdout.trim()).toBe("700");
