@@ -255,20 +255,22 @@ function restorePlan(topology: Topology, config: StackConfig): RestorePlan | und
   const clients = topology.clients.filter((c) => config.machines.includes(c.name));
   const byClient = new Map<string, RestoreTransfer[]>();
   const offsite: OffsiteRestoreTransfer[] = [];
+  /** The client whose copy of the entry's volume is read: the one named, or the one that backs it up (validation checked there is one). */
+  const sourceOf = (entry: { volume: string; source?: string }) => {
+    const source = entry.source ?? topology.clients.find((c) => c.backup.includes(entry.volume))?.name;
+    if (source === undefined) throw new Error(`no client backs up volume '${entry.volume}'`);
+    return source;
+  };
   for (const entry of volumes) {
     if (entry.from === "offsite") {
-      const source = entry.source ?? topology.clients.find((c) => c.backup.includes(entry.volume))?.name;
-      if (source === undefined) throw new Error(`no client backs up volume '${entry.volume}'`);
-      offsite.push({ volume: entry.volume, source, snapshot: entry.snapshot ?? "latest", allowEmpty: entry.allowEmpty, to: entry.to ?? entry.volume });
+      offsite.push({ volume: entry.volume, source: sourceOf(entry), snapshot: entry.snapshot ?? "latest", allowEmpty: entry.allowEmpty, to: entry.to ?? entry.volume });
       continue;
     }
     if (entry.server === undefined) throw new Error(`restore of '${entry.volume}': no server`);
     const server = entry.server;
     const client = transferClient(clients, entry.client);
     const local = topology.volumes.find((v) => v.name === entry.volume)?.local === true;
-    const backer = topology.clients.find((c) => c.backup.includes(entry.volume));
-    const source = local ? undefined : (entry.source ?? backer?.name);
-    if (!local && source === undefined) throw new Error(`no client backs up volume '${entry.volume}'`);
+    const source = local ? undefined : sourceOf(entry);
     byClient.set(client, [
       ...(byClient.get(client) ?? []),
       { server, volume: entry.volume, source, snapshot: entry.snapshot, allowEmpty: entry.allowEmpty, to: entry.to ?? entry.volume },

@@ -44,10 +44,9 @@ export function offsiteProblems(topology: TopologyParts, machines: string[], sal
   });
 
   const restoresFromOffsite = salvaged.restoreEntries.some(({ value }) => value.from === "offsite");
-  if (salvaged.raw.offsite !== undefined && salvaged.offsite.passwordVaultPath === undefined && !hasField(salvaged.raw.offsite, "passwordVaultPath")) {
-    if (entries.length > 0 || restoresFromOffsite) {
-      problems.push({ path: ["config", "offsite", "passwordVaultPath"], message: "give the vault path of the volume repositories' password: volumes are copied or restored here" });
-    }
+  // Given but malformed, the schema says so; only a missing one is this rule's.
+  if (salvaged.raw.offsite !== undefined && !hasField(salvaged.raw.offsite, "passwordVaultPath") && (entries.length > 0 || restoresFromOffsite)) {
+    problems.push({ path: ["config", "offsite", "passwordVaultPath"], message: "give the vault path of the volume repositories' password: volumes are copied or restored here" });
   }
   if (salvaged.barman.offsite !== undefined && salvaged.raw.offsite === undefined) {
     problems.push({ path: ["config", "barman", "offsite"], message: "needs montagu-backup:offsite on this stack: its store is where barman's copies go" });
