@@ -17,12 +17,13 @@ export const WAL_STALE_AFTER = HOUR;
 /** How the monitor finds a backup's last success (images/freshness/monitor.py). */
 export type LastSuccessReader =
   | { kind: "timestamp-file"; path: string }
+  | { kind: "newest-object"; endpoint: string; region: string; bucket: string; prefix: string }
   | { kind: "barman-backups"; path: string }
   | { kind: "newest-file"; paths: string[] }
   | { kind: "verified-dump"; directory: string; prefix: string };
 
 export interface WatchedBackup {
-  /** `push/<client>/<volume>`, `dump/<client>/<database>`, `barman/wal`, `barman/base-backup`, `barman/nightly-recovery`, `barman/offsite-wal` or `barman/offsite-base-backup`. */
+  /** `push/<client>/<volume>`, `dump/<client>/<database>`, `offsite/<client>/<volume>`, `barman/wal`, `barman/base-backup`, `barman/nightly-recovery`, `barman/offsite-wal` or `barman/offsite-base-backup`. */
   id: string;
   /** What the alerts call it. */
   description: string;
@@ -42,6 +43,8 @@ export interface FreshnessPlan {
   email?: NonNullable<StackConfig["freshness"]>["email"];
   /** The volumes it reads, each at its own mount point. */
   mounts: { volume: string; path: string }[];
+  /** Where the keys of the off-site store are in vault, when it reads the store. */
+  offsiteCredentialsVaultPath?: string;
   backups: WatchedBackup[];
 }
 
@@ -55,6 +58,19 @@ export interface ScheduledPush {
 
 export const pushId = (push: { client: string; volume: string }) => `push/${push.client}/${push.volume}`;
 export const dumpId = (dump: { client: string; database: string }) => `dump/${dump.client}/${dump.database}`;
+export const offsiteId = (copy: { client: string; volume: string }) => `offsite/${copy.client}/${copy.volume}`;
+
+/** A volume a client copies off-site (its `offsite` section), watched here in the store. */
+export interface WatchedOffsiteCopy {
+  client: string;
+  volume: string;
+  schedule?: string;
+}
+
+/** The copy's schedule: its own, or, as the client's `offsite` section does, its push's. */
+export function offsiteCopySchedule(pushes: ScheduledPush[], copy: WatchedOffsiteCopy): string | undefined {
+  return copy.schedule ?? pushes.find((push) => push.client === copy.client && push.volume === copy.volume)?.schedule;
+}
 
 /** Dumps a client makes and pushes: where the monitor finds them. */
 export interface WatchedDump {
@@ -66,10 +82,22 @@ export const BARMAN_IDS = ["barman/wal", "barman/base-backup", "barman/nightly-r
 /** What barman sends to the off-site bucket, when it does. */
 export const BARMAN_OFFSITE_IDS = ["barman/offsite-wal", "barman/offsite-base-backup"] as const;
 
-/** The ids of every backup a monitor watches on a stack with these servers, these dumps, and barman (or not, and sending off-site or not). */
-export function watchedIds(pushes: ScheduledPush[], servers: string[], barman: boolean, dumps: WatchedDump[] = [], barmanOffsite = false): string[] {
+/** What a stack's monitor watches, beside the topology's pushes to its servers. */
+export interface Watched {
+  servers: string[];
+  barman: boolean;
+  barmanOffsite?: boolean;
+  dumps?: WatchedDump[];
+  offsiteCopies?: WatchedOffsiteCopy[];
+}
+
+/** The ids of every backup a monitor watches. */
+export function watchedIds(pushes: ScheduledPush[], watched: Watched): string[] {
+  const { servers, barman, barmanOffsite = false, dumps = [], offsiteCopies = [] } = watched;
   const ids = pushes.filter((push) => servers.includes(push.server)).map(pushId);
-  return [...new Set([...ids, ...dumps.map(dumpId), ...(barman ? BARMAN_IDS : []), ...(barman && barmanOffsite ? BARMAN_OFFSITE_IDS : [])])];
+  return [
+    ...new Set([...ids, ...dumps.map(dumpId), ...offsiteCopies.map(offsiteId), ...(barman ? BARMAN_IDS : []), ...(barman && barmanOffsite ? BARMAN_OFFSITE_IDS : [])]),
+  ];
 }
 
 /** The scheduled push that brings `dump`'s volume to one of `servers` (validation checked there is one). */
@@ -147,6 +175,21 @@ export function freshnessPlan(topology: Topology, config: StackConfig): Freshnes
       staleAfterSchedule(dump.schedule) + longestGapSeconds(push.schedule),
     );
   }
+  const store = config.offsite?.store;
+  for (const copy of settings.offsite) {
+    const schedule = offsiteCopySchedule(pushes, copy);
+    if (schedule === undefined || store === undefined) throw new Error(`freshness: no schedule or no store for ${offsiteId(copy)}`);
+    // restic writes a snapshot's object last, once everything it names is stored: its time is the copy's.
+    watch(
+      {
+        id: offsiteId(copy),
+        description: `${copy.client}'s off-site copy of ${copy.volume}`,
+        schedule,
+        read: { kind: "newest-object", endpoint: store.endpoint.replace(/\/$/, ""), region: store.region, bucket: store.bucket, prefix: `${store.prefix}/volumes/${copy.client}/${copy.volume}/snapshots/` },
+      },
+      staleAfterSchedule(schedule),
+    );
+  }
   const barman = config.barman;
   if (barman !== undefined) {
     mounts.push({ volume: barman.volumes.data, path: SOURCES.barmanData }, { volume: barman.volumes.metrics, path: SOURCES.barmanMetrics });
@@ -181,6 +224,7 @@ export function freshnessPlan(topology: Topology, config: StackConfig): Freshnes
     name: settings.name ?? config.machines.join("+"),
     email: settings.email,
     mounts,
+    offsiteCredentialsVaultPath: settings.offsite.length > 0 ? store?.credentialsVaultPath : undefined,
     backups,
   };
 }

@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { FreshnessPlan } from "../../config/freshness";
 import { imageFromDirectory } from "../shared/dockerImage";
 import { SECRETS_DIR } from "../shared/host";
-import { vaultPassword } from "../shared/passwords";
+import { vaultFields, vaultPassword } from "../shared/passwords";
 
 export interface FreshnessArgs {
   plan: FreshnessPlan;
@@ -48,6 +48,14 @@ export class Freshness extends pulumi.ComponentResource {
     // What it remembers and its status files: no backup data, so it goes with the stack.
     const state = new docker.Volume(`${name}-state`, { name: plan.volume }, { parent: this });
     const uploads: docker.types.input.ContainerUpload[] = [{ file: CONFIG_FILE, content: monitorConfig(plan), permissions: "0644" }];
+    if (plan.offsiteCredentialsVaultPath !== undefined) {
+      // Read-only use of the store: it lists the volumes' snapshots, and never needs their password.
+      const keys = vaultFields(plan.offsiteCredentialsVaultPath, ["access_key_id", "secret_access_key"], { parent: this });
+      uploads.push(
+        { file: `${SECRETS_DIR}/s3-access-key-id`, content: keys.access_key_id, permissions: "0600" },
+        { file: `${SECRETS_DIR}/s3-secret-access-key`, content: keys.secret_access_key, permissions: "0600" },
+      );
+    }
     if (plan.email?.passwordVaultPath !== undefined) {
       uploads.push({ file: `${SECRETS_DIR}/smtp-password`, content: pulumi.secret(vaultPassword(plan.email.passwordVaultPath, { parent: this })), permissions: "0600" });
     }

@@ -73,4 +73,18 @@ export const freshness = z.strictObject({
       }),
     )
     .default([]),
+  /**
+   * Off-site copies of volumes that a client makes (its `offsite` section) into the store of
+   * this stack's `montagu-backup:offsite`: the newest snapshot in the volume's repository is the
+   * last success. `schedule` is the copy's, the topology's push of the volume when not given.
+   */
+  offsite: z
+    .array(
+      z.strictObject({
+        client: dockerName,
+        volume: dockerName,
+        schedule: cron.optional(),
+      }),
+    )
+    .default([]),
 });

@@ -136,6 +136,41 @@ def read_verified_dump(directory, prefix):
     return None
 
 
+S3_KEYS = "/run/montagu/secrets"
+
+
+def read_newest_object(endpoint, region, bucket, prefix):
+    """When the newest object under `prefix` in the bucket was stored: for a restic repository's
+    snapshots/, the end of its newest copy (restic stores a snapshot last, and forget never
+    removes the newest). The store's keys are files in S3_KEYS; boto3 is imported only here,
+    so that a monitor that never reads a bucket starts without it."""
+    import boto3
+    import botocore.config
+    import botocore.exceptions
+
+    with open(os.path.join(S3_KEYS, "s3-access-key-id"), encoding="utf-8") as handle:
+        key_id = handle.read().strip()
+    with open(os.path.join(S3_KEYS, "s3-secret-access-key"), encoding="utf-8") as handle:
+        secret = handle.read().strip()
+    client = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name=region,
+        aws_access_key_id=key_id,
+        aws_secret_access_key=secret,
+        config=botocore.config.Config(connect_timeout=10, read_timeout=30, retries={"max_attempts": 2}),
+    )
+    newest = None
+    try:
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            for item in page.get("Contents", []):
+                stored = item["LastModified"].timestamp()
+                newest = stored if newest is None else max(newest, stored)
+    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as problem:
+        raise OSError(f"s3 {bucket}/{prefix}: {problem}") from problem
+    return newest
+
+
 def last_success(read):
     if read["kind"] == "timestamp-file":
         return read_timestamp_file(read["path"])
@@ -145,6 +180,8 @@ def last_success(read):
         return read_newest_file(read["paths"])
     if read["kind"] == "verified-dump":
         return read_verified_dump(read["directory"], read["prefix"])
+    if read["kind"] == "newest-object":
+        return read_newest_object(read["endpoint"], read["region"], read["bucket"], read["prefix"])
     raise ValueError(f"unknown reader {read['kind']}")
 
 
@@ -178,7 +215,11 @@ def assess(config, memory, now):
         try:
             success = last_success(backup["read"])
         except (OSError, ValueError, KeyError) as problem:
-            success, error = None, f"cannot read its last success: {problem}"
+            # What could not be read now (a store out of reach) is not a backup lost: the success
+            # last seen still counts, and ages; read_ok says the look failed.
+            success, error = remembered.get("last_success"), f"cannot read its last success: {problem}"
+        if error is None and success is not None:
+            remembered["last_success"] = success
         since = success if success is not None else remembered["first_looked"]
         age = max(0.0, now - since)
         stale = age > backup["staleAfterSeconds"]

@@ -308,6 +308,9 @@ describe("barman on the backup host, streaming from a real primary", () => {
       const switched = await annex2.docker.run(["exec", "barman-montagu", "montagu-switch-wal", "60"], { allowFailure: true });
       expect(switched.code, switched.stderr).toBe(0);
     }
+    // Damage as a disk's would come: after the uploader has sent the segments off-site. Damaged
+    // before, the bucket would hold the damaged segment too, and the bucket's recovery further on would stop at it.
+    for (const segment of segments) await inBucket(segment);
     const damaged = `$(ls /var/lib/barman/montagu/wals/*/${segments[1]})`;
     const inBarman = (script: string) => annex2.docker.run(["exec", "barman-montagu", "bash", "-euo", "pipefail", "-c", script], { allowFailure: true });
     expect((await inBarman(`cp -p ${damaged} /tmp/aside && dd if=/dev/urandom of=${damaged} bs=1024 seek=1 count=2 conv=notrunc status=none`)).code).toBe(0);

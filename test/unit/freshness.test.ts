@@ -77,6 +77,41 @@ describe("how late each backup may be", () => {
     ]);
   });
 
+  it("watches a client's off-site copies in this stack's store: the newest snapshot of each repository, late after the copy's schedule allows", () => {
+    const store = { endpoint: "https://s3.eu-west-2.amazonaws.com/", region: "eu-west-2", bucket: "montagu-offsite", prefix: "backups/montagu", credentialsVaultPath: "secret/vimc/backup/offsite" };
+    const { parsed, problems } = settings({
+      ...annex2({ offsite: [{ client: "production2", volume: "orderly" }, { client: "production2", volume: "outpack", schedule: "0 3 * * *" }], staleAfter: { "offsite/production2/outpack": "2d" } }),
+      offsite: { store },
+    });
+    expect(problems).toEqual([]);
+    const plan = parsed.plan.freshness;
+    const copies = plan.backups.filter((b: Json) => b.id.startsWith("offsite/"));
+    expect(copies).toEqual([
+      {
+        id: "offsite/production2/orderly",
+        description: "production2's off-site copy of orderly",
+        schedule: "@daily",
+        staleAfterSeconds: 26 * HOUR,
+        read: { kind: "newest-object", endpoint: "https://s3.eu-west-2.amazonaws.com", region: "eu-west-2", bucket: "montagu-offsite", prefix: "backups/montagu/volumes/production2/orderly/snapshots/" },
+      },
+      expect.objectContaining({ id: "offsite/production2/outpack", schedule: "0 3 * * *", staleAfterSeconds: 2 * 24 * HOUR }),
+    ]);
+    expect(plan.offsiteCredentialsVaultPath).toBe("secret/vimc/backup/offsite");
+    // Without copies to watch, the monitor holds no keys of the store.
+    expect(settings({ ...annex2({}), offsite: { store } }).parsed.plan.freshness.offsiteCredentialsVaultPath).toBeUndefined();
+
+    const topologyWithout = topology();
+    topologyWithout.clients.push({ name: "science", backup: ["orderly"] });
+    expect(
+      validated(topologyWithout, annex2({ offsite: [{ client: "nobody", volume: "orderly" }, { client: "production2", volume: "montagu_db" }, { client: "science", volume: "orderly" }, { client: "science", volume: "orderly", schedule: "@daily" }] })).problems,
+    ).toEqual([
+      "montagu-backup:freshness.offsite[0].client: 'nobody' is not a client of the topology",
+      "montagu-backup:freshness.offsite[1].volume: 'montagu_db' is not a volume production2 backs up (orderly, outpack)",
+      "montagu-backup:freshness.offsite[2].schedule: science has no scheduled push of orderly to take the copy's schedule from: give it",
+      "montagu-backup:freshness.offsite: reads the copies in the off-site store: needs montagu-backup:offsite (its store) on this stack",
+    ]);
+  });
+
   it("refuses, all at once and by path, what it cannot watch or tell", () => {
     const { problems } = settings(
       annex2({
@@ -195,6 +230,31 @@ describe("the freshness monitor's checks (images/freshness/monitor.py, on this m
       expect(check().outbox).toEqual(["[annex2] STALE: push/production2/orderly"]);
       fs.writeFileSync(path.join(dir, "pushed"), "not a time");
       expect(check().status).toMatch(/^error=cannot read its last success: /m);
+    } finally {
+      fs.rmSync(dir, { recursive: true });
+    }
+  });
+
+  it("keeps the success it last saw while the record cannot be read (a store out of reach is no backup lost), and ages it", () => {
+    const { dir, check, pushedAgo } = rig();
+    try {
+      pushedAgo(30);
+      const seen = check().status.match(/^last_success=(.+)$/m)![1];
+      fs.writeFileSync(path.join(dir, "pushed"), "not a time");
+      const unread = check();
+      expect(unread.status).toMatch(/^error=cannot read its last success: /m);
+      expect(unread.status).toMatch(/^state=fresh$/m);
+      expect(unread.status).toContain(`last_success=${seen}\n`);
+      expect(unread.outbox).toEqual([]);
+      // Still unreadable and older than allowed: stale, from the success last seen, not from "never".
+      const memoryFile = path.join(dir, "state", "memory.json");
+      const memory = JSON.parse(fs.readFileSync(memoryFile, "utf8"));
+      memory.backups["push/production2/orderly"].last_success -= 60;
+      fs.writeFileSync(memoryFile, JSON.stringify(memory));
+      const late = check();
+      expect(late.status).toMatch(/^state=stale$/m);
+      expect(late.status).toMatch(/^age_seconds=9\d$/m);
+      expect(late.outbox).toEqual(["[annex2] STALE: push/production2/orderly"]);
     } finally {
       fs.rmSync(dir, { recursive: true });
     }

@@ -169,6 +169,22 @@ describe("barman's copies off-site, as configured and declared", () => {
     ]);
   });
 
+  it("gives the freshness monitor the store's keys, as secret files, only when it watches volume copies there", async () => {
+    const monitorOf = async (freshness: Json) => {
+      const resources = await declared("annex2", { "montagu-backup:barman": BARMAN, "montagu-backup:offsite": { store: STORE }, "montagu-backup:freshness": freshness });
+      return resources.find((r) => r.type === "docker:index/container:Container" && r.inputs.name === "montagu-freshness")!;
+    };
+    const watching = await monitorOf({ offsite: [{ client: "production2", volume: "montagu_orderly_volume" }] });
+    const upload = (file: string) => watching.inputs.uploads.find((u: Json) => u.file === file)?.content;
+    expect(upload("/run/montagu/secrets/s3-access-key-id")).toBe("AKIAEXAMPLE");
+    expect(upload("/run/montagu/secrets/s3-secret-access-key")).toBe("s3-secret");
+    expect(watching.secretInputs).toContain("uploads");
+    expect(upload("/etc/montagu/freshness.json")).toContain('"prefix": "montagu/volumes/production2/montagu_orderly_volume/snapshots/"');
+    expect(upload("/etc/montagu/freshness.json")).not.toContain("s3-secret");
+    const notWatching = await monitorOf({});
+    expect(notWatching.inputs.uploads.map((u: Json) => u.file)).toEqual(["/etc/montagu/freshness.json"]);
+  });
+
   it("prepares from the bucket only where barman's copies go there, asking montagu-prepare for them", async () => {
     const prepare = { id: "p1", from: "offsite", targetTime: "2026-11-27T12:00:00Z" };
     expect(problems({ machines: ["annex2"], barman: BARMAN, offsite: { store: STORE }, prepareRestore: prepare })).toEqual([
