@@ -8,7 +8,7 @@ import * as path from "node:path";
 import { flushWrites, generateVolume, median } from "./data";
 import { eventually } from "../simulator/harness/eventually";
 import { PROJECT_DIR } from "../simulator/harness/stackConfig";
-import { outer, prepareRig } from "../simulator/rig/hosts";
+import { outer, prepareRig, rigContainer } from "../simulator/rig/hosts";
 import { startS3Server } from "../simulator/rig/s3";
 import { startDataCentre } from "../simulator/dataCentre";
 import { barmanStack, standInStack } from "../simulator/stacks";
@@ -100,7 +100,7 @@ async function main() {
   const unchangedFraction = median(unchanged) / median(full);
   console.log(`RESULT offsite vs_raw_upload=${vsRaw.toFixed(2)} unchanged_fraction=${unchangedFraction.toFixed(3)} wal_lag_s=${median(lags).toFixed(1)}`);
   await centre.remove();
-  await outer.run(["rm", "--force", "--volumes", "rig-bench-s3"], { allowFailure: true });
+  await outer.run(["rm", "--force", "--volumes", rigContainer("bench-s3")], { allowFailure: true });
 }
 
 main().catch((error) => {

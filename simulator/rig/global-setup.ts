@@ -1,7 +1,9 @@
 import { prepareRig, removeRig } from "./hosts";
+import { gatewayBinary } from "./s3";
 
 export async function setup() {
   await prepareRig();
+  await gatewayBinary();
   return async () => {
     if (process.env.RIG_KEEP !== "1") await removeRig();
   };

@@ -6,8 +6,17 @@ import { PROJECT_DIR } from "../harness/stackConfig";
 // Simulated machines for the integration tests: one Docker engine each (Docker-in-Docker),
 // on one network where each answers to its machine name.
 
-export const RIG_NETWORK = "montagu-rig";
+/**
+ * Each test worker has a lane of the rig to itself: a network, host containers and engines of
+ * its own, where its machines answer to the same names as in every other lane, so that two data
+ * centres run side by side. vitest numbers its workers from 1 (VITEST_POOL_ID); 1 elsewhere.
+ */
+export const LANE = Number(process.env.VITEST_POOL_ID ?? "1");
+const NETWORK_BASE = "montagu-rig";
+export const RIG_NETWORK = LANE === 1 ? NETWORK_BASE : `${NETWORK_BASE}-${LANE}`;
 export const RIG_LABEL = "montagu-rig";
+/** The outer engine's container of the rig's machine (or server) `name`, in this lane. */
+export const rigContainer = (name: string) => (LANE === 1 ? `rig-${name}` : `rig-${LANE}-${name}`);
 /** Hosts named so belong to a benchmark, which may run while the tests do: the tests' teardown leaves them. */
 const BENCH_PREFIX = "bench-";
 export const purposeOf = (name: string) => (name.startsWith(BENCH_PREFIX) ? "bench" : "test");
@@ -26,7 +35,7 @@ export interface SimulatedHost {
   docker: DockerCli;
 }
 
-/** Once per test run: the base image, the host image, the network. */
+/** Once per test run: the base image, the host image, the first lane's network. */
 export async function prepareRig(): Promise<void> {
   if ((await outer.run(["info"], { allowFailure: true })).code !== 0) {
     throw new Error(`no Docker engine answers at ${outer.host}: the integration tests need one (see README)`);
@@ -35,27 +44,34 @@ export async function prepareRig(): Promise<void> {
   await outer.run(["build", "--quiet", "--tag", HOST_IMAGE, path.join(PROJECT_DIR, "simulator/rig/host")], {
     env: { DOCKER_BUILDKIT: "0" },
   });
-  if (!(await outer.exists("network", RIG_NETWORK))) await outer.run(["network", "create", RIG_NETWORK]);
+  await ensureNetwork();
   fs.mkdirSync(SOCKET_ROOT, { recursive: true });
   await outer.run(["image", "save", "--output", BASE_ARCHIVE, BASE_IMAGE]);
 }
 
+/** This lane's network, made when it is missing. */
+export async function ensureNetwork(): Promise<void> {
+  if (!(await outer.exists("network", RIG_NETWORK))) await outer.run(["network", "create", RIG_NETWORK], { allowFailure: true });
+  if (!(await outer.exists("network", RIG_NETWORK))) throw new Error(`the rig's network ${RIG_NETWORK} could not be made`);
+}
+
 export async function removeHost(name: string) {
-  await outer.run(["rm", "--force", "--volumes", `rig-${name}`], { allowFailure: true });
-  await outer.run(["volume", "rm", "--force", `rig-${name}-docker`], { allowFailure: true });
+  await outer.run(["rm", "--force", "--volumes", rigContainer(name)], { allowFailure: true });
+  await outer.run(["volume", "rm", "--force", `${rigContainer(name)}-docker`], { allowFailure: true });
 }
 
 /** A machine with a new, empty engine (whatever an earlier test left is gone). */
 export async function startHost(name: string): Promise<SimulatedHost> {
   await removeHost(name);
-  const socketDir = path.join(SOCKET_ROOT, name);
+  await ensureNetwork();
+  const socketDir = path.join(SOCKET_ROOT, rigContainer(name));
   fs.rmSync(socketDir, { recursive: true, force: true });
   fs.mkdirSync(socketDir, { recursive: true });
   await outer.run([
     "run",
     "--detach",
     "--name",
-    `rig-${name}`,
+    rigContainer(name),
     "--hostname",
     name,
     "--label",
@@ -74,7 +90,7 @@ export async function startHost(name: string): Promise<SimulatedHost> {
     "--volume",
     "/sys/fs/cgroup:/sys/fs/cgroup",
     "--volume",
-    `rig-${name}-docker:/var/lib/docker`,
+    `${rigContainer(name)}-docker:/var/lib/docker`,
     "--volume",
     `${socketDir}:/run/rig`,
     HOST_IMAGE,
@@ -83,7 +99,7 @@ export async function startHost(name: string): Promise<SimulatedHost> {
   const deadline = Date.now() + 60_000;
   while ((await host.docker.run(["info"], { allowFailure: true })).code !== 0) {
     if (Date.now() > deadline) {
-      const logs = await outer.run(["logs", "--tail", "30", `rig-${name}`], { allowFailure: true });
+      const logs = await outer.run(["logs", "--tail", "30", rigContainer(name)], { allowFailure: true });
       throw new Error(`simulated host ${name}: engine did not start\n${logs.stdout}${logs.stderr}`);
     }
     await new Promise((resolve) => setTimeout(resolve, 250));
@@ -93,7 +109,7 @@ export async function startHost(name: string): Promise<SimulatedHost> {
 }
 
 async function inHostNetwork(host: SimulatedHost, command: string[]) {
-  const pid = await outer.out("inspect", "-f", "{{.State.Pid}}", `rig-${host.name}`);
+  const pid = await outer.out("inspect", "-f", "{{.State.Pid}}", rigContainer(host.name));
   return run("nsenter", ["--target", pid, "--net", ...command]);
 }
 
@@ -108,11 +124,11 @@ export async function unlimitLink(host: SimulatedHost): Promise<void> {
 
 /** The host's cable pulled: its connections hang, as they do when a network dies, rather than being reset. */
 export async function cutNetwork(host: SimulatedHost): Promise<void> {
-  await outer.run(["network", "disconnect", RIG_NETWORK, `rig-${host.name}`]);
+  await outer.run(["network", "disconnect", RIG_NETWORK, rigContainer(host.name)]);
 }
 
 export async function reconnectNetwork(host: SimulatedHost): Promise<void> {
-  await outer.run(["network", "connect", "--alias", host.name, RIG_NETWORK, `rig-${host.name}`]);
+  await outer.run(["network", "connect", "--alias", host.name, RIG_NETWORK, rigContainer(host.name)]);
 }
 
 /** Everything the tests' rig started, gone; a benchmark's hosts are left to it. */
@@ -123,5 +139,7 @@ export async function removeRig(): Promise<void> {
     .split("\n")
     .filter((volume) => volume !== "" && !volume.startsWith(`rig-${BENCH_PREFIX}`));
   if (volumes.length > 0) await outer.run(["volume", "rm", "--force", ...volumes]);
-  await outer.run(["network", "rm", RIG_NETWORK], { allowFailure: true });
+  // Every lane's network; one a benchmark still uses stays (docker refuses to remove it).
+  const networks = (await outer.out("network", "ls", "--format", "{{.Name}}", "--filter", `name=^${NETWORK_BASE}`)).split("\n").filter(Boolean);
+  for (const network of networks) await outer.run(["network", "rm", network], { allowFailure: true });
 }

@@ -1,6 +1,6 @@
 import * as path from "node:path";
 import { PROJECT_DIR } from "../harness/stackConfig";
-import { outer, RIG_LABEL, RIG_NETWORK } from "./hosts";
+import { ensureNetwork, outer, RIG_LABEL, RIG_NETWORK, rigContainer } from "./hosts";
 
 // A mail server on the rig's network, which every simulated host's containers reach by its
 // name: the alerts the stacks send arrive in its Maildir, and the tests read them there.
@@ -31,8 +31,9 @@ print(json.dumps([{"from": m["From"], "to": m["To"], "subject": m["Subject"], "b
 /** Starts an empty mail server named `name` (an earlier one of that name is removed). */
 export async function startMailServer(name = "mail"): Promise<MailServer> {
   await outer.run(["build", "--quiet", "--tag", MAIL_IMAGE, path.join(PROJECT_DIR, "simulator/rig/mail")], { env: { DOCKER_BUILDKIT: "0" } });
-  const container = `rig-${name}`;
+  const container = rigContainer(name);
   await outer.run(["rm", "--force", container], { allowFailure: true });
+  await ensureNetwork();
   await outer.run(["run", "--detach", "--name", container, "--label", `${RIG_LABEL}=test`, "--network", RIG_NETWORK, "--network-alias", name, MAIL_IMAGE]);
   return {
     host: name,

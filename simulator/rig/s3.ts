@@ -3,7 +3,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { run } from "../harness/docker";
 import { PROJECT_DIR } from "../harness/stackConfig";
-import { outer, purposeOf, RIG_LABEL, RIG_NETWORK } from "./hosts";
+import { ensureNetwork, outer, purposeOf, RIG_LABEL, RIG_NETWORK, rigContainer } from "./hosts";
 
 // An S3-compatible server on the rig's network (Versity's gateway, from its Go module), which
 // every simulated host's containers reach by its name: the off-site copies go there, and the
@@ -30,11 +30,19 @@ export interface S3Server {
   shell(command: string): Promise<string>;
 }
 
-async function gatewayBinary(): Promise<string> {
+/** The gateway's binary, built when this machine has none yet (the tests' global setup builds it before the lanes start). */
+export async function gatewayBinary(): Promise<string> {
   const binary = path.join(BIN_DIR, "versitygw");
   if (!fs.existsSync(binary)) {
     fs.mkdirSync(BIN_DIR, { recursive: true });
-    await run("go", ["install", GATEWAY_MODULE], { env: { ...process.env, CGO_ENABLED: "0", GOBIN: BIN_DIR } });
+    // Built aside and renamed into place: a lane never runs another's half-written binary.
+    const aside = fs.mkdtempSync(path.join(BIN_DIR, ".build-"));
+    try {
+      await run("go", ["install", GATEWAY_MODULE], { env: { ...process.env, CGO_ENABLED: "0", GOBIN: aside } });
+      fs.renameSync(path.join(aside, "versitygw"), binary);
+    } finally {
+      fs.rmSync(aside, { recursive: true, force: true });
+    }
   }
   return binary;
 }
@@ -49,10 +57,11 @@ export async function startS3Server(name = "s3"): Promise<S3Server> {
   } finally {
     fs.rmSync(context, { recursive: true, force: true });
   }
-  const container = `rig-${name}`;
+  const container = rigContainer(name);
   const accessKeyId = "rigaccess";
   const secretAccessKey = "rig-secret-key-0123456789";
   await outer.run(["rm", "--force", "--volumes", container], { allowFailure: true });
+  await ensureNetwork();
   await outer.run([
     "run", "--detach", "--name", container, "--label", `${RIG_LABEL}=${purposeOf(name)}`, "--network", RIG_NETWORK, "--network-alias", name,
     "--env", `ROOT_ACCESS_KEY=${accessKeyId}`, "--env", `ROOT_SECRET_KEY=${secretAccessKey}`,

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually } from "../../simulator/harness/eventually";
-import { limitLink, outer, unlimitLink, type SimulatedHost } from "../../simulator/rig/hosts";
+import { limitLink, outer, rigContainer, unlimitLink, type SimulatedHost } from "../../simulator/rig/hosts";
 import { dataCentre } from "../../simulator/dataCentre";
 import { type FaultRow, writeFaultRows } from "./table";
 import { barmanStack, standInStack } from "../../simulator/stacks";
@@ -55,7 +55,7 @@ describe("faults around barman", () => {
   /** As a crash does it: the container's first process killed, and its restart policy brings it back. */
   const crash = async (host: SimulatedHost, container: string) => {
     const pid = await host.docker.out("inspect", "-f", "{{.State.Pid}}", container);
-    await outer.run(["exec", `rig-${host.name}`, "kill", "-KILL", pid]);
+    await outer.run(["exec", rigContainer(host.name), "kill", "-KILL", pid]);
     await eventually(`${container} running again`, 60, async () => {
       const state = await host.docker.out("inspect", "-f", "{{.State.Running}} {{.State.Pid}}", container);
       return state.startsWith("true ") && !state.endsWith(` ${pid}`) ? true : undefined;

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually } from "../../simulator/harness/eventually";
 import type { StackConfig } from "../../simulator/harness/stackConfig";
-import { cutNetwork, limitLink, outer, reconnectNetwork, type SimulatedHost } from "../../simulator/rig/hosts";
+import { cutNetwork, limitLink, outer, reconnectNetwork, rigContainer, type SimulatedHost } from "../../simulator/rig/hosts";
 import { dataCentre } from "../../simulator/dataCentre";
 import { inVolume, manifest, seedVolume } from "../../simulator/volumes";
 import { type FaultRow, writeFaultRows } from "./table";
@@ -134,7 +134,7 @@ describe("faults during pushes and restores", () => {
         // As a crash does it: its process killed, not `docker kill`, after which Docker leaves
         // the container stopped, whatever its restart policy.
         const pid = await hosts.annex2.docker.out("inspect", "-f", "{{.State.Pid}}", "privateer_montagu_server");
-        await outer.run(["exec", "rig-annex2", "kill", "-KILL", pid]);
+        await outer.run(["exec", rigContainer("annex2"), "kill", "-KILL", pid]);
       },
       async () => {
         // Its restart policy brings it back.

@@ -2,6 +2,7 @@ import { eventually } from "../../simulator/harness/eventually";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SimulatedHost } from "../../simulator/rig/hosts";
 import { dataCentre } from "../../simulator/dataCentre";
+import { freshnessMetrics as readFreshnessMetrics } from "../../simulator/freshness";
 import { barmanStack, standInStack } from "../../simulator/stacks";
 import { startMailServer, type MailServer } from "../../simulator/rig/mail";
 import { type S3Server, startS3Server } from "../../simulator/rig/s3";
@@ -27,7 +28,6 @@ const WAL = "barman/wal";
 const PUSH_STALE_AFTER = 75;
 const WAL_STALE_AFTER = 30;
 
-type Metrics = Record<string, Record<string, number>>;
 const BUCKET = "montagu-offsite";
 
 
@@ -409,19 +409,7 @@ describe("barman on the backup host, streaming from a real primary", () => {
       writer = setInterval(() => void sql("INSERT INTO ticks DEFAULT VALUES").catch(() => undefined), 3_000);
     });
     afterAll(() => clearInterval(writer));
-    /** Each backup's metrics, by name then backup id. */
-    const freshnessMetrics = async (): Promise<Metrics> => {
-      const text = await annex2.docker.out(
-        "exec", "montagu-freshness", "python3", "-c",
-        "import urllib.request; print(urllib.request.urlopen('http://localhost:5001/metrics', timeout=10).read().decode())",
-      );
-      const result: Metrics = {};
-      for (const line of text.split("\n").filter(Boolean)) {
-        const [, name, backup] = /^(\w+)(?:\{backup="([^"]+)")?/.exec(line)!;
-        (result[name] ??= {})[backup ?? ""] = Number(line.split(" ").pop());
-      }
-      return result;
-    };
+    const freshnessMetrics = () => readFreshnessMetrics(annex2);
     /** The messages since the stacks settled: what a stack just built told while its first backups arrived is not counted. */
     let settled = 0;
     const newMessages = async () => (await mail.messages()).slice(settled);
@@ -484,35 +472,6 @@ describe("barman on the backup host, streaming from a real primary", () => {
       expect(now.montagu_backup_time_since_last_success_seconds[PUSH]).toBeLessThan(PUSH_STALE_AFTER);
       expect(now.montagu_backup_time_since_last_success_seconds[WAL]).toBeLessThan(WAL_STALE_AFTER);
       console.log(`freshness: both RECOVERED emails ${elapsed.toFixed(0)} s after the restart`);
-    });
-  });
-  describe("a backup host built again from the bucket alone", () => {
-    it("prepares the copy from the bucket once annex2's stack is destroyed and every volume of it deleted: every committed row", async () => {
-      await sql("CREATE TABLE IF NOT EXISTS rebuilt AS SELECT g AS id FROM generate_series(1, 500) g");
-      await sql("INSERT INTO rebuilt SELECT g FROM generate_series(501, 700) g");
-      await inBucket(await switchWal());
-      // pulumi destroy, then the machine's disks lost: nothing of barman's or the server's is left.
-      await centre.appliers.annex2.finish([]);
-      const volumes = (await annex2.docker.out("volume", "ls", "--quiet")).split("\n").filter(Boolean);
-      expect(volumes).toContain("barman_data");
-      await annex2.docker.run(["rm", "--force", ...(await annex2.docker.out("ps", "--all", "--quiet")).split("\n").filter(Boolean)], { allowFailure: true });
-      await annex2.docker.run(["volume", "rm", ...volumes]);
-
-      const started = performance.now();
-      const rebuilt = await centre.up("annex2", {
-        ...barmanStack("production2", { verify: { database: "montagu", query: VERIFY_QUERY }, offsite: {} }),
-        "montagu-backup:offsite": { store: { endpoint: s3.endpoint, bucket: BUCKET, credentialsVaultPath: "secret/vimc/backup/offsite" } },
-        "montagu-backup:prepareRestore": { id: "from-the-bucket", from: "offsite", database: { image: "local" } },
-      });
-      console.log(`barman off-site: annex2 rebuilt and the copy prepared from the bucket in ${((performance.now() - started) / 1000).toFixed(1)} s`);
-      expect((rebuilt.outputs.prepareRestore as { preparedAt: string }).preparedAt).toMatch(/^\d{4}-\d{2}-\d{2}T/);
-      const counted = await inBarmanImage(
-        `cp -a /recover/. /tmp/copy && rm -rf /tmp/copy/.montagu
-         ${queryCopy("SELECT count(*) FROM rebuilt")}`,
-        ["--volume", "barman_recover:/recover:ro"],
-      );
-      expect(counted.code, counted.stderr).toBe(0);
-      expect(counted.stdout.trim()).toBe("700");
     });
   });
 });
