@@ -2,6 +2,8 @@ import { prepareRig, removeRig } from "./hosts";
 import { gatewayBinary } from "./s3";
 
 export async function setup() {
+  // What a run killed before its teardown left (a benchmark's hosts stay).
+  await removeRig();
   await prepareRig();
   await gatewayBinary();
   return async () => {

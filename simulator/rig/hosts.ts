@@ -7,16 +7,18 @@ import { PROJECT_DIR } from "../harness/stackConfig";
 // on one network where each answers to its machine name.
 
 /**
- * Each test worker has a lane of the rig to itself: a network, host containers and engines of
- * its own, where its machines answer to the same names as in every other lane, so that two data
- * centres run side by side. vitest numbers its workers from 1 (VITEST_POOL_ID); 1 elsewhere.
+ * Each test file's worker has a lane of the rig to itself: a network, host containers and
+ * engines of its own, where its machines answer to the same names as in every other lane, so
+ * that two data centres run side by side. A lane is named by vitest's VITEST_WORKER_ID, unique
+ * in a run (VITEST_POOL_ID is not: after the unit tests' group, both integration workers get 1);
+ * outside vitest (the benchmarks) there is one lane, unnamed.
  */
-export const LANE = Number(process.env.VITEST_POOL_ID ?? "1");
+const WORKER = process.env.VITEST_WORKER_ID;
 const NETWORK_BASE = "montagu-rig";
-export const RIG_NETWORK = LANE === 1 ? NETWORK_BASE : `${NETWORK_BASE}-${LANE}`;
+export const RIG_NETWORK = WORKER === undefined ? NETWORK_BASE : `${NETWORK_BASE}-${WORKER}`;
 export const RIG_LABEL = "montagu-rig";
 /** The outer engine's container of the rig's machine (or server) `name`, in this lane. */
-export const rigContainer = (name: string) => (LANE === 1 ? `rig-${name}` : `rig-${LANE}-${name}`);
+export const rigContainer = (name: string) => (WORKER === undefined ? `rig-${name}` : `rig-${WORKER}-${name}`);
 /** Hosts named so belong to a benchmark, which may run while the tests do: the tests' teardown leaves them. */
 const BENCH_PREFIX = "bench-";
 export const purposeOf = (name: string) => (name.startsWith(BENCH_PREFIX) ? "bench" : "test");
