@@ -22,6 +22,7 @@ export default defineConfig({
           name: "integration",
           include: ["test/integration/**/*.test.ts"],
           globalSetup: ["simulator/rig/global-setup.ts"],
+          setupFiles: ["simulator/rig/lane-teardown.ts"],
           // Two data centres at a time, each in its own lane of the rig (simulator/rig/hosts.ts):
           // most of a data centre's time is spent waiting (schedules, replication, timeouts).
           maxWorkers: 2,
@@ -37,6 +38,7 @@ export default defineConfig({
           name: "faults",
           include: ["test/faults/**/*.test.ts"],
           globalSetup: ["simulator/rig/global-setup.ts"],
+          setupFiles: ["simulator/rig/lane-teardown.ts"],
           fileParallelism: false,
           testTimeout: 15 * 60_000,
           hookTimeout: 15 * 60_000,

@@ -51,10 +51,20 @@ export async function prepareRig(): Promise<void> {
   await outer.run(["image", "save", "--output", BASE_ARCHIVE, BASE_IMAGE]);
 }
 
-/** This lane's network, made when it is missing. */
-export async function ensureNetwork(): Promise<void> {
-  if (!(await outer.exists("network", RIG_NETWORK))) await outer.run(["network", "create", RIG_NETWORK], { allowFailure: true });
-  if (!(await outer.exists("network", RIG_NETWORK))) throw new Error(`the rig's network ${RIG_NETWORK} could not be made`);
+let networkMade: Promise<void> | undefined;
+
+/**
+ * This lane's network, made when it is missing; once per process, since hosts started side by
+ * side would each make one, and docker then holds two networks of that name and refuses both.
+ */
+export function ensureNetwork(): Promise<void> {
+  networkMade ??= (async () => {
+    if (!(await outer.exists("network", RIG_NETWORK))) await outer.run(["network", "create", RIG_NETWORK]);
+  })().catch((error: unknown) => {
+    networkMade = undefined;
+    throw error;
+  });
+  return networkMade;
 }
 
 export async function removeHost(name: string) {
@@ -131,6 +141,22 @@ export async function cutNetwork(host: SimulatedHost): Promise<void> {
 
 export async function reconnectNetwork(host: SimulatedHost): Promise<void> {
   await outer.run(["network", "connect", "--alias", host.name, RIG_NETWORK, rigContainer(host.name)]);
+}
+
+/**
+ * This lane's hosts and servers, their engines' volumes and its network, gone: a test file's
+ * data centre stops using the machine's memory and cores once the file ends (the test setup
+ * file calls it), rather than when the whole run does.
+ */
+export async function removeLane(): Promise<void> {
+  if (WORKER === undefined) return;
+  const prefix = `^${rigContainer("")}`;
+  const ids = (await outer.out("ps", "--all", "--quiet", "--filter", `label=${RIG_LABEL}`, "--filter", `name=${prefix}`)).split("\n").filter(Boolean);
+  if (ids.length > 0) await outer.run(["rm", "--force", "--volumes", ...ids]);
+  const volumes = (await outer.out("volume", "ls", "--quiet", "--filter", `name=${prefix}`)).split("\n").filter(Boolean);
+  if (volumes.length > 0) await outer.run(["volume", "rm", "--force", ...volumes]);
+  await outer.run(["network", "rm", RIG_NETWORK], { allowFailure: true });
+  networkMade = undefined;
 }
 
 /** Everything the tests' rig started, gone; a benchmark's hosts are left to it. */
