@@ -157,6 +157,9 @@ export async function removeLane(): Promise<void> {
   if (volumes.length > 0) await outer.run(["volume", "rm", "--force", ...volumes]);
   await outer.run(["network", "rm", RIG_NETWORK], { allowFailure: true });
   networkMade = undefined;
+  for (const entry of fs.readdirSync(SOCKET_ROOT).filter((name) => name.startsWith(rigContainer("")))) {
+    fs.rmSync(path.join(SOCKET_ROOT, entry), { recursive: true, force: true });
+  }
 }
 
 /** Everything the tests' rig started, gone; a benchmark's hosts are left to it. */

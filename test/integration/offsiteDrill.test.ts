@@ -80,7 +80,7 @@ describe("the drill from the off-site bucket alone: annex2 lost and built again,
     const copyStarted = Date.now() / 1000;
     await centre.up("production2", production2Stack({ backup: { id: "offsite-drill" } }));
     const snapshots = await inBucket(`montagu/volumes/production2/${VOLUME}/snapshots`);
-    expect(snapshots).toHaveLength(1);
+    expect(snapshots.length).toBeGreaterThanOrEqual(1);
     // Read from the bucket by the monitor with the store's keys: the snapshot's time, fresh.
     const seen = await eventually("the copy fresh in the monitor", 60, async () => {
       const now = await freshnessMetrics(hosts.annex2);
