@@ -185,7 +185,7 @@ export function freshnessPlan(topology: Topology, config: StackConfig): Freshnes
         id: offsiteId(copy),
         description: `${copy.client}'s off-site copy of ${copy.volume}`,
         schedule,
-        read: { kind: "newest-object", endpoint: store.endpoint.replace(/\/$/, ""), region: store.region, bucket: store.bucket, prefix: `${store.prefix}/volumes/${copy.client}/${copy.volume}/snapshots/` },
+        read: { kind: "newest-object", endpoint: store.endpoint, region: store.region, bucket: store.bucket, prefix: `${store.prefix}/volumes/${copy.client}/${copy.volume}/snapshots/` },
       },
       staleAfterSchedule(schedule),
     );

@@ -295,12 +295,12 @@ function offsitePlan(topology: Topology, config: StackConfig): OffsitePlan | und
   });
   return {
     store: {
-      repositoryBase: `s3:${store.endpoint.replace(/\/$/, "")}/${store.bucket}/${store.prefix}/volumes`,
+      repositoryBase: `s3:${store.endpoint}/${store.bucket}/${store.prefix}/volumes`,
       region: store.region,
       credentialsVaultPath: store.credentialsVaultPath,
       passwordVaultPath: wanted.passwordVaultPath,
       barmanUrl: `s3://${store.bucket}/${store.prefix}/barman`,
-      endpoint: store.endpoint.replace(/\/$/, ""),
+      endpoint: store.endpoint,
     },
     container: wanted.container,
     stateVolume: wanted.stateVolume,

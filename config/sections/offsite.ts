@@ -6,7 +6,7 @@ import { cron, dockerName, hostName, port, stepId, vaultPath } from "../primitiv
 // demand, thinned by a retention policy, checked weekly against a sample of its data, and a
 // source that restores read from.
 
-/** An S3 endpoint: http(s)://host[:port], nothing after it. */
+/** An S3 endpoint: http(s)://host[:port], nothing after it; a trailing '/' is dropped. */
 const endpoint = z.string().superRefine((value, ctx) => {
   const match = /^(https?):\/\/([^/:]+|\[[0-9a-fA-F:]+\])(?::([0-9]{1,5}))?\/?$/.exec(value);
   const host = match?.[2]?.replace(/^\[|\]$/g, "");
@@ -14,7 +14,7 @@ const endpoint = z.string().superRefine((value, ctx) => {
   if (match === null || host === undefined || !hostName.safeParse(host).success || !port.safeParse(portNumber).success) {
     ctx.addIssue({ code: "custom", message: `'${value}' is not an S3 endpoint such as https://s3.eu-west-2.amazonaws.com or http://minio.internal:9000` });
   }
-});
+}).transform((value) => value.replace(/\/$/, ""));
 
 /** S3's rule for bucket names (lower case, digits, '.', '-'; 3 to 63). */
 const bucket = z
