@@ -1,6 +1,7 @@
 import { CronExpressionParser } from "cron-parser";
 import type { Topology } from "./topology";
 import type { StackConfig } from "./sections/stack";
+import { volumeRepositoriesPrefix } from "./sections/offsite";
 
 // Which backups the freshness monitor watches, where it reads each one's last success, and
 // when each is late: the topology's scheduled pushes to this stack's servers, and barman's WAL,
@@ -185,7 +186,7 @@ export function freshnessPlan(topology: Topology, config: StackConfig): Freshnes
         id: offsiteId(copy),
         description: `${copy.client}'s off-site copy of ${copy.volume}`,
         schedule,
-        read: { kind: "newest-object", endpoint: store.endpoint, region: store.region, bucket: store.bucket, prefix: `${store.prefix}/volumes/${copy.client}/${copy.volume}/snapshots/` },
+        read: { kind: "newest-object", endpoint: store.endpoint, region: store.region, bucket: store.bucket, prefix: `${volumeRepositoriesPrefix(store)}/${copy.client}/${copy.volume}/snapshots/` },
       },
       staleAfterSchedule(schedule),
     );

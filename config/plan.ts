@@ -3,6 +3,7 @@ import type { DumpsConfig, HistoryConfig, PackitDumpConfig, PrepareRestoreConfig
 import { volumesInUse } from "./rules/engine";
 import { type FreshnessPlan, freshnessPlan } from "./freshness";
 import { type TopologyClient, type TopologyServer, type Topology, topologyParts } from "./topology";
+import { volumeRepositoriesPrefix } from "./sections/offsite";
 
 // What a valid stack declares, every question the config leaves open answered once: which
 // client runs each transfer, what a restore reads and where it writes, which keys the stack
@@ -295,7 +296,7 @@ function offsitePlan(topology: Topology, config: StackConfig): OffsitePlan | und
   });
   return {
     store: {
-      repositoryBase: `s3:${store.endpoint}/${store.bucket}/${store.prefix}/volumes`,
+      repositoryBase: `s3:${store.endpoint}/${store.bucket}/${volumeRepositoriesPrefix(store)}`,
       region: store.region,
       credentialsVaultPath: store.credentialsVaultPath,
       passwordVaultPath: wanted.passwordVaultPath,

@@ -46,6 +46,9 @@ export const offsiteVolume = z.strictObject({
   allowEmpty: z.boolean().default(false),
 });
 
+/** Where in the bucket the volumes' restic repositories are: each at <this>/<client>/<volume>. */
+export const volumeRepositoriesPrefix = (store: { prefix: string }) => `${store.prefix}/volumes`;
+
 export const offsite = z.strictObject({
   store: z.strictObject({
     endpoint,
