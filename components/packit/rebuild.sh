@@ -32,8 +32,12 @@ echo "packit: emptying $database_volume"
 docker run --rm --volume "$database_volume:/pgdata" --entrypoint find "$image" /pgdata -mindepth 1 -delete
 echo "packit: starting an empty $database database"
 docker run --detach --name "$container" --volume "$dump_volume:/pgbackup:ro" --volume "$database_volume:/pgdata" "${envs[@]}" "$image" >/dev/null
+# The first server to answer on the socket may be the image's own, which sets the database up
+# with no network address and is then stopped: a restore into it would be cut off. The
+# server that stays listens on the network.
 for waited in $(seq "$wait_seconds"); do
-  if docker exec "$container" psql -U "$user" -d "$database" -Atc "SELECT 1" >/dev/null 2>&1; then break; fi
+  listening="$(docker exec "$container" psql -U "$user" -d "$database" -Atc "SHOW listen_addresses" 2>/dev/null || true)"
+  if [ -n "$listening" ]; then break; fi
   [ "$waited" -lt "$wait_seconds" ] || { echo "packit: the database did not start"; docker logs --tail 30 "$container"; exit 1; } >&2
   sleep 1
 done

@@ -95,7 +95,7 @@ describe("the disaster-recovery drill", () => {
     });
     // packit's database on production2, as its deployment has it, with its dump volume at /pgbackup.
     await hosts.production2.docker.run(["run", "--detach", "--name", "montagu-packit-db", "--volume", "montagu_packit_db_backup:/pgbackup", ...PACKIT_ENV.flatMap((e) => ["--env", e]), POSTGRES_IMAGE]);
-    await eventually("packit's database", 120, async () => (await packit(hosts.production2, "montagu-packit-db", "SELECT 1")) === "1" || undefined);
+    await eventually("packit's database", 120, async () => (await packit(hosts.production2, "montagu-packit-db", "SHOW listen_addresses")) !== "" || undefined);
     await packit(hosts.production2, "montagu-packit-db", "CREATE TABLE packet (id serial PRIMARY KEY, name text); INSERT INTO packet (name) SELECT 'packet-' || g FROM generate_series(1, 300) g");
 
     await primary("CREATE TABLE batch (id serial PRIMARY KEY, payload text NOT NULL)");
