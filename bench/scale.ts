@@ -9,7 +9,7 @@ import { performance } from "node:perf_hooks";
 import { flushWrites, generateVolume, rawServerAccess, volumeBytes } from "./data";
 import type { StackConfig } from "../simulator/harness/stackConfig";
 import { limitLink, prepareRig, unlimitLink, type SimulatedHost } from "../simulator/rig/hosts";
-import { startDataCentre } from "../simulator/dataCentre";
+import { logWhenVerbose, startDataCentre } from "../simulator/dataCentre";
 import { barmanStack, standInStack } from "../simulator/stacks";
 
 const SIZES_GB = (process.env.BENCH_SCALE_GB ?? "1,4,8").split(",").map(Number);
@@ -79,7 +79,7 @@ async function measure(sizeGb: number): Promise<SizeResult> {
     production2: standInStack(),
     uat: {},
   };
-  const centre = await startDataCentre({ machines: HOSTS, topology: "bench/privateer.json", prefix: "bench-", settings: base });
+  const centre = await startDataCentre({ machines: HOSTS, topology: "bench/privateer.json", prefix: "bench-", settings: base, log: logWhenVerbose });
   const { hosts, up } = centre;
   const { annex2, production2, uat } = hosts;
   const push = (id: string) => up("production2", { "montagu-backup:privateer": { backup: { id, volumes: [{ volume: VOLUME, server: "annex2" }] } } });

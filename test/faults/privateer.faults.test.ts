@@ -49,10 +49,15 @@ describe("faults during pushes and restores", () => {
     await inVolume(hosts.production2, VOLUME, `rm -f round-*.bin && head -c 300M /dev/urandom > round-${round}.bin`);
     return manifest(hosts.production2, VOLUME);
   };
-  /** Resolves once rsync has written 30 MB of this round's new file into `directory` of `volume` (as its temporary file). */
-  const whenTransferring = async (host: SimulatedHost, volume: string, directory: string) => {
+  /**
+   * Resolves once rsync has written 30 MB of this round's new file into `directory` of
+   * `volume`: as a temporary file in a push, under its own name in a restore over the last one
+   * (a refresh writes in place).
+   */
+  const whenTransferring = async (host: SimulatedHost, volume: string, directory: string, written: "temporary" | "in place") => {
+    const name = written === "temporary" ? `.round-${round}.bin.*` : `round-${round}.bin`;
     await eventually(`round ${round}'s file arriving in ${volume} on ${host.name}`, 60, async () =>
-      (await inVolume(host, volume, `find ${directory} -maxdepth 1 -name '.round-${round}.bin.*' -size +30M`, true)).trim() !== "" ? true : undefined,
+      (await inVolume(host, volume, `find ${directory} -maxdepth 1 -name '${name}' -size +30M`, true)).trim() !== "" ? true : undefined,
     200);
   };
   const settle = <T>(work: Promise<T>) => work.then(() => undefined, (error: Error) => error);
@@ -93,7 +98,7 @@ describe("faults during pushes and restores", () => {
     const source = await changeSource();
     const started = performance.now();
     const pushing = settle(push(`round-${round}`));
-    await whenTransferring(hosts.annex2, "privateer_montagu_data", COPY);
+    await whenTransferring(hosts.annex2, "privateer_montagu_data", COPY, "temporary");
     await strike();
     const error = await pushing;
     const failedAfter = (performance.now() - started) / 1000;
@@ -151,7 +156,7 @@ describe("faults during pushes and restores", () => {
     const copy = await serverCopy();
     const started = performance.now();
     const restoring = settle(restore(`round-${round}`));
-    await whenTransferring(hosts.uat, VOLUME, ".");
+    await whenTransferring(hosts.uat, VOLUME, ".", "in place");
     await strike();
     const error = await restoring;
     const failedAfter = (performance.now() - started) / 1000;
@@ -190,6 +195,37 @@ describe("faults during pushes and restores", () => {
       async () => undefined,
       "restores again",
     );
+  });
+
+  it("the client container killed while a refresh rewrites a file in place", async () => {
+    // The round's file rewritten at the source, at the same size: the refresh updates it where
+    // it is on uat, so a kill leaves it part new, part last week's, as a database file would be.
+    const file = `round-${round}.bin`;
+    const hash = (host: SimulatedHost, end: "head" | "tail") => inVolume(host, VOLUME, `${end} -c 1M ${file} | sha256sum`, true);
+    await inVolume(hosts.production2, VOLUME, `head -c 300M /dev/urandom > ${file}`);
+    await push(`round-${round}-rewritten`);
+    const copy = await serverCopy();
+    const [newHead, oldTail] = [await hash(hosts.production2, "head"), await hash(hosts.uat, "tail")];
+    const started = performance.now();
+    const restoring = settle(restore(`round-${round}-rewritten`));
+    await eventually(`the rewrite of ${file} under way on uat`, 60, async () => ((await hash(hosts.uat, "head")) === newHead ? true : undefined), 200);
+    const transfers = (await hosts.uat.docker.out("ps", "--quiet", "--filter", `ancestor=${CLIENT_IMAGE}`)).split("\n").filter(Boolean);
+    await hosts.uat.docker.run(["kill", ...transfers]);
+    const error = await restoring;
+    const failedAfter = (performance.now() - started) / 1000;
+    expect(error).toBeInstanceOf(Error);
+    expect(await hash(hosts.uat, "tail")).toBe(oldTail);
+    expect(await uatServiceRunning()).toBe(false);
+
+    const healed = performance.now();
+    await restore(`round-${round}-rewritten-again`);
+    expect(await manifest(hosts.uat, VOLUME)).toBe(copy);
+    expect(await uatServiceRunning()).toBe(true);
+    rows.push({
+      fault: "the restoring client container killed on uat while a refresh rewrites a 300 MB file in place",
+      observed: `the update fails after ${failedAfter.toFixed(0)} s (\`${firstLine(error)}\`), the file's start new and its end last week's; the service stopped for the restore stays stopped`,
+      next: `restores again, sending that file again (changed on uat since the last restore); it ended in ${((performance.now() - healed) / 1000).toFixed(0)} s with the target identical to the server's copy, and started the service`,
+    });
   });
 
   it("the server's data volume full", async () => {
@@ -272,7 +308,7 @@ describe("faults during pushes and restores", () => {
     // Started again while the copy runs: found once the copies are done, before anything starts.
     await hosts.uat.docker.run(["stop", "uat-service"]);
     const restoring = settle(restore(`round-${round}`));
-    await whenTransferring(hosts.uat, VOLUME, ".");
+    await whenTransferring(hosts.uat, VOLUME, ".", "in place");
     stopKeeping = await keepStarting("uat-service");
     const midCopy = await restoring;
     await stopKeeping();

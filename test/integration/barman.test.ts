@@ -226,6 +226,13 @@ describe("barman on the backup host, streaming from a real primary", () => {
     );
     expect(verificationSeconds / recoverySeconds).toBeLessThanOrEqual(0.3);
     expect(nightly.stderr).toMatch(/WAL replayed/);
+    // Of its WAL, the copy keeps the segment of its last checkpoint: not what was replayed, nor
+    // the segments PostgreSQL renamed ahead for reuse. The verification above started it.
+    const kept = /kept WAL segment ([0-9A-F]{24}), where the copy's last checkpoint is; removed (\d+) others/.exec(nightly.stderr);
+    expect(kept, nightly.stderr).not.toBeNull();
+    const segments = (await annex2.docker.out("exec", "barman-montagu", "ls", "/nightly/pg_wal")).split("\n").filter((name) => /^[0-9A-F]{24}$/.test(name));
+    expect(segments[0]).toBe(kept![1]);
+    expect(segments.length).toBeLessThanOrEqual(2);
     const inNightly = (command: string) => annex2.docker.out("exec", "barman-montagu", "bash", "-c", `cd /nightly && ${command}`);
     const copy = "find . -path ./.montagu -prune -o -type f -printf '%i %p\\n' | sort";
     const finished = { stamp: await inNightly("cat .barman-last-restore"), files: await inNightly(copy) };

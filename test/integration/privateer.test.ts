@@ -157,6 +157,27 @@ describe("privateer-compatible backup and restore between simulated hosts", () =
     expect(restoreOutput(run, "montagu_db_volume")).toMatch(/restored at \S+: what changed here since is sent again \(1 files\)/);
   });
 
+  it("a refresh updates a changed file where it is, but writes every one anew where a file has another name", async () => {
+    const push = (id: string) => up("production2", { backup: { id, volumes: [{ volume: "montagu_orderly_volume", server: "annex2" }] } });
+    const changeAtSource = () => inVolume(hosts.production2, "montagu_orderly_volume", "echo \"changed $RANDOM\" >> big.bin");
+    const inodeOnUat = async () => (await inVolume(hosts.uat, "montagu_orderly_volume", "stat -c %i big.bin", true)).trim();
+
+    await changeAtSource();
+    await push("in-place");
+    const before = await inodeOnUat();
+    await restoreBothOntoUat("refresh-in-place");
+    expect(await inodeOnUat()).toBe(before);
+
+    // A service on uat made one of its files another name of big.bin. Updated in place, the
+    // two names would end with one content: whichever rsync wrote last.
+    await inVolume(hosts.uat, "montagu_orderly_volume", "ln -f big.bin reports/5/r5/file-5.txt");
+    await changeAtSource();
+    await push("linked");
+    const run = await restoreBothOntoUat("refresh-linked");
+    expect(restoreOutput(run, "montagu_orderly_volume")).toMatch(/has other names \(hard links\) here: each changed file is written anew/);
+    expect(await inodeOnUat()).not.toBe(before);
+  });
+
   it("refuses a missing, empty or unfinished source before it stops anything, naming it", async () => {
     await hosts.uat.docker.run(["run", "--detach", "--name", "uat-service", "debian:bookworm", "sleep", "infinity"]);
     const before = await manifest(hosts.uat, "montagu_db_volume");
