@@ -100,10 +100,10 @@ describe("how late each backup may be", () => {
     // Without copies to watch, the monitor holds no keys of the store.
     expect(settings({ ...annex2({}), offsite: { store } }).parsed.plan.freshness.offsiteCredentialsVaultPath).toBeUndefined();
 
-    const topologyWithout = topology();
-    topologyWithout.clients.push({ name: "science", backup: ["orderly"] });
+    const withScience = topology();
+    withScience.clients.push({ name: "science", backup: ["orderly"] });
     expect(
-      validated(topologyWithout, annex2({ offsite: [{ client: "nobody", volume: "orderly" }, { client: "production2", volume: "montagu_db" }, { client: "science", volume: "orderly" }, { client: "science", volume: "orderly", schedule: "@daily" }] })).problems,
+      validated(withScience, annex2({ offsite: [{ client: "nobody", volume: "orderly" }, { client: "production2", volume: "montagu_db" }, { client: "science", volume: "orderly" }, { client: "science", volume: "orderly", schedule: "@daily" }] })).problems,
     ).toEqual([
       "montagu-backup:freshness.offsite[0].client: 'nobody' is not a client of the topology",
       "montagu-backup:freshness.offsite[1].volume: 'montagu_db' is not a volume production2 backs up (orderly, outpack)",
