@@ -142,6 +142,7 @@ replay() {
   say "WAL replayed"
 }
 
+# One field of pg_controldata's report on the staging copy, by its label.
 controldata() { "$pg/pg_controldata" "$staging" | sed -n "s/^$1: *//p"; }
 
 # A copy shut down cleanly needs, of its WAL, only the segment that holds its last checkpoint
@@ -187,7 +188,7 @@ stamp() {
   # its recovery target: only a finished copy is ever marked ready.
   local state signal
   [ -f "$staging/PG_VERSION" ] || { say "no staging copy in $dir to stamp: recover first"; return 1; }
-  state="$("$pg/pg_controldata" "$staging" | sed -n 's/^Database cluster state: *//p')"
+  state="$(controldata "Database cluster state")"
   for signal in recovery.signal standby.signal; do
     [ ! -e "$staging/$signal" ] || { say "the copy in $dir is not ready: $signal is still there (its recovery has not ended)"; return 1; }
   done
@@ -198,7 +199,7 @@ stamp() {
   local supplied switched ended
   supplied="$(cat "$work/wal-supplied" 2>/dev/null || true)"
   switched="$(cat "$work/wal-switched" 2>/dev/null || true)"
-  ended="$("$pg/pg_controldata" "$staging" | sed -n "s/^Latest checkpoint's REDO WAL file: *//p" | cut -c9-)"
+  ended="$(controldata "Latest checkpoint's REDO WAL file" | cut -c9-)"
   if [ -n "$supplied" ] && [[ "$ended" < "$supplied" ]]; then
     say "the copy's recovery ended in WAL segment $ended, before $supplied, the newest barman gave it: a segment between them is damaged or missing, and the copy would lack every commit after it"
     return 1
