@@ -88,22 +88,39 @@ export const barman = z.strictObject({
 
 const TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(?:Z|[+-](\d{2}):?(\d{2}))$/;
 
-/** Why `value` is not a moment a point-in-time recovery can reach, or undefined. */
-function targetTimeProblem(value: string, now = Date.now()): string | undefined {
+/**
+ * Go's time.Time String() (`2006-01-02 15:04:05.999999999 -0700 MST`): what Pulumi hands the
+ * program for an unquoted time in a stack file, which its YAML reads as a timestamp. The zone
+ * is a name (`UTC`) or, for an offset YAML gave without one, the offset again (`+0100`).
+ */
+const GO_TIME = /^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?) ([+-]\d{2})(\d{2}) (?:[A-Za-z]{1,6}|[+-]\d{2,4})$/;
+
+/** `value` in ISO 8601 when it is Go's form of a time, else as it is: the checks and the plan see one form. */
+export function fromGoTime(value: string): string {
+  const match = GO_TIME.exec(value);
+  if (match === null) return value;
+  const [, date, time, hours, minutes] = match;
+  return `${date}T${time}${hours === "+00" && minutes === "00" ? "Z" : `${hours}:${minutes}`}`;
+}
+
+/** Why `value` (`given` as the stack file had it) is not a moment a point-in-time recovery can reach, or undefined. */
+function targetTimeProblem(value: string, given = value, now = Date.now()): string | undefined {
   const match = TIMESTAMP.exec(value);
-  if (match === null) return `'${value}' is not a time with a zone, such as 2026-11-21T18:30:00Z`;
+  if (match === null) return `'${given}' is not a time with a zone, such as 2026-11-21T18:30:00Z`;
   const [year, month, day, hour, minute, second = 0, offsetHours = 0, offsetMinutes = 0] = match.slice(1).map((part) => (part === undefined ? undefined : Number(part))) as number[];
   const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
   if (month < 1 || month > 12 || day < 1 || day > daysInMonth || hour > 23 || minute > 59 || second > 59 || offsetHours > 14 || offsetMinutes > 59) {
-    return `'${value}' is not a real date and time`;
+    return `'${given}' is not a real date and time`;
   }
-  if (Date.parse(value.replace(" ", "T")) > now) return `'${value}' is in the future: a point-in-time recovery replays WAL up to a moment that has passed`;
+  if (Date.parse(value.replace(" ", "T")) > now) return `'${given}' is in the future: a point-in-time recovery replays WAL up to a moment that has passed`;
   return undefined;
 }
 
-const isoTimestamp = z.string().superRefine((value, ctx) => {
-  const problem = targetTimeProblem(value);
+const isoTimestamp = z.string().transform((given, ctx) => {
+  const value = fromGoTime(given);
+  const problem = targetTimeProblem(value, given);
   if (problem !== undefined) ctx.addIssue({ code: "custom", message: problem });
+  return value;
 });
 
 /** More parallel copy jobs than any machine has cores. */
