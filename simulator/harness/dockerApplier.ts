@@ -5,6 +5,7 @@ import { commandHandlers } from "./applier/commands";
 import { containerHandlers } from "./applier/containers";
 import { type Applied, type ApplierContext, checkMapped, type Handler, type Outputs, UnmappedInputError } from "./applier/handler";
 import { imageHandlers } from "./applier/images";
+import { replacingChanges } from "./applier/replaceOnChanges";
 import { tlsHandlers } from "./applier/tls";
 import { FakeVault, GET_SECRET, getSecret, vaultHandlers } from "./applier/vault";
 import { volumeHandlers } from "./applier/volumes";
@@ -25,6 +26,16 @@ export interface ApplierOptions {
   vault?: FakeVault;
 }
 
+/** What one `pulumi up` did to each resource, by URN. */
+export interface RunHistory {
+  created: string[];
+  /** Updated in place: the provider's update ran (for a command, its `update` script). */
+  updated: string[];
+  /** Replaced: created anew (for a command, its `create` ran again) and the old one deleted. */
+  replaced: string[];
+  unchanged: string[];
+}
+
 export class DockerApplier implements ResourceProvider {
   private readonly docker: DockerCli;
   private readonly state = new Map<string, Applied>();
@@ -33,7 +44,9 @@ export class DockerApplier implements ResourceProvider {
   private readonly vault: FakeVault | undefined;
   private readonly handlers: Record<string, Handler>;
   /** URNs touched (created, updated or left unchanged) by each run, most recent last. */
-  readonly history: { created: string[]; updated: string[]; unchanged: string[] }[] = [];
+  readonly history: RunHistory[] = [];
+  /** Resources replaced create-before-delete, whose old copy the end of the update deletes. */
+  private readonly replacedPendingDelete: Applied[] = [];
 
   constructor(options: ApplierOptions) {
     this.docker = new DockerCli(options.dockerHost);
@@ -69,7 +82,7 @@ export class DockerApplier implements ResourceProvider {
 
   /** Starts the bookkeeping of one `pulumi up`. */
   beginRun() {
-    this.history.push({ created: [], updated: [], unchanged: [] });
+    this.history.push({ created: [], updated: [], replaced: [], unchanged: [] });
   }
 
   private get currentRun() {
@@ -90,18 +103,25 @@ export class DockerApplier implements ResourceProvider {
       this.currentRun.unchanged.push(resource.urn);
       outputs = previous.outputs;
     } else if (previous !== undefined) {
-      const replace = handler.update === undefined || (handler.replaces?.(previous, resource.inputs) ?? true);
+      const replace =
+        handler.update === undefined ||
+        replacingChanges(resource.replaceOnChanges, previous.resource.inputs, resource.inputs).length > 0 ||
+        (handler.replaces?.(previous, resource.inputs) ?? true);
       if (!replace) {
         outputs = await handler.update!(previous, resource.inputs, resource);
-      } else if (resource.deleteBeforeReplace) {
-        if (!previous.resource.retainOnDelete) await handler.delete(previous);
-        outputs = await handler.create(resource.inputs, resource);
+        this.currentRun.updated.push(resource.urn);
       } else {
-        // Pulumi's default: the replacement first, then the old one goes (unless retained).
-        outputs = await handler.create(resource.inputs, resource);
-        if (!previous.resource.retainOnDelete) await handler.delete(previous);
+        if (resource.deleteBeforeReplace) {
+          if (!previous.resource.retainOnDelete) await handler.delete(previous);
+          outputs = await handler.create(resource.inputs, resource);
+        } else {
+          // Pulumi's default: the replacement first; the old one goes at the end of the update,
+          // once everything that used it has been updated or replaced (unless retained).
+          outputs = await handler.create(resource.inputs, resource);
+          if (!previous.resource.retainOnDelete) this.replacedPendingDelete.push(previous);
+        }
+        this.currentRun.replaced.push(resource.urn);
       }
-      this.currentRun.updated.push(resource.urn);
     } else {
       outputs = await handler.create(resource.inputs, resource);
       this.currentRun.created.push(resource.urn);
@@ -112,10 +132,17 @@ export class DockerApplier implements ResourceProvider {
   }
 
   /**
-   * What the engine does after the program ends: resources it no longer declares are
-   * deleted, newest first, except those marked retainOnDelete. `pulumi destroy` is finish([]).
+   * What the engine does after the program ends: the old copies of resources it replaced are
+   * deleted, newest first, then resources it no longer declares, newest first, except those
+   * marked retainOnDelete. `pulumi destroy` is finish([]). A failed update never gets here:
+   * its replaced copies stay pending, and the next update that finishes deletes them, as the
+   * engine does with the resources its state marks for deletion.
    */
   async finish(declared: RegisteredResource[]): Promise<void> {
+    while (this.replacedPendingDelete.length > 0) {
+      const old = this.replacedPendingDelete.pop()!;
+      await this.handlers[old.resource.type].delete(old);
+    }
     const keep = new Set(declared.map((r) => r.urn));
     for (const urn of [...this.order].reverse()) {
       if (keep.has(urn)) continue;

@@ -20,6 +20,8 @@ export interface RegisteredResource {
   retainOnDelete: boolean;
   protect: boolean;
   deleteBeforeReplace: boolean;
+  /** Property paths whose change replaces the resource, as the SDK registered them (`triggers[*]`). */
+  replaceOnChanges: string[];
   dependencies: string[];
   additionalSecretOutputs: string[];
   /** The aliases the program gave the resource, as the engine receives them. */
@@ -57,6 +59,7 @@ interface RequestExtras {
   retainOnDelete: boolean;
   protect: boolean;
   deleteBeforeReplace: boolean;
+  replaceOnChanges: string[];
   dependencies: string[];
   additionalSecretOutputs: string[];
   aliases: AliasSpec[];
@@ -98,6 +101,7 @@ class CapturingMonitor extends MockMonitor {
       retainOnDelete: req.getRetainondelete() === true,
       protect: req.getProtect() === true,
       deleteBeforeReplace: req.getDeletebeforereplace() === true,
+      replaceOnChanges: req.getReplaceonchangesList(),
       dependencies: req.getDependenciesList(),
       additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
       aliases: aliasesOf(req),
@@ -107,11 +111,11 @@ class CapturingMonitor extends MockMonitor {
 }
 
 /**
- * Runs the program for `stack` with `config` under Pulumi's mock runtime. Every resource is
- * handed to `provider` in registration order, one at a time, and the program sees the
- * outputs it returns, as it would see a real provider's.
+ * Runs the program (this project's, unless a test gives another) for `stack` with `config`
+ * under Pulumi's mock runtime. Every resource is handed to `provider` in registration order,
+ * one at a time, and the program sees the outputs it returns, as it would see a real provider's.
  */
-export async function runStack(stack: string, config: StackConfig, provider: ResourceProvider): Promise<StackRun> {
+export async function runStack(stack: string, config: StackConfig, provider: ResourceProvider, program: () => unknown = main): Promise<StackRun> {
   const resources: RegisteredResource[] = [];
   const failures: Error[] = [];
   let queue: Promise<unknown> = Promise.resolve();
@@ -185,7 +189,7 @@ export async function runStack(stack: string, config: StackConfig, provider: Res
   };
   try {
     provider.beginRun?.();
-    outputs = main();
+    outputs = program();
     await Promise.race([waitForRPCs(), programFailure]);
     await Promise.race([queue, programFailure]);
   } catch (error) {

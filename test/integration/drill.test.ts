@@ -133,10 +133,12 @@ describe("the disaster-recovery drill", () => {
     await up("annex2", { "montagu-backup:prepareRestore": { id: "drill", database: { image: "local" } } });
     expect(lastRun("annex2").created).toEqual([]);
     expect(lastRun("annex2").updated).toEqual([]);
+    expect(lastRun("annex2").replaced).toEqual([]);
     await up("uat", restoreDatabase("drill-db-only"));
     await up("uat", restoreDatabase("drill-db-only"));
     expect(lastRun("uat").created).toEqual([]);
     expect(lastRun("uat").updated).toEqual([]);
+    expect(lastRun("uat").replaced).toEqual([]);
   });
 
   it("recovers to a point in time between two batches: exactly the first batch", async () => {

@@ -76,6 +76,7 @@ describe("the local stack on a fresh engine", () => {
     const last = applier.history[applier.history.length - 1];
     expect(last.created).toEqual([]);
     expect(last.updated).toEqual([]);
+    expect(last.replaced).toEqual([]);
     expect(last.unchanged.length).toBeGreaterThanOrEqual(3);
     expect(await host.docker.out("inspect", "-f", "{{.Id}}", "montagu-db")).toBe(containerId);
   });

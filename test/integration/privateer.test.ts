@@ -120,6 +120,7 @@ describe("privateer-compatible backup and restore between simulated hosts", () =
     await up("production2", { backup: { id: "first", volumes: [{ volume: "montagu_orderly_volume", server: "annex2" }] } });
     expect(lastRun("production2").created).toEqual([]);
     expect(lastRun("production2").updated).toEqual([]);
+    expect(lastRun("production2").replaced).toEqual([]);
 
     await inVolume(
       hosts.production2,

@@ -5,7 +5,7 @@ import * as path from "node:path";
 import { parse as parseShell } from "shell-quote";
 import { afterAll, describe, expect, it } from "vitest";
 import { InvalidSettingsError, validateSettings } from "../../config/load";
-import { KEEP_RESULT } from "../../components/shared/script";
+import { KEEP_RESULT, stepBody } from "../../components/shared/script";
 import { dryProvider } from "../../simulator/harness/dryProvider";
 import { type RegisteredResource, runStack, type StackRun } from "../../simulator/harness/run";
 import { readStackConfig, type StackConfig } from "../../simulator/harness/stackConfig";
@@ -186,8 +186,9 @@ const named = (run: StackRun, name: string): RegisteredResource => {
   if (found === undefined) throw new Error(`no resource ${name}; have ${run.resources.map((r) => r.name).join(", ")}`);
   return found;
 };
-/** A step's arguments: `set -- ARGS` is its script's first line after `set -euo pipefail`. */
-const argumentsOf = (step: RegisteredResource) => parseShell(String(step.inputs.create).split("\n")[1]).slice(2) as string[];
+/** A step's `set -- ARGS` line: its script file's first, after what every step runs first (stepBody). */
+const argumentsLine = (step: RegisteredResource) => String(step.inputs.create).slice(stepBody("").length).split("\n")[0];
+const argumentsOf = (step: RegisteredResource) => parseShell(argumentsLine(step)).slice(2) as string[];
 const ARCHIVE_LIBRARY = fs.readFileSync("components/privateer/archive-lib.sh", "utf8");
 const EXPORT_SCRIPT = fs.readFileSync("components/privateer/export.sh", "utf8");
 const IMPORT_SCRIPT = fs.readFileSync("components/privateer/import.sh", "utf8");
@@ -197,7 +198,7 @@ describe("the export and import steps", () => {
     const run = await stack("production2", { export: { id: "e1", volume: "montagu_orderly_volume", to: "/var/backups/montagu/" } });
     const step = named(run, "privateer-export-montagu_orderly_volume");
     expect(step.type).toBe("command:local:Command");
-    expect(step.inputs.create).toBe(`set -euo pipefail\nset -- ${String(step.inputs.create).split("\n")[1].slice("set -- ".length)}\n${ARCHIVE_LIBRARY}\n${EXPORT_SCRIPT}`);
+    expect(step.inputs.create).toBe(stepBody(`${argumentsLine(step)}\n${ARCHIVE_LIBRARY}\n${EXPORT_SCRIPT}`));
     const client = named(run, "privateer-client-production2-scheduler").inputs.image;
     expect(argumentsOf(step)).toEqual(["--every", "10", "/var/backups/montagu", "production2-montagu_orderly_volume", client, "volume", "montagu_orderly_volume"]);
     expect(step.inputs.environment).toEqual({ DOCKER_HOST: "ssh://vagrant@production2.montagu.dide.ic.ac.uk" });

@@ -3,6 +3,7 @@ import { parse as parseShell } from "shell-quote";
 import { describe, expect, it } from "vitest";
 import { dryProvider } from "../../simulator/harness/dryProvider";
 import { runStack } from "../../simulator/harness/run";
+import { scriptOf } from "../fixtures/steps";
 import { readStackConfig } from "../../simulator/harness/stackConfig";
 
 const passwordReads: string[] = [];
@@ -143,11 +144,11 @@ describe("a prepared restore on annex2", () => {
       "docker exec barman-montagu montagu-prepare recover /recover --backup latest --target-time '2026-11-21 18:30:00.5+00:00' --jobs 4",
     );
     // replay.sh, given its arguments: the database image with its own arguments last.
-    const replay = String(steps[2].inputs.create).split("\n");
-    expect(parseShell(replay[1])).toEqual([
+    const replay = scriptOf(steps[2]).split("\n");
+    expect(parseShell(replay[0])).toEqual([
       "set", "--", "3600", "barman_recover", "/montagu-volume", "/montagu-volume/.montagu/staging", "ghcr.io/vimc/montagu-db:main", "/etc/montagu/postgresql.production.conf",
     ]);
-    expect(replay[2]).toBe("#!/usr/bin/env bash");
+    expect(replay[1]).toBe("#!/usr/bin/env bash");
     expect(replay.join("\n")).toContain('docker exec "$container" montagu-wait.sh "$timeout"');
   });
 });

@@ -8,6 +8,7 @@ import { type RegisteredResource, runStack, type StackRun } from "../../simulato
 import { readStackConfig, type StackConfig } from "../../simulator/harness/stackConfig";
 import { rsaPrivateKeyOutputs } from "../../simulator/harness/tlsKey";
 import { KEEP_RESULT } from "../../components/shared/script";
+import { scriptOf } from "../fixtures/steps";
 import { scheduleFile } from "../../components/privateer/layout";
 
 const runShell = (script: string, env: Record<string, string>) => {
@@ -309,7 +310,7 @@ describe("the clients", () => {
         packit: { image: "packit-db:main", databaseVolume: "montagu_packit_db" },
       },
     });
-    const argsOf = (name: string) => parseShell(String(named(run, name).inputs.create).split("\n")[1]).slice(2);
+    const argsOf = (name: string) => parseShell(scriptOf(named(run, name)).split("\n")[0]).slice(2);
     // `set -- ARGS`, then the script file.
     expect(String(named(run, "restore-stop").inputs.create)).toContain("# stop.sh SETTLE_SECONDS CONTAINER... -- VOLUME...");
     expect(argsOf("restore-stop")).toEqual(["7", "montagu-db", "montagu-api", "--", "montagu_orderly_volume", "montagu_db_volume", "montagu_packit_db_backup", "montagu_packit_db"]);

@@ -1,5 +1,4 @@
 import * as path from "node:path";
-import { isDeepStrictEqual } from "node:util";
 import { run } from "../docker";
 import type { RegisteredResource } from "../run";
 import { PROJECT_DIR } from "../stackConfig";
@@ -7,6 +6,14 @@ import type { ApplierContext, Handler, Inputs, Outputs } from "./handler";
 
 const TRAILING_NEWLINE = /\n$/;
 
+// pulumi-command 1.x's local Command (provider/pkg/provider/local in pulumi/pulumi-command):
+// - its Diff calls every change an update: a replacement comes only from the registration's
+//   replaceOnChanges (the SDK registers `triggers[*]`), which the applier applies to all types;
+// - Update runs `update`, or `create` again without one, with the old stdout and stderr in
+//   PULUMI_COMMAND_STDOUT / PULUMI_COMMAND_STDERR (each only when not empty) unless
+//   addPreviousOutputInEnv is false; the outputs become what that run printed;
+// - `logging` chooses which of stdout and stderr reach the update log (both by default);
+// - a failed run fails the step with the command's combined output.
 export function commandHandlers(applier: ApplierContext): Record<string, Handler> {
   const runCommand = (script: string | undefined, inputs: Inputs, resource: RegisteredResource, previous: Outputs) =>
     runScript(applier.log, script, inputs, resource, previous);
@@ -14,8 +21,7 @@ export function commandHandlers(applier: ApplierContext): Record<string, Handler
     "command:local:Command": {
       mapped: ["create", "update", "delete", "environment", "triggers", "interpreter", "dir", "stdin", "logging", "addPreviousOutputInEnv"],
       create: (inputs, resource) => runCommand(inputs.create, inputs, resource, {}),
-      // Changed triggers replace the command; any other change runs its update (or create) again.
-      replaces: (previous, inputs) => !isDeepStrictEqual(previous.resource.inputs.triggers, inputs.triggers),
+      replaces: () => false,
       update: (previous, inputs, resource) => runCommand(inputs.update ?? inputs.create, inputs, resource, previous.outputs),
       delete: async ({ resource, outputs }) => {
         if (resource.inputs.delete !== undefined) await runCommand(resource.inputs.delete, resource.inputs, resource, outputs);
@@ -24,15 +30,20 @@ export function commandHandlers(applier: ApplierContext): Record<string, Handler
   };
 }
 
+type Logging = "stdout" | "stderr" | "stdoutAndStderr" | "none";
+
 /** The command provider's run of one of a command's scripts (create, update or delete), `previous` its last outputs. */
 async function runScript(log: (line: string) => void, script: string | undefined, inputs: Inputs, resource: RegisteredResource, previous: Outputs): Promise<Outputs> {
-  if (script === undefined) return { stdout: "", stderr: "" };
+  if (script === undefined) return { stdout: previous.stdout ?? "", stderr: previous.stderr ?? "" };
   const [shell, ...shellArgs] = (inputs.interpreter as string[] | undefined) ?? ["/bin/sh", "-c"];
   const env: NodeJS.ProcessEnv = { ...process.env, ...(inputs.environment ?? {}) };
-  if (inputs.addPreviousOutputInEnv !== false && previous.stdout !== undefined) {
-    env.PULUMI_COMMAND_STDOUT = String(previous.stdout);
-    env.PULUMI_COMMAND_STDERR = String(previous.stderr);
+  delete env.PULUMI_COMMAND_STDOUT;
+  delete env.PULUMI_COMMAND_STDERR;
+  if (inputs.addPreviousOutputInEnv !== false) {
+    if (typeof previous.stdout === "string" && previous.stdout !== "") env.PULUMI_COMMAND_STDOUT = previous.stdout;
+    if (typeof previous.stderr === "string" && previous.stderr !== "") env.PULUMI_COMMAND_STDERR = previous.stderr;
   }
+  const logging = (inputs.logging as Logging | undefined) ?? "stdoutAndStderr";
   log(`running ${resource.name}`);
   const result = await run(shell, [...shellArgs, script], {
     env,
@@ -40,7 +51,11 @@ async function runScript(log: (line: string) => void, script: string | undefined
     input: inputs.stdin,
     allowFailure: true,
   });
-  for (const line of `${result.stdout}${result.stderr}`.split("\n").filter(Boolean)) log(`  ${resource.name}: ${line}`);
+  const logged = [
+    ...(logging === "stdout" || logging === "stdoutAndStderr" ? [result.stdout] : []),
+    ...(logging === "stderr" || logging === "stdoutAndStderr" ? [result.stderr] : []),
+  ];
+  for (const line of logged.join("").split("\n").filter(Boolean)) log(`  ${resource.name}: ${line}`);
   if (result.code !== 0) {
     const tail = `${result.stdout}${result.stderr}`.trim().split("\n").slice(-15).join("\n");
     throw new Error(`command exited ${result.code}:\n${tail}`);

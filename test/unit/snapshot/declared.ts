@@ -186,6 +186,7 @@ export function declared(run: StackRun): unknown[] {
     ...(r.custom ? {} : { component: true }),
     ...(r.retainOnDelete ? { retainOnDelete: true } : {}),
     ...(r.deleteBeforeReplace ? { deleteBeforeReplace: true } : {}),
+    ...(r.replaceOnChanges.length > 0 ? { replaceOnChanges: r.replaceOnChanges } : {}),
     ...(r.protect ? { protect: true } : {}),
     dependsOn: [...r.dependencies].map(urnOf).sort(),
     ...(r.secretInputs.length > 0 ? { secretInputs: r.secretInputs } : {}),
