@@ -41,7 +41,7 @@ export function script(name: string, args: ScriptArgs, opts: pulumi.CustomResour
       interpreter: ["/bin/bash", "-c"],
       environment: args.environment,
       triggers: args.triggers,
-      logging: command.types.enums.local.Logging.Stderr,
+      logging: "stderr",
     },
     opts,
   );

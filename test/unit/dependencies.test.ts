@@ -15,14 +15,16 @@ interface LockedPackage {
 }
 
 const ROOT = path.join(__dirname, "..", "..");
-const lock = JSON.parse(fs.readFileSync(path.join(ROOT, "package-lock.json"), "utf8")) as {
-  packages: Record<string, { version?: string; link?: boolean; name?: string }>;
-};
+type Lock = { packages: Record<string, { version?: string; link?: boolean; name?: string }> };
+const readLock = (file: string): Lock => JSON.parse(fs.readFileSync(file, "utf8")) as Lock;
+/** What the lockfile says to install, and what npm recorded as installed (it may differ after an `npm install X`). */
+const INSTALLED = path.join(ROOT, "node_modules", ".package-lock.json");
+const locks = [readLock(path.join(ROOT, "package-lock.json")), ...(fs.existsSync(INSTALLED) ? [readLock(INSTALLED)] : [])];
 
-/** Every package the lockfile installs, once per name and version. */
-export function lockedPackages(packages = lock.packages): LockedPackage[] {
+/** Every package the lockfiles name, once per name and version. */
+export function lockedPackages(packageSets = locks.map((l) => l.packages)): LockedPackage[] {
   const found = new Map<string, LockedPackage>();
-  for (const [where, entry] of Object.entries(packages)) {
+  for (const [where, entry] of packageSets.flatMap((packages) => Object.entries(packages))) {
     if (!where.startsWith("node_modules/") || entry.link === true || entry.version === undefined) continue;
     const name = entry.name ?? where.slice(where.lastIndexOf("node_modules/") + "node_modules/".length);
     found.set(`${name}@${entry.version}`, { name, version: entry.version });
