@@ -55,6 +55,8 @@ const ADDED_SINCE = [
   /^restore-stopped$/,
   // Each built image is removed when its stack is destroyed.
   /-removal$/,
+  // The images of the files several images share, which those take as a build stage.
+  /^(?:scheduler|wait-recovery)-image$/,
   // A client's scheduler is made only once the volumes it pushes are there.
   /-scheduled-volumes$/,
   // A client's record of its restores.
