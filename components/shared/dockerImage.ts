@@ -90,9 +90,12 @@ function sharedImageId(folder: string): pulumi.Output<string> {
  * have it (BuildKit resolves a stage by name only: an ID sends it to a registry).
  *
  * Built with BuildKit, which leaves no intermediate container behind; the provider's classic
- * builds leave one for every step. The provider keeps a built image when the stack is
- * destroyed; a command beside it removes it then, after every container that uses it (they
- * take the ID through the command, so they depend on it and go first).
+ * builds leave one for every step. The provider never removes an image it built, so a command
+ * beside it removes the image by its ID: the ID is its trigger, so each build that makes a new
+ * ID replaces it, and Pulumi deletes the old command (running its delete with the old ID) at
+ * the end of the update, after the containers that used the old image were replaced (they
+ * take the ID through the command, so they depend on it); on `destroy` it removes the
+ * current image after its containers.
  */
 export function imageFromDirectory(
   resourceName: string,
@@ -123,9 +126,12 @@ export function imageFromDirectory(
   const removal = new command.local.Command(
     `${resourceName}-removal`,
     {
-      create: `echo ${quote([`${imageName} is removed when the stack is destroyed`])}`,
+      create: image.repoDigest.apply(
+        (id) => `echo ${quote([`${imageName} ${id}: removed once no container uses it, when a build replaces it or the stack is destroyed`])}`,
+      ),
       update: KEEP_RESULT,
-      delete: scriptFile(path.join(__dirname, "remove-image.sh"), [imageName]),
+      delete: image.repoDigest.apply((id) => scriptFile(path.join(__dirname, "remove-image.sh"), [id, imageName])),
+      triggers: [image.repoDigest],
       interpreter: ["/bin/bash", "-c"],
       environment: dockerEnvironment(),
     },

@@ -1,11 +1,12 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { quote } from "shell-quote";
 import { afterAll, describe, expect, it } from "vitest";
 import { IMAGES_DIR, sharedImageName, sharedStages } from "../../components/shared/dockerImage";
 import { contextHash } from "../../simulator/harness/applier/images";
 import { UnmappedInputError } from "../../simulator/harness/applier/handler";
-import { runStack } from "../../simulator/harness/run";
+import { type RegisteredResource, runStack } from "../../simulator/harness/run";
 import { deterministicProvider, SCENARIOS, scenarioConfig } from "./snapshot/declared";
 
 // The docker provider builds an image again when a file of its build context changes, and a
@@ -14,6 +15,7 @@ import { deterministicProvider, SCENARIOS, scenarioConfig } from "./snapshot/dec
 // folder of their own, whose image the others take as a build stage.
 
 const IMAGE = "docker:index/image:Image";
+const COMMAND = "command:local:Command";
 
 /** Every folder under images/ with a Dockerfile, as `privateer/server`. */
 function imageFolders(): string[] {
@@ -96,6 +98,7 @@ describe("each image's build context", () => {
         },
       });
       const images = run.resources.filter((r) => r.type === IMAGE);
+      const byName = new Map(run.resources.map((r) => [r.name, r]));
       for (const image of images) {
         const { context, dockerfile, args } = image.inputs.build as { context: string; dockerfile: string; args?: Record<string, string> };
         const folder = path.relative(IMAGES_DIR, context);
@@ -109,6 +112,12 @@ describe("each image's build context", () => {
         }
         expect(args ?? {}, image.name).toEqual(expected);
 
+        // Each build with a new ID replaces its removal, whose delete is given that ID.
+        const removal = byName.get(`${image.name}-removal`) as RegisteredResource;
+        expect(removal.type).toBe(COMMAND);
+        expect(removal.inputs.triggers, image.name).toEqual([digests.get(image.name)]);
+        expect(removal.replaceOnChanges).toContain("triggers[*]");
+        expect(removal.inputs.delete).toContain(`set -- ${quote([String(digests.get(image.name)), image.inputs.imageName])}\n`);
       }
       const shared = images.filter((image) => ["scheduler", "wait-recovery"].includes(path.relative(IMAGES_DIR, image.inputs.build.context)));
       for (const image of shared) expect(image.parent, image.name).toBe("");
