@@ -29,6 +29,19 @@ export class PrivateerKeys extends pulumi.ComponentResource {
 
   constructor(name: string, args: PrivateerKeysArgs, opts?: pulumi.ComponentResourceOptions) {
     super("montagu:backup:PrivateerKeys", name, {}, opts);
+    if (args.vault !== undefined) {
+      // Vault outlives this stack's state; the keys generated here do not. A rebuilt state (after
+      // `pulumi destroy`, or on another backend) generates new ones and writes them over vault's,
+      // and every client is refused until its own stack takes them. The program cannot tell a
+      // rebuilt state from a kept one without reading vault, so it says so on every preview and
+      // update while this can happen, with the setting that ends it.
+      pulumi.log.warn(
+        `privateer.keys.generate is true: this stack writes every machine's keys to vault (${vaultKeyPath(args.vault.prefix, "<machine>")}). ` +
+          "After a `pulumi destroy`, its next update would write new keys there, and every client's pushes and restores would be refused until its own stack is updated. " +
+          "Once the keys are in vault, set montagu-backup:privateer.keys.generate to false: this stack then reads them from vault, and a rebuild keeps them.",
+        this,
+      );
+    }
     for (const machine of args.machines) {
       // The generation is part of the name, so raising it creates new keys and drops the old.
       const key = new tls.PrivateKey(`${name}-${machine}-gen${args.generation}`, { algorithm: "RSA", rsaBits: 2048 }, { parent: this });
