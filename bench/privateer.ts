@@ -1,17 +1,15 @@
 // npm run bench:privateer — our volume push against three references on the same files and
 // the same link between two simulated hosts; each figure the median of three runs.
-// BENCH_FILES and BENCH_FILE_KB change the size (default: 20,000 files of 100 KB, about 2 GB).
+// BENCH_FILES and BENCH_FILE_KB change the size (default: 20,000 files of 100 KB, about 2 GB;
+// BENCH_SMOKE=1: 100 files of 4 KB, once).
 import { performance } from "node:perf_hooks";
-import { quote } from "shell-quote";
+import { benchmark, RUNS, size, stackCommand, startBenchDataCentre } from "./benchmark";
 import { flushWrites, generateVolume, median, rawServerAccess } from "./data";
-import { restoreCommand } from "../components/privateer/transfer";
 import { run } from "../simulator/harness/docker";
 import { prepareRig } from "../simulator/rig/hosts";
-import { startDataCentre } from "../simulator/dataCentre";
 
-const FILES = Number(process.env.BENCH_FILES ?? 20_000);
-const FILE_KB = Number(process.env.BENCH_FILE_KB ?? 100);
-const RUNS = 3;
+const FILES = size("BENCH_FILES", 20_000, 100);
+const FILE_KB = size("BENCH_FILE_KB", 100, 4);
 const VOLUME = "montagu_orderly_volume";
 const CLIENT_IMAGE = "montagu-backup/privateer-client:local";
 // OpenSSH's own cipher preference, which privateer's transfer gets.
@@ -49,7 +47,7 @@ async function timedInTurns(contenders: Contender[]): Promise<number[]> {
 async function main() {
   await prepareRig();
   // Hosts of its own, so that a benchmark and the tests can run side by side.
-  const centre = await startDataCentre({ machines: ["annex2", "production2"], topology: "bench/privateer.json", prefix: "bench-" });
+  const centre = await startBenchDataCentre({ machines: ["annex2", "production2"], topology: "bench/privateer.json", prefix: "bench-" });
   const up = (machine: "annex2" | "production2", privateer: Record<string, unknown>) => centre.up(machine, { "montagu-backup:privateer": privateer });
   const { annex2, production2 } = centre.hosts;
 
@@ -60,9 +58,10 @@ async function main() {
   console.log(`volume: ${megabytes.toFixed(0)} MB`);
 
   // Our push, exactly as the stack runs it.
-  const configured = await up("production2", { backup: { id: "bench", volumes: [{ volume: VOLUME, server: "annex2" }] } });
-  const push = configured.resources.find((r) => r.type === "command:local:Command" && r.name.startsWith("privateer-backup-"))!;
-  const ours = () => run("bash", ["-c", push.inputs.create], { env: { ...process.env, DOCKER_HOST: production2.dockerHost } });
+  const backup = { backup: { id: "bench", volumes: [{ volume: VOLUME, server: "annex2" }] } };
+  const push = stackCommand(await up("production2", backup), `privateer-backup-production2-annex2-${VOLUME}`);
+  const onProduction2 = (script: string) => run("bash", ["-c", script], { env: { ...process.env, DOCKER_HOST: production2.dockerHost } });
+  const ours = () => onProduction2(push);
   const raw = await rawServerAccess(annex2);
   const clearServerCopy = () => annex2.docker.run(["run", "--rm", "--volume", "privateer_montagu_data:/d", "debian:bookworm", "rm", "-rf", "/d/production2", "/d/tar"]);
   const client = (script: string, extra: string[] = []) =>
@@ -97,15 +96,20 @@ async function main() {
     { what: "privateer's push after 1% changed", action: privateerPush, before: changeOnePercent },
   ]);
 
-  // Restore: the server's copy back into a fresh volume on production2.
+  // Restore: the server's copy back into a fresh volume on production2, exactly as the stack's
+  // restore runs it (the update that asks for it restores once, untimed).
   const restoreTo = "bench_restore";
   const clearRestore = () => production2.docker.run(["volume", "rm", "--force", restoreTo]);
+  const restored = await centre.up("production2", {
+    "montagu-backup:privateer": backup,
+    "montagu-backup:restore": { id: "bench", volumes: [{ volume: VOLUME, server: "annex2", source: "production2", to: restoreTo }] },
+  });
+  const restore = stackCommand(restored, `restore-production2-${restoreTo}`);
   const restoreScript = (command: string) =>
     `docker run --rm --volume privateer_keys:/privateer/keys:ro --volume ${restoreTo}:/privateer/volumes/${restoreTo} ${CLIENT_IMAGE} ${command}`;
   const [restoreFrom, restoreInto] = [`annex2:/privateer/volumes/production2/${VOLUME}/`, `/privateer/volumes/${restoreTo}/`];
-  const onProduction2 = (script: string) => run("bash", ["-c", script], { env: { ...process.env, DOCKER_HOST: production2.dockerHost } });
   const [oursRestore, privateerRestore] = await timedInTurns([
-    { what: "our restore", action: () => onProduction2(restoreScript(quote(restoreCommand({ server: "annex2", volume: VOLUME, source: "production2", allowEmpty: false }, restoreTo)))), before: clearRestore },
+    { what: "our restore", action: () => onProduction2(restore), before: clearRestore },
     {
       what: "privateer's restore",
       action: () => onProduction2(`${restoreScript(privateerRsync(restoreFrom, restoreInto))} > /dev/null`),
@@ -121,10 +125,6 @@ async function main() {
     `RESULT privateer vs_privateer=${(privateerFull / oursFull).toFixed(2)} vs_local_copy=${(localCopy / oursFull).toFixed(2)} ` +
       `incremental_fraction=${(oursIncremental / oursFull).toFixed(3)} restore_mb_s=${(megabytes / oursRestore).toFixed(0)}`,
   );
-  if (process.env.RIG_KEEP !== "1") await centre.remove();
 }
 
-main().catch((error) => {
-  console.error(error);
-  process.exit(1);
-});
+benchmark(main);
