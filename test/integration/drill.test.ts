@@ -1,7 +1,7 @@
 import * as fs from "node:fs";
 import { eventually } from "../../simulator/harness/eventually";
 import { beforeAll, describe, expect, it } from "vitest";
-import { IMAGES_DIR } from "../../components/shared/dockerImage";
+import { cliBuilds, IMAGES_DIR } from "../../components/shared/dockerImage";
 import { recoveryTargetTime } from "../../components/barman/prepareRestore";
 import type { StackConfig } from "../../simulator/harness/stackConfig";
 import type { SimulatedHost } from "../../simulator/rig/hosts";
@@ -83,7 +83,7 @@ describe("the disaster-recovery drill", () => {
     // The fixture's every-minute schedule would race this test's own pushes of the same volume.
     await hosts.production2.docker.run(["stop", "privateer_scheduler"]);
     // montagu on uat, as its own deployment has it: a database on montagu_db_volume.
-    await hosts.uat.docker.run(["build", "--quiet", "--tag", POSTGRES_IMAGE, "--file", `${IMAGES_DIR}/postgres/Dockerfile`, IMAGES_DIR], { env: { DOCKER_BUILDKIT: "0" } });
+    for (const build of cliBuilds("postgres", POSTGRES_IMAGE)) await hosts.uat.docker.run(build, { env: { DOCKER_BUILDKIT: "0" } });
     await hosts.uat.docker.run(["run", "--detach", "--name", "montagu-db", "--volume", "montagu_db_volume:/pgdata", "--env", "PGPASSWORD=vimc", POSTGRES_IMAGE]);
 
     // Finished, not merely listed: rows written while it still runs precede its end, and a

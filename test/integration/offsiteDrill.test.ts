@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { IMAGES_DIR } from "../../components/shared/dockerImage";
+import { cliBuilds } from "../../components/shared/dockerImage";
 import { eventually } from "../../simulator/harness/eventually";
 import type { StackConfig } from "../../simulator/harness/stackConfig";
 import { dataCentre, logWhenVerbose } from "../../simulator/dataCentre";
@@ -61,7 +61,7 @@ describe("the drill from the off-site bucket alone: annex2 lost and built again,
     // The topology's every-minute push goes to the annex2 this test destroys.
     await hosts.production2.docker.run(["stop", "privateer_scheduler"]);
     // montagu on uat, as its own deployment has it: a database on montagu_db_volume.
-    await hosts.uat.docker.run(["build", "--quiet", "--tag", POSTGRES_IMAGE, "--file", `${IMAGES_DIR}/postgres/Dockerfile`, IMAGES_DIR], { env: { DOCKER_BUILDKIT: "0" } });
+    for (const build of cliBuilds("postgres", POSTGRES_IMAGE)) await hosts.uat.docker.run(build, { env: { DOCKER_BUILDKIT: "0" } });
     await hosts.uat.docker.run(["run", "--detach", "--name", "montagu-db", "--volume", "montagu_db_volume:/pgdata", "--env", "PGPASSWORD=vimc", POSTGRES_IMAGE]);
     await centre.up("uat");
   });

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { IMAGES_DIR } from "../../components/shared/dockerImage";
+import { cliBuilds } from "../../components/shared/dockerImage";
 import { CRON_ACCEPTED, CRON_REFUSED_BY_BOTH, CRON_REFUSED_STRICTER, ZONES_ACCEPTED, ZONES_REFUSED } from "../fixtures/schedules";
 import { cronProblem, isValidTimeZone } from "../../config/primitives";
 import { removeHost, startHost, type SimulatedHost } from "../../simulator/rig/hosts";
@@ -36,9 +36,7 @@ describe("the validator's schedule rules, against the scheduler's own parser in 
 
   beforeAll(async () => {
     host = await startHost("schedule-rules");
-    await host.docker.run(["build", "--quiet", "--tag", CLIENT_IMAGE, "--file", `${IMAGES_DIR}/privateer/client/Dockerfile`, IMAGES_DIR], {
-      env: { DOCKER_BUILDKIT: "0" },
-    });
+    for (const build of cliBuilds("privateer/client", CLIENT_IMAGE)) await host.docker.run(build, { env: { DOCKER_BUILDKIT: "0" } });
   });
 
   afterAll(async () => {
