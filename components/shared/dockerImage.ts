@@ -127,9 +127,11 @@ export function imageFromDirectory(
     `${resourceName}-removal`,
     {
       create: image.repoDigest.apply(
-        (id) => `echo ${quote([`${imageName} ${id}: removed once no container uses it, when a build replaces it or the stack is destroyed`])}`,
+        (id) => `echo ${quote([`${imageName} ${id}: removed once no container uses it, when a build replaces it or the stack is destroyed`])} >&2`,
       ),
       update: KEEP_RESULT,
+      // As every step's: the log shows stderr, so that an update says it ran nothing.
+      logging: "stderr",
       delete: image.repoDigest.apply((id) => scriptFile(path.join(__dirname, "remove-image.sh"), [id, imageName])),
       triggers: [image.repoDigest],
       interpreter: ["/bin/bash", "-c"],
