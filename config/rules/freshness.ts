@@ -1,10 +1,72 @@
 import type { SalvagedConfig } from "../salvaged";
 import { onThisEngine } from "./engine";
-import { offsiteCopySchedule, pushOfDump, scheduledPushes, watchedIds, type WatchedDump, type WatchedOffsiteCopy } from "../freshness";
 import type { TopologyParts } from "../topology";
 import type { Problem } from "../problems";
 
-// The freshness monitor runs where the backups are kept, and is told only about backups it watches.
+// The freshness monitor runs where the backups are kept, and is told only about backups it
+// watches: which those are, by the ids that staleAfter names and the plan gives them, is here.
+
+/** A push the topology schedules: `client` pushes `volume` to `server` on `schedule`. */
+export interface ScheduledPush {
+  client: string;
+  server: string;
+  volume: string;
+  schedule: string;
+}
+
+export const pushId = (push: { client: string; volume: string }) => `push/${push.client}/${push.volume}`;
+export const dumpId = (dump: { client: string; database: string }) => `dump/${dump.client}/${dump.database}`;
+export const offsiteId = (copy: { client: string; volume: string }) => `offsite/${copy.client}/${copy.volume}`;
+
+/** A volume a client copies off-site (its `offsite` section), watched here in the store. */
+export interface WatchedOffsiteCopy {
+  client: string;
+  volume: string;
+  schedule?: string;
+}
+
+/** The copy's schedule: its own, or, as the client's `offsite` section does, its push's. */
+export function offsiteCopySchedule(pushes: ScheduledPush[], copy: WatchedOffsiteCopy): string | undefined {
+  return copy.schedule ?? pushes.find((push) => push.client === copy.client && push.volume === copy.volume)?.schedule;
+}
+
+/** Dumps a client makes and pushes: where the monitor finds them. */
+export interface WatchedDump {
+  client: string;
+  volume: string;
+  database: string;
+}
+export const BARMAN_IDS = ["barman/wal", "barman/base-backup", "barman/nightly-recovery"] as const;
+/** What barman sends to the off-site bucket, when it does. */
+export const BARMAN_OFFSITE_IDS = ["barman/offsite-wal", "barman/offsite-base-backup"] as const;
+
+/** What a stack's monitor watches, beside the topology's pushes to its servers. */
+export interface Watched {
+  servers: string[];
+  barman: boolean;
+  barmanOffsite?: boolean;
+  dumps?: WatchedDump[];
+  offsiteCopies?: WatchedOffsiteCopy[];
+}
+
+/** The ids of every backup a monitor watches. */
+export function watchedIds(pushes: ScheduledPush[], watched: Watched): string[] {
+  const { servers, barman, barmanOffsite = false, dumps = [], offsiteCopies = [] } = watched;
+  const ids = pushes.filter((push) => servers.includes(push.server)).map(pushId);
+  return [
+    ...new Set([...ids, ...dumps.map(dumpId), ...offsiteCopies.map(offsiteId), ...(barman ? BARMAN_IDS : []), ...(barman && barmanOffsite ? BARMAN_OFFSITE_IDS : [])]),
+  ];
+}
+
+/** The scheduled push that brings `dump`'s volume to one of `servers` (validation checked there is one). */
+export function pushOfDump(pushes: ScheduledPush[], servers: string[], dump: WatchedDump): ScheduledPush | undefined {
+  return pushes.find((push) => push.client === dump.client && push.volume === dump.volume && servers.includes(push.server));
+}
+
+/** Every push the clients' schedules run; a client of a partly invalid topology may have no name yet. */
+export function scheduledPushes(clients: { name?: string; schedule?: { jobs: Omit<ScheduledPush, "client">[] } }[]): ScheduledPush[] {
+  return clients.flatMap((client) => (client.schedule?.jobs ?? []).map((job) => ({ client: client.name ?? "", server: job.server, volume: job.volume, schedule: job.schedule })));
+}
 
 export function freshnessProblems(topology: TopologyParts, machines: string[], salvaged: SalvagedConfig): Problem[] {
   if (salvaged.raw.freshness === undefined) return [];

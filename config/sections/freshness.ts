@@ -3,8 +3,9 @@ import { cron, dockerName, hostName, pgIdentifier, port, vaultPath } from "../pr
 import { dumpPlace } from "./dumps";
 
 // The freshness monitor on the backup host: which backups it watches comes from the topology
-// and the other sections (config/freshness.ts); this section says where it runs, how often it
-// looks, what is late for each backup when its schedule does not say, and whom it tells.
+// and the other sections (config/rules/freshness.ts, config/plan/freshness.ts); this section
+// says where it runs, how often it looks, what is late for each backup when its schedule does
+// not say, and whom it tells.
 
 const SECONDS_PER = { s: 1, m: 60, h: 3600, d: 86400 } as const;
 

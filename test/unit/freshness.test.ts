@@ -3,7 +3,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
-import { staleAfterSchedule } from "../../config/freshness";
+import { staleAfterSchedule } from "../../config/plan/freshness";
 import { dryProvider } from "../../simulator/harness/dryProvider";
 import { runStack } from "../../simulator/harness/run";
 import { readStackConfig } from "../../simulator/harness/stackConfig";
