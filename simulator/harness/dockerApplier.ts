@@ -7,7 +7,8 @@ import { type Applied, type ApplierContext, checkMapped, type Handler, type Outp
 import { imageHandlers } from "./applier/images";
 import { replacingChanges } from "./applier/replaceOnChanges";
 import { tlsHandlers } from "./applier/tls";
-import { FakeVault, GET_SECRET, getSecret, vaultHandlers } from "./applier/vault";
+import { FakeVault } from "./applier/fakeVault";
+import { GET_SECRET, getSecret, vaultHandlers } from "./applier/vault";
 import { volumeHandlers } from "./applier/volumes";
 
 export { FakeVault, UnmappedInputError };

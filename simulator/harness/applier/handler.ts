@@ -1,6 +1,6 @@
 import type { DockerCli } from "../docker";
 import type { RegisteredResource } from "../run";
-import type { FakeVault } from "./vault";
+import type { FakeVault } from "./fakeVault";
 
 // What every resource type's handler is to the applier, and what the applier lends them.
 

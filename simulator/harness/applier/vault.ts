@@ -1,9 +1,5 @@
+import type { FakeVault } from "./fakeVault";
 import type { ApplierContext, Handler, Outputs } from "./handler";
-
-/** A vault server's KV v1 secrets engine, in memory, shared by the stacks of one test. */
-export class FakeVault {
-  readonly secrets = new Map<string, Record<string, string>>();
-}
 
 export const GET_SECRET = "vault:generic/getSecret:getSecret";
 
