@@ -5,7 +5,8 @@ export const DOCKER_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 
 export const dockerName = z
   .string()
-  .regex(DOCKER_NAME, { error: (issue) => `'${String(issue.input)}' is not a valid Docker name ([a-zA-Z0-9][a-zA-Z0-9_.-]*)` });
+  .regex(DOCKER_NAME, { error: (issue) => `'${String(issue.input)}' is not a valid Docker name ([a-zA-Z0-9][a-zA-Z0-9_.-]*)` })
+  .meta({ title: "Docker name", description: "A container or volume name as Docker takes it: a letter or digit, then letters, digits, '_', '.' and '-'." });
 
 // Free text never reaches a file or a command line: each field takes the narrowest form its
 // real values have. None of these forms can hold whitespace, a quote, a shell metacharacter
@@ -15,10 +16,9 @@ const HOST_LABEL = "[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?";
 const HOST_NAME = new RegExp(`^(?=.{1,253}$)${HOST_LABEL}(?:\\.${HOST_LABEL})*$`);
 const IPV6 = /^[0-9a-fA-F]{0,4}(?::[0-9a-fA-F]{0,4}){2,7}$/;
 
-/** A DNS host name, an IPv4 address (which has that form) or an IPv6 one: what ssh's `HostName` and libpq's `host` take. */
 export const hostName = z.string().refine((value) => HOST_NAME.test(value) || IPV6.test(value), {
   error: (issue) => `'${String(issue.input)}' is not a host name (letters, digits and '-' in dot-separated labels) or an IP address`,
-});
+}).meta({ title: "host name", description: "A DNS host name, an IPv4 address (which has that form) or an IPv6 one: what ssh's `HostName` and libpq's `host` take." });
 
 // Docker's grammar of references (distribution/reference): [domain[:port]/]path[:tag][@digest].
 const DOMAIN_COMPONENT = "(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])";
@@ -29,49 +29,43 @@ const IMAGE_REFERENCE = new RegExp(
     `(?::${TAG})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$`,
 );
 
-/** An image reference as docker takes it, such as ghcr.io/vimc/montagu-db:main. */
 export const imageReference = z.string().regex(IMAGE_REFERENCE, {
   error: (issue) => `'${String(issue.input)}' is not an image reference such as ghcr.io/vimc/montagu-db:main`,
-});
+}).meta({ title: "image reference", description: "An image reference as docker takes it, such as ghcr.io/vimc/montagu-db:main." });
 
-/** An image tag, such as master or v1.2.0. */
 export const imageTag = z.string().regex(new RegExp(`^${TAG}$`), {
   error: (issue) => `'${String(issue.input)}' is not an image tag ([a-zA-Z0-9_][a-zA-Z0-9_.-]*, at most 128)`,
-});
+}).meta({ title: "image tag", description: "An image tag, such as master or v1.2.0." });
 
-/** A PostgreSQL database or user name as an unquoted identifier: never read as a connection string. */
 export const pgIdentifier = z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]{0,62}$/, {
   error: (issue) => `'${String(issue.input)}' is not a PostgreSQL name ([a-zA-Z_][a-zA-Z0-9_]*, at most 63)`,
-});
+}).meta({ title: "PostgreSQL name", description: "A PostgreSQL database or user name as an unquoted identifier: never read as a connection string." });
 
-/** barman's retention policies, as barman.conf takes them. */
 export const retentionPolicy = z.string().regex(/^(?:REDUNDANCY [1-9][0-9]{0,3}|RECOVERY WINDOW OF [1-9][0-9]{0,3} (?:DAY|WEEK|MONTH)S?)$/i, {
   error: (issue) => `'${String(issue.input)}' is not a barman retention policy such as 'RECOVERY WINDOW OF 3 MONTHS' or 'REDUNDANCY 2'`,
-});
+}).meta({ title: "retention policy", description: "barman's retention policy, as barman.conf takes it: REDUNDANCY n, or RECOVERY WINDOW OF n DAYS, WEEKS or MONTHS (singular too); in any case." });
 
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
-/** Text on one line: no newline, tab or other control character. */
 export const oneLine = z.string().refine((value) => !CONTROL.test(value), {
   error: (issue) => `'${String(issue.input)}' must be on one line, without control characters`,
-});
+}).meta({ title: "one line", description: "Text on one line: no newline, tab or other control character." });
 
-/** An environment variable for a container, NAME=value, on one line. */
 export const environmentVariable = z.string().refine((value) => /^[A-Za-z_][A-Za-z0-9_]*=/.test(value) && !CONTROL.test(value), {
   error: (issue) => `'${String(issue.input)}' is not NAME=value on one line`,
-});
+}).meta({ title: "environment variable", description: "An environment variable for a container, NAME=value, on one line." });
 
-/** An id that a change of runs a step again: some visible text, on one line. */
 export const stepId = z.string().refine((value) => value.trim().length > 0 && !CONTROL.test(value), {
   error: (issue) => `'${String(issue.input)}' is not an id: give some text, on one line (changing it runs the step again)`,
-});
+}).meta({ title: "step id", description: "An id that a change of runs a step again: some visible text, on one line." });
 
 export const port = z
   .number({ error: "must be a port number" })
   .int({ error: "must be a whole number" })
   .min(1, { error: (issue) => `port ${String(issue.input)} is out of range 1-65535` })
-  .max(65535, { error: (issue) => `port ${String(issue.input)} is out of range 1-65535` });
+  .max(65535, { error: (issue) => `port ${String(issue.input)} is out of range 1-65535` })
+  .meta({ title: "port", description: "A TCP port, 1 to 65535." });
 
 // The nicknames privateer-scheduler maps to five fields (images/scheduler/scheduler.py NICKNAMES), exact case.
 const CRON_NICKNAMES = new Set(["@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"]);
@@ -163,7 +157,7 @@ export function cronProblem(expression: string): string | undefined {
 export const cron = z.string().superRefine((value, ctx) => {
   const problem = cronProblem(value);
   if (problem !== undefined) ctx.addIssue({ code: "custom", message: problem });
-});
+}).meta({ title: "cron schedule", description: "When a job runs, in the stack's `timezone`: five fields (minute, hour, day of month, month, weekday), each of numbers, names such as jan or mon, *, a-b, */n and lists a,b; or @hourly, @daily, @midnight, @weekly, @monthly, @yearly or @annually. A day of month that none of its months has is refused." });
 
 /**
  * The time zones both this program (Intl) and the scheduler's zoneinfo (Debian's tzdata)
@@ -195,10 +189,9 @@ export function isSnapshotName(name: string): boolean {
   );
 }
 
-/** A history snapshot to restore from: `latest`, or one by name such as 20261126T131500Z. */
 export const snapshot = z.string().refine((value) => value === "latest" || isSnapshotName(value), {
   error: (issue) => `'${String(issue.input)}' is not latest or a snapshot name such as 20261126T131500Z (a real UTC date and time)`,
-});
+}).meta({ title: "history snapshot", description: "A privateer server's history snapshot: `latest`, or one by name such as 20261126T131500Z (a real UTC moment)." });
 
 /**
  * Why `value` is not a plain absolute path on the machine running `pulumi up`, or undefined
@@ -216,19 +209,17 @@ export function hostPathProblem(value: string): string | undefined {
   return undefined;
 }
 
-/** A directory on the machine running `pulumi up`, as a plain absolute path. */
 export const hostDirectory = z.string().superRefine((value, ctx) => {
   const problem = hostPathProblem(value);
   if (problem !== undefined) ctx.addIssue({ code: "custom", message: `${problem}: give a directory such as /var/backups/montagu` });
-});
+}).meta({ title: "directory", description: "A directory on the machine running `pulumi up`, as a plain absolute path such as /var/backups/montagu: names of letters, digits, '_', '.' and '-', no '.' or '..' part." });
 
-/** A tar file on the machine running `pulumi up`, as a plain absolute path ending in `.tar`. */
 export const hostTarFile = z.string().superRefine((value, ctx) => {
   const problem = hostPathProblem(value) ?? (/[^/]\.tar$/.test(value) ? undefined : `'${value}' is not a file ending in .tar`);
   if (problem !== undefined) ctx.addIssue({ code: "custom", message: `${problem}: give a file such as /var/backups/montagu/production2-montagu_orderly_volume-20261126T131500Z.tar` });
-});
+}).meta({ title: "tar file", description: "A tar file on the machine running `pulumi up`, as a plain absolute path ending in `.tar`: names of letters, digits, '_', '.' and '-', no '.' or '..' part." });
 
-/** A path in vault's KV store, such as secret/vimc/backup/offsite. */
 export const vaultPath = z
   .string()
-  .regex(/^[A-Za-z0-9_-]+(?:\/[A-Za-z0-9_.-]+)+$/, { error: (issue) => `'${String(issue.input)}' is not a vault path such as secret/vimc/backup/offsite` });
+  .regex(/^[A-Za-z0-9_-]+(?:\/[A-Za-z0-9_.-]+)+$/, { error: (issue) => `'${String(issue.input)}' is not a vault path such as secret/vimc/backup/offsite` })
+  .meta({ title: "vault path", description: "A path in vault's KV store, such as secret/vimc/backup/offsite." });
