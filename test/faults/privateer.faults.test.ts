@@ -8,7 +8,7 @@ import { type FaultRow, writeFaultRows } from "./table";
 
 // Faults during transfers between simulated hosts: for each, the update fails saying so, what
 // was backed up is still there, and the next run ends as if the fault had not happened. The
-// suite writes what it saw as a table (test-results/faults.md), which the README shows.
+// suite writes what it saw as a table (test-results/faults.md), which docs/safety.md shows.
 
 const TOPOLOGY = "test/fixtures/privateer.json";
 const VOLUME = "montagu_orderly_volume";

@@ -2,7 +2,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 
 // Each fault file writes its rows to test-results/faults/<file>.md; `faults.md` beside them
-// joins them in file order, as the README's table.
+// joins them in file order, as docs/safety.md's table.
 
 export interface FaultRow {
   fault: string;
