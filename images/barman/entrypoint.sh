@@ -85,8 +85,9 @@ connection_problem() {
 }
 
 while problem=$(connection_problem); do
-  say "$problem; retrying in ${RETRY_SECONDS:-15}s" >&2
+  # Before it is said: whoever reads the log and then the metrics finds barman_ok 0 already.
   echo "$problem" >/metrics/connection-problem
+  say "$problem; retrying in ${RETRY_SECONDS:-15}s" >&2
   barman-metrics collect || true
   sleep "${RETRY_SECONDS:-15}"
 done

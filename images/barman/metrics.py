@@ -110,7 +110,9 @@ def render(state, now):
     collected_at = state.get("collected_at")
     fresh = collected_at is not None and now - collected_at <= STALE_AFTER
     metric("barman_running", 1)
-    metric("barman_ok", state.get("ok", 0) if fresh else 0)
+    # A connection problem counts from the moment the entrypoint records it, not from the
+    # next collection, which a slow `barman check` can hold back for seconds.
+    metric("barman_ok", state.get("ok", 0) if fresh and not os.path.exists(CONNECTION_PROBLEM) else 0)
     for name, value in sorted(state.get("checks", {}).items()):
         metric(f"barman_check_{name}", value)
     metric("barman_metrics_ok", state.get("metrics_ok", 0) if fresh else 0)
