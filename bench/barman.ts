@@ -5,19 +5,23 @@
 // today) and synchronous. The link from the primary to barman is limited to BENCH_LINK_MBIT
 // (default 8) so that, under load, the WAL stream lags behind the commits as it does on a
 // busy or distant link: what asynchronous mode loses is what was still on its way.
-// BENCH_SCALE sets pgbench's scale for the base backup (default 130: about 2 GB).
+// BENCH_SCALE sets pgbench's scale for the base backup (default 130: about 2 GB). BENCH_SMOKE=1:
+// scale 1, one base backup each, on the asynchronous kill test's pair, and that test's load for
+// seconds rather than tens.
 // npm run bench:sync runs the kill test alone.
 import { eventually } from "../simulator/harness/eventually";
 import { performance } from "node:perf_hooks";
-import { median } from "./data";
+import { benchmark, keepRig, RUNS, SMOKE, size, startBenchDataCentre } from "./benchmark";
+import { baseBackup, median } from "./data";
 import type { StackConfig } from "../simulator/harness/stackConfig";
 import { cutNetwork, limitLink, prepareRig, type SimulatedHost } from "../simulator/rig/hosts";
-import { startDataCentre } from "../simulator/dataCentre";
+import { logWhenVerbose } from "../simulator/dataCentre";
 import { barmanStack, standInStack } from "../simulator/stacks";
 
-const SCALE = Number(process.env.BENCH_SCALE ?? 130);
-const RUNS = 3;
-const LINK_MBIT = Number(process.env.BENCH_LINK_MBIT ?? 8);
+const SCALE = size("BENCH_SCALE", 130, 1);
+const LINK_MBIT = size("BENCH_LINK_MBIT", 8, 8);
+/** How long one client commits to measure a commit's latency, and how long four load the primary before its machine is lost. */
+const [LATENCY_SECONDS, LOAD_SECONDS] = SMOKE ? [2, 3] : [10, 8];
 const POSTGRES_IMAGE = "montagu-backup/postgres:local";
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -32,7 +36,7 @@ interface Pair {
   annex2: SimulatedHost;
   production2: SimulatedHost;
   up: (machine: "annex2" | "production2", extra?: StackConfig) => Promise<unknown>;
-  /** Removes both hosts. */
+  /** Removes both hosts, but with RIG_KEEP=1. */
   remove: () => Promise<void>;
 }
 
@@ -42,7 +46,7 @@ async function pair(synchronous: boolean): Promise<Pair> {
     annex2: barmanStack("bench-production2"),
     production2: standInStack({ synchronousBarman: synchronous }),
   };
-  const centre = await startDataCentre({ machines: ["annex2", "production2"], topology: "bench/privateer.json", prefix: "bench-", settings: base });
+  const centre = await startBenchDataCentre({ machines: ["annex2", "production2"], topology: "bench/privateer.json", prefix: "bench-", settings: base, log: logWhenVerbose });
   const { annex2, production2 } = centre.hosts;
   const up = centre.up;
   await up("annex2");
@@ -56,7 +60,7 @@ async function pair(synchronous: boolean): Promise<Pair> {
     const state = await production2.docker.out("exec", "montagu-db", "psql", "-U", "postgres", "-d", "montagu", "-Atc", "SELECT sync_state FROM pg_stat_replication WHERE application_name = 'barman_receive_wal'");
     return state === wanted || undefined;
   });
-  return { annex2, production2, up, remove: centre.remove };
+  return { annex2, production2, up, remove: async () => (keepRig() ? undefined : centre.remove()) };
 }
 
 /** pgbench on the primary's machine itself (so that cutting its network leaves the loader connected), each commit a row of 1 kB. */
@@ -70,17 +74,20 @@ const loader = (host: SimulatedHost, seconds: number, clients: number) =>
     { allowFailure: true },
   );
 
-async function killTest(synchronous: boolean) {
+/** The kill test on a new pair, after `first` on it (if given). */
+async function killTest(synchronous: boolean, first?: (on: Pair) => Promise<void>) {
   const mode = synchronous ? "sync" : "async";
-  const { annex2, production2, up, remove } = await pair(synchronous);
+  const started = await pair(synchronous);
+  if (first !== undefined) await first(started);
+  const { annex2, production2, up, remove } = started;
   await production2.docker.run(["exec", "montagu-db", "psql", "-U", "vimc", "-d", "montagu", "-c", "CREATE TABLE ack (id bigserial PRIMARY KEY, payload text)"]);
   await limitLink(production2, LINK_MBIT);
-  const latency = await loader(production2, 10, 1);
+  const latency = await loader(production2, LATENCY_SECONDS, 1);
   const commitMs = Number(/latency average = ([\d.]+) ms/.exec(latency.stdout)?.[1]);
 
   await production2.docker.run(["exec", "montagu-db", "psql", "-U", "vimc", "-d", "montagu", "-c", "TRUNCATE ack"]);
   const load = loader(production2, 60, 4);
-  await sleep(8_000);
+  await sleep(LOAD_SECONDS * 1000);
   // As postgres: to other users pg_stat_replication shows no positions.
   const lag = await production2.docker.out(
     "exec", "montagu-db", "psql", "-U", "postgres", "-d", "montagu", "-Atc",
@@ -108,8 +115,7 @@ async function killTest(synchronous: boolean) {
   return { commitMs, lost };
 }
 
-async function baseBackupRatio(): Promise<number> {
-  const { annex2, production2, remove } = await pair(false);
+async function baseBackupRatio({ annex2, production2 }: Pair): Promise<number> {
   console.log(`generating the database: pgbench scale ${SCALE}`);
   await production2.docker.run(["exec", "montagu-db", "pgbench", "-i", "-q", "-s", String(SCALE), "-U", "vimc", "montagu"]);
   const size = await production2.docker.out("exec", "montagu-db", "psql", "-U", "vimc", "-d", "montagu", "-Atc", "SELECT pg_size_pretty(pg_database_size('montagu'))");
@@ -117,7 +123,7 @@ async function baseBackupRatio(): Promise<number> {
   const ours: number[] = [];
   const raw: number[] = [];
   for (let i = 0; i < RUNS; i++) {
-    ours.push(await timed(() => annex2.docker.run(["exec", "barman-montagu", "barman", "backup", "--wait", "montagu"])));
+    ours.push(await timed(() => baseBackup(annex2, production2)));
     raw.push(
       await timed(() =>
         annex2.docker.run([
@@ -128,15 +134,23 @@ async function baseBackupRatio(): Promise<number> {
     );
     console.log(`base backup ${i + 1}: barman ${ours[i].toFixed(1)} s, pg_basebackup to local disk ${raw[i].toFixed(1)} s`);
   }
-  await remove();
   return median(ours) / median(raw);
 }
 
 async function main() {
   await prepareRig();
   const killOnly = process.argv.includes("kill");
-  const ratio = killOnly ? undefined : await baseBackupRatio();
-  const asynchronous = await killTest(false);
+  let ratio: number | undefined;
+  const measureRatio = async (on: Pair) => {
+    ratio = await baseBackupRatio(on);
+  };
+  if (!killOnly && !SMOKE) {
+    const own = await pair(false);
+    await measureRatio(own);
+    await own.remove();
+  }
+  // A smoke measures it on the asynchronous kill test's pair, before the kill: a pair fewer to start.
+  const asynchronous = await killTest(false, !killOnly && SMOKE ? measureRatio : undefined);
   const synchronous = await killTest(true);
   const kill =
     `sync_lost_commits=${synchronous.lost} async_lost_commits=${asynchronous.lost} ` +
@@ -144,7 +158,4 @@ async function main() {
   console.log(ratio === undefined ? `RESULT sync ${kill}` : `RESULT barman base_backup_ratio=${ratio.toFixed(2)} ${kill}`);
 }
 
-main().catch((error) => {
-  console.error(error);
-  process.exit(1);
-});
+benchmark(main);

@@ -2,29 +2,31 @@
 // stack's montagu-offsite container makes it) against a raw upload of the same files to the
 // same server (rclone copy, 4 streams); a second copy of the unchanged volume as a fraction of
 // the first; and how long a WAL segment barman archives takes to reach the bucket.
-// OFFSITE_BENCH_FILES and OFFSITE_BENCH_FILE_KB set the size (default 20,000 files of 100 KB, 2 GB).
+// OFFSITE_BENCH_FILES and OFFSITE_BENCH_FILE_KB set the size (default 20,000 files of 100 KB, 2 GB;
+// BENCH_SMOKE=1: 100 files of 4 KB, each figure once).
 import { performance } from "node:perf_hooks";
 import * as path from "node:path";
+import { benchmark, removeAtEnd, RUNS, size, startBenchDataCentre } from "./benchmark";
 import { flushWrites, generateVolume, median } from "./data";
 import { eventually } from "../simulator/harness/eventually";
 import { PROJECT_DIR } from "../simulator/harness/stackConfig";
 import { outer, prepareRig, rigContainer } from "../simulator/rig/hosts";
 import { startS3Server } from "../simulator/rig/s3";
-import { startDataCentre } from "../simulator/dataCentre";
 import { barmanStack, standInStack } from "../simulator/stacks";
 
-const FILES = Number(process.env.OFFSITE_BENCH_FILES ?? 20_000);
-const FILE_KB = Number(process.env.OFFSITE_BENCH_FILE_KB ?? 100);
-const RUNS = 3;
+const FILES = size("OFFSITE_BENCH_FILES", 20_000, 100);
+const FILE_KB = size("OFFSITE_BENCH_FILE_KB", 100, 4);
 const VOLUME = "montagu_orderly_volume";
 const BUCKET = "bench-offsite";
 const RCLONE_IMAGE = "montagu-bench/rclone:local";
 
 async function main() {
   await prepareRig();
+  // Before starting: a server that fails to start may still have left its container.
+  removeAtEnd(() => outer.run(["rm", "--force", "--volumes", rigContainer("bench-s3")], { allowFailure: true }));
   const s3 = await startS3Server("bench-s3");
   const store = { endpoint: s3.endpoint, bucket: BUCKET, credentialsVaultPath: "secret/bench/offsite" };
-  const centre = await startDataCentre({
+  const centre = await startBenchDataCentre({
     machines: ["annex2", "production2"],
     topology: "bench/privateer.json",
     prefix: "bench-",
@@ -91,7 +93,7 @@ async function main() {
     (await annex2.docker.run(["exec", "barman-montagu", "barman", "list-backups", "--minimal", "montagu"], { allowFailure: true })).stdout.trim() || undefined,
   );
   const lags: number[] = [];
-  for (let round = 0; round < 3; round++) {
+  for (let round = 0; round < RUNS; round++) {
     const switched = await annex2.docker.out("exec", "barman-montagu", "montagu-switch-wal", "60");
     const segment = /The WAL file (\w{24}) has been closed/.exec(switched)?.[1];
     if (segment === undefined) throw new Error(`no segment closed: ${switched}`);
@@ -104,11 +106,6 @@ async function main() {
   const vsRaw = median(full) / median(raw);
   const unchangedFraction = median(unchanged) / median(full);
   console.log(`RESULT offsite vs_raw_upload=${vsRaw.toFixed(2)} unchanged_fraction=${unchangedFraction.toFixed(3)} wal_lag_s=${median(lags).toFixed(1)}`);
-  await centre.remove();
-  await outer.run(["rm", "--force", "--volumes", rigContainer("bench-s3")], { allowFailure: true });
 }
 
-main().catch((error) => {
-  console.error(error);
-  process.exit(1);
-});
+benchmark(main);

@@ -2,20 +2,22 @@
 // raw copy of the same bytes between the same hosts, and the time from starting the restored
 // database to its first answered query, each the median of BENCH_ROUNDS (default 3).
 // BENCH_SCALE (pgbench scale, default 130: about 2 GB of database), BENCH_FILES and
-// BENCH_FILE_KB (default 20,000 files of 100 KB: about 2 GB).
+// BENCH_FILE_KB (default 20,000 files of 100 KB: about 2 GB). BENCH_SMOKE=1: scale 1, 100
+// files of 4 KB, one round.
 import { performance } from "node:perf_hooks";
-import { flushWrites, generateVolume, median, rawServerAccess, volumeBytes } from "./data";
+import { benchmark, RUNS, size, startBenchDataCentre } from "./benchmark";
+import { baseBackup, flushWrites, generateVolume, median, rawServerAccess, volumeBytes } from "./data";
 import type { StackConfig } from "../simulator/harness/stackConfig";
 import { prepareRig } from "../simulator/rig/hosts";
-import { startDataCentre } from "../simulator/dataCentre";
 import { barmanStack, standInStack } from "../simulator/stacks";
+import { cliBuilds } from "../components/shared/dockerImage";
 
-const SCALE = Number(process.env.BENCH_SCALE ?? 130);
-const FILES = Number(process.env.BENCH_FILES ?? 20_000);
-const FILE_KB = Number(process.env.BENCH_FILE_KB ?? 100);
+const SCALE = size("BENCH_SCALE", 130, 1);
+const FILES = size("BENCH_FILES", 20_000, 100);
+const FILE_KB = size("BENCH_FILE_KB", 100, 4);
 const POSTGRES_IMAGE = "montagu-backup/postgres:local";
 const CLIENT_IMAGE = "montagu-backup/privateer-client:local";
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const ROUNDS = size("BENCH_ROUNDS", RUNS, RUNS);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const seconds = (start: number) => (performance.now() - start) / 1000;
 
@@ -28,7 +30,7 @@ async function main() {
     production2: standInStack(),
     uat: {},
   };
-  const centre = await startDataCentre({
+  const centre = await startBenchDataCentre({
     machines: ["annex2", "production2", "uat"],
     topology: "bench/privateer.json",
     prefix: "bench-",
@@ -47,12 +49,12 @@ async function main() {
   await production2.docker.run(["exec", "montagu-db", "pgbench", "-i", "-q", "-s", String(SCALE), "-U", "vimc", "montagu"]);
   const volumeSize = await generateVolume(production2, "montagu_orderly_volume", FILES, FILE_KB);
   // A base backup that holds the data, and the volume on the server, as on any normal day.
-  await annex2.docker.run(["exec", "barman-montagu", "barman", "backup", "--wait", "montagu"]);
+  await baseBackup(annex2, production2);
   await up("production2", { "montagu-backup:privateer": { backup: { id: "bench", volumes: [{ volume: "montagu_orderly_volume", server: "annex2" }] } } });
   // The database image is on both machines before the clock starts, as a pulled image would be.
   for (const host of [annex2, uat]) {
     // As the stacks build it (BuildKit), so that their build finds it cached.
-    await host.docker.withBuildKit().run(["build", "--quiet", "--tag", POSTGRES_IMAGE, "--file", "images/postgres/Dockerfile", "images"], { env: { DOCKER_BUILDKIT: "1" } });
+    for (const build of cliBuilds("postgres", POSTGRES_IMAGE)) await host.docker.withBuildKit().run(build, { env: { DOCKER_BUILDKIT: "1" } });
   }
   const rounds: { drill: number; prepared: number; raw: number; firstQuery: number }[] = [];
   let megabytes = 0;
@@ -110,10 +112,6 @@ async function main() {
       `${(megabytes / drill).toFixed(0)} MB/s; raw copy ${raw.toFixed(1)} s, ${(megabytes / raw).toFixed(0)} MB/s`,
   );
   console.log(`RESULT restore drill_vs_raw=${(raw / drill).toFixed(2)} first_query_s=${firstQuery.toFixed(2)} drill_s=${drill.toFixed(1)}`);
-  if (process.env.RIG_KEEP !== "1") await centre.remove();
 }
 
-main().catch((error) => {
-  console.error(error);
-  process.exit(1);
-});
+benchmark(main);

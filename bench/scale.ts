@@ -5,14 +5,17 @@
 // link limited to 1 Gbit/s.
 // BENCH_SCALE_GB: the sizes, each of database and as much again of volume data (default
 // "1,4,8"; a larger machine can run "1,8,50"). Each size needs about ten times its size of disk.
+// BENCH_SMOKE=1: "0.01" (pgbench scale 1 and 100 files).
 import { performance } from "node:perf_hooks";
-import { flushWrites, generateVolume, rawServerAccess, volumeBytes } from "./data";
+import { benchmark, keepRig, SMOKE, startBenchDataCentre } from "./benchmark";
+import { baseBackup, flushWrites, generateVolume, rawServerAccess, volumeBytes } from "./data";
 import type { StackConfig } from "../simulator/harness/stackConfig";
 import { limitLink, prepareRig, unlimitLink, type SimulatedHost } from "../simulator/rig/hosts";
-import { logWhenVerbose, startDataCentre } from "../simulator/dataCentre";
+import { logWhenVerbose } from "../simulator/dataCentre";
 import { barmanStack, standInStack } from "../simulator/stacks";
+import { cliBuilds } from "../components/shared/dockerImage";
 
-const SIZES_GB = (process.env.BENCH_SCALE_GB ?? "1,4,8").split(",").map(Number);
+const SIZES_GB = (process.env.BENCH_SCALE_GB ?? (SMOKE ? "0.01" : "1,4,8")).split(",").map(Number);
 const FILE_KB = 100;
 /** pgbench's scale that makes about a GB of database. */
 const PGBENCH_SCALE_PER_GB = 66;
@@ -79,7 +82,7 @@ async function measure(sizeGb: number): Promise<SizeResult> {
     production2: standInStack(),
     uat: {},
   };
-  const centre = await startDataCentre({ machines: HOSTS, topology: "bench/privateer.json", prefix: "bench-", settings: base, log: logWhenVerbose });
+  const centre = await startBenchDataCentre({ machines: HOSTS, topology: "bench/privateer.json", prefix: "bench-", settings: base, log: logWhenVerbose });
   const { hosts, up } = centre;
   const { annex2, production2, uat } = hosts;
   const push = (id: string) => up("production2", { "montagu-backup:privateer": { backup: { id, volumes: [{ volume: VOLUME, server: "annex2" }] } } });
@@ -134,10 +137,10 @@ async function measure(sizeGb: number): Promise<SizeResult> {
   await production2.docker.run(["exec", "montagu-db", "pgbench", "-i", "-q", "-s", String(Math.round(sizeGb * PGBENCH_SCALE_PER_GB)), "-U", "vimc", "montagu"]);
   const fileCount = Math.round((sizeGb * 1e6) / FILE_KB);
   const volumeSize = await generateVolume(production2, VOLUME, fileCount, FILE_KB);
-  await annex2.docker.run(["exec", "barman-montagu", "barman", "backup", "--wait", "montagu"]);
+  await baseBackup(annex2, production2);
   for (const host of [annex2, uat]) {
     // As the stacks build it (BuildKit), so that their build finds it cached.
-    await host.docker.withBuildKit().run(["build", "--quiet", "--tag", POSTGRES_IMAGE, "--file", "images/postgres/Dockerfile", "images"], { env: { DOCKER_BUILDKIT: "1" } });
+    for (const build of cliBuilds("postgres", POSTGRES_IMAGE)) await host.docker.withBuildKit().run(build, { env: { DOCKER_BUILDKIT: "1" } });
   }
   await emptyUat();
 
@@ -180,7 +183,8 @@ async function measure(sizeGb: number): Promise<SizeResult> {
   await emptyUat();
   const fullOnLink = await timed(`full restore on ${REFRESH_LINK_MBIT} Mbit/s`, () => restore("week-full"));
   await unlimitLink(annex2);
-  await centre.remove();
+  // Before the next size, for its disk and memory.
+  if (!keepRig()) await centre.remove();
   return { gigabytes, steps, raw, refresh, fullOnLink, peakMemory: memory.peaks };
 }
 
@@ -208,7 +212,4 @@ async function main() {
   console.log(`RESULT scale per_gb_growth=${growth.toFixed(2)} drill_vs_raw_min=${drillVsRaw.toFixed(2)} refresh_fraction=${refresh.toFixed(2)}`);
 }
 
-main().catch((error) => {
-  console.error(error);
-  process.exit(1);
-});
+benchmark(main);
