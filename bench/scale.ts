@@ -210,6 +210,18 @@ async function main() {
   const drillVsRaw = Math.min(...results.map((r) => (r.raw.push + r.raw.prepare + r.raw.restore) / (r.steps.push + r.steps.prepare + r.steps.restore + r.steps.firstQuery)));
   const refresh = Math.max(...results.map((r) => r.refresh / r.fullOnLink));
   console.log(`RESULT scale per_gb_growth=${growth.toFixed(2)} drill_vs_raw_min=${drillVsRaw.toFixed(2)} refresh_fraction=${refresh.toFixed(2)}`);
+
+  // The plot of this run, docs/benchmarks/scale.svg (bench/scalePlot.ts); not of a smoke run.
+  // To commit it, put the figures in bench/scaleMeasured.ts as well: a unit test checks the two agree.
+  if (!SMOKE) {
+    const { writeScalePlot } = await import("./scalePlot");
+    const points = results.map((r) => {
+      const drill = r.steps.push + r.steps.prepare + r.steps.restore + r.steps.firstQuery;
+      const raw = r.raw.push + r.raw.prepare + r.raw.restore;
+      return { gigabytes: Number(r.gigabytes.toFixed(2)), drillSeconds: drill, drillSecondsPerGb: drill / r.gigabytes, rawOverDrill: raw / drill, refreshOverFull: r.refresh / r.fullOnLink };
+    });
+    console.log(`plot: ${writeScalePlot(points, `run of ${new Date().toISOString().slice(0, 10)}`)}`);
+  }
 }
 
 benchmark(main);
