@@ -1,0 +1,57 @@
+"""The last check, as Prometheus metrics, served on /metrics."""
+import http.server
+import os
+import re
+import threading
+import time
+
+LABEL_VALUE = re.compile(r'["\\\n]')
+
+
+def label(text):
+    return LABEL_VALUE.sub(lambda m: {"\"": '\\"', "\\": "\\\\", "\n": "\\n"}[m.group(0)], text)
+
+
+def render(config, snapshot, now):
+    lines = []
+    checked = snapshot.get("checked_at")
+    # A monitor that stopped checking must not look healthy.
+    lines.append(f"montagu_backup_monitor_ok {int(checked is not None and now - checked <= 3 * config['checkEverySeconds'])}")
+    if checked is not None:
+        lines.append(f"montagu_backup_monitor_time_since_last_check_seconds {round(now - checked, 3)}")
+    lines.append(f"montagu_backup_alerts_unsent {snapshot.get('outbox', 0)}")
+    for result in snapshot.get("results", []):
+        backup = result["backup"]
+        labels = f'backup="{label(backup["id"])}",name="{label(config["name"])}"'
+        success = result["success"]
+        age = (now - success) if success is not None else result["age"] + (now - checked)
+        if success is not None:
+            lines.append(f"montagu_backup_time_of_last_success{{{labels}}} {success}")
+        lines.append(f"montagu_backup_time_since_last_success_seconds{{{labels}}} {round(age, 3)}")
+        lines.append(f"montagu_backup_stale_after_seconds{{{labels}}} {backup['staleAfterSeconds']}")
+        lines.append(f"montagu_backup_stale{{{labels}}} {int(age > backup['staleAfterSeconds'])}")
+        lines.append(f"montagu_backup_read_ok{{{labels}}} {int(result['error'] is None)}")
+    return "\n".join(lines) + "\n"
+
+
+def serve(config, latest, lock):
+    """Serves `latest` (a check's snapshot, which the checks replace under `lock`) from a thread of its own."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            if self.path not in ("/", "/metrics"):
+                self.send_error(404)
+                return
+            with lock:
+                body = render(config, latest, time.time()).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain; version=0.0.4")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("0.0.0.0", int(os.environ.get("FRESHNESS_PORT", "5001"))), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
