@@ -1,5 +1,9 @@
 import { defineConfig } from "vitest/config";
 
+// Tests load the images' Python programs by path; a bytecode cache written beside them would
+// become part of that image's build context (each image's folder is hashed and copied whole).
+process.env.PYTHONDONTWRITEBYTECODE = "1";
+
 export default defineConfig({
   test: {
     // A resource that fails rejects the outputs of every resource that used it, as in Pulumi's
