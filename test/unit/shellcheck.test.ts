@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 // shellcheck.) Some files are sourced or concatenated, so they carry no shebang: bash is the
 // only shell they run in.
 const ROOT = path.join(__dirname, "..", "..");
-const FOLDERS = ["components", "images", "scripts", ".ci"];
+const FOLDERS = ["components", "images", "scripts", "bench", ".ci"];
 
 function shellScripts(): string[] {
   const found: string[] = [];
@@ -27,7 +27,7 @@ describe("shell scripts", () => {
   const scripts = shellScripts();
 
   it("are found where they live", () => {
-    expect(scripts).toEqual(expect.arrayContaining(["components/privateer/copy.sh", "components/restore/stop.sh", "images/barman/prepare.sh", ".ci/run"]));
+    expect(scripts).toEqual(expect.arrayContaining(["components/privateer/copy.sh", "components/restore/stop.sh", "images/barman/prepare.sh", "bench/smoke.sh", ".ci/run"]));
   });
 
   for (const script of scripts) {
