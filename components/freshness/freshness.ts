@@ -1,6 +1,6 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import type { FreshnessPlan } from "../../config/freshness";
+import type { FreshnessPlan } from "../../config/plan";
 import { imageFromDirectory } from "../shared/dockerImage";
 import { SECRETS_DIR } from "../shared/host";
 import { vaultFields, vaultPassword } from "../shared/passwords";
