@@ -55,6 +55,7 @@ export async function rawServerAccess(server: SimulatedHost, keyVolume = "privat
  * that cron at once: the same steps, without the waits.
  */
 export async function baseBackup(barman: SimulatedHost, primary: SimulatedHost): Promise<void> {
+  await firstBackupDone(barman, primary);
   if (!SMOKE) {
     await barman.docker.run(["exec", "barman-montagu", "barman", "backup", "--wait", "montagu"]);
     return;
@@ -63,10 +64,30 @@ export async function baseBackup(barman: SimulatedHost, primary: SimulatedHost):
   const backup = barman.docker.run(["exec", "barman-montagu", "barman", "backup", "--immediate-checkpoint", "--wait", "montagu"]).finally(() => {
     done = true;
   });
-  while (!done) {
-    await primary.docker.run(["exec", "montagu-db", "psql", "-U", "postgres", "-d", "montagu", "-Atc", "SELECT txid_current()"], { allowFailure: true });
-    await barman.docker.run(["exec", "barman-montagu", "barman", "cron"], { allowFailure: true });
-    await new Promise((resolve) => setTimeout(resolve, 1000));
-  }
+  while (!done) await bringWal(barman, primary);
   await backup;
+}
+
+/** One transaction on the primary and a `barman cron`: the WAL that ends a backup, archived now. */
+async function bringWal(barman: SimulatedHost, primary: SimulatedHost): Promise<void> {
+  await primary.docker.run(["exec", "montagu-db", "psql", "-U", "postgres", "-d", "montagu", "-Atc", "SELECT txid_current()"], { allowFailure: true });
+  await barman.docker.run(["exec", "barman-montagu", "barman", "cron"], { allowFailure: true });
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+}
+
+/**
+ * barman's entrypoint takes a first base backup itself when there is none, and barman refuses
+ * a second one while it runs ("Another backup process is running", or "Impossible to start the
+ * backup" as it begins): seen in CI's smoke, whose small data is made before that first one
+ * ends. So wait until barman lists a backup and none is under way, bringing its WAL meanwhile.
+ */
+async function firstBackupDone(barman: SimulatedHost, primary: SimulatedHost): Promise<void> {
+  const deadline = Date.now() + 10 * 60_000;
+  for (;;) {
+    const listed = await barman.docker.run(["exec", "barman-montagu", "barman", "list-backups", "montagu"], { allowFailure: true });
+    const lines = listed.stdout.split("\n").filter((line) => line.trim() !== "");
+    if (listed.code === 0 && lines.length > 0 && !lines.some((line) => /STARTED|WAITING_FOR_WALS/.test(line))) return;
+    if (Date.now() > deadline) throw new Error(`barman's first base backup did not end in 10 minutes: ${listed.stdout}${listed.stderr}`);
+    await bringWal(barman, primary);
+  }
 }
