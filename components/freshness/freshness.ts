@@ -20,6 +20,7 @@ export function monitorConfig(plan: FreshnessPlan): string {
     {
       name: plan.name,
       checkEverySeconds: plan.checkEverySeconds,
+      nightly: plan.nightly,
       backups: plan.backups,
       email:
         email === undefined

@@ -32,6 +32,10 @@ export interface WatchedBackup {
   /** Its schedule, when it has one: what its lateness is worked out from. */
   schedule?: string;
   staleAfterSeconds: number;
+  /** The longest wait between two of its scheduled runs: its next run is due that long after its last success. */
+  intervalSeconds?: number;
+  /** For an off-site copy: the id of the backup it copies (its off-site lag is the gap between their last successes). */
+  offsiteOf?: string;
   read: LastSuccessReader;
 }
 
@@ -47,6 +51,8 @@ export interface FreshnessPlan {
   mounts: { volume: string; path: string }[];
   /** Where the keys of the off-site store are in vault, when it reads the store. */
   offsiteCredentialsVaultPath?: string;
+  /** With barman: where its nightly verification records its answer, and the flags of a failed night. */
+  nightly?: { verified: string; failed: string[] };
   backups: WatchedBackup[];
 }
 
@@ -88,8 +94,12 @@ export function freshnessPlan(topology: Topology, config: StackConfig): Freshnes
   const backups: WatchedBackup[] = [];
   const mounts: FreshnessPlan["mounts"] = [];
   const pushes = scheduledPushes(topology.clients);
-  const watch = (backup: Omit<WatchedBackup, "staleAfterSeconds">, scheduled: number) =>
-    backups.push({ ...backup, staleAfterSeconds: overrides[backup.id] ?? scheduled });
+  const watch = (backup: Omit<WatchedBackup, "staleAfterSeconds" | "intervalSeconds">, scheduled: number) =>
+    backups.push({
+      ...backup,
+      staleAfterSeconds: overrides[backup.id] ?? scheduled,
+      ...(backup.schedule === undefined ? {} : { intervalSeconds: longestGapSeconds(backup.schedule) }),
+    });
 
   for (const server of servers) {
     const root = `${SOURCES.privateer}/${server.name}`;
@@ -125,6 +135,7 @@ export function freshnessPlan(topology: Topology, config: StackConfig): Freshnes
         id: offsiteId(copy),
         description: `${copy.client}'s off-site copy of ${copy.volume}`,
         schedule,
+        offsiteOf: pushId(copy),
         read: { kind: "newest-object", endpoint: store.endpoint, region: store.region, bucket: store.bucket, prefix: `${volumeRepositoriesPrefix(store)}/${copy.client}/${copy.volume}/snapshots/` },
       },
       staleAfterSchedule(schedule),
@@ -147,11 +158,11 @@ export function freshnessPlan(topology: Topology, config: StackConfig): Freshnes
       // Sent on the upload's schedule after barman has them: late after barman's own allowance plus the upload's gap.
       const uploadGap = longestGapSeconds(barman.offsite.upload);
       watch(
-        { id: "barman/offsite-wal", description: "barman's WAL reaching the off-site bucket", schedule: barman.offsite.upload, read: { kind: "timestamp-file", path: `${SOURCES.barmanMetrics}/offsite-wal-last-upload` } },
+        { id: "barman/offsite-wal", description: "barman's WAL reaching the off-site bucket", schedule: barman.offsite.upload, offsiteOf: "barman/wal", read: { kind: "timestamp-file", path: `${SOURCES.barmanMetrics}/offsite-wal-last-upload` } },
         WAL_STALE_AFTER + uploadGap,
       );
       watch(
-        { id: "barman/offsite-base-backup", description: "barman's base backup reaching the off-site bucket", schedule: barman.schedule.baseBackup, read: { kind: "timestamp-file", path: `${SOURCES.barmanMetrics}/offsite-backup-last-upload` } },
+        { id: "barman/offsite-base-backup", description: "barman's base backup reaching the off-site bucket", schedule: barman.schedule.baseBackup, offsiteOf: "barman/base-backup", read: { kind: "timestamp-file", path: `${SOURCES.barmanMetrics}/offsite-backup-last-upload` } },
         staleAfterSchedule(barman.schedule.baseBackup) + uploadGap,
       );
     }
@@ -165,6 +176,7 @@ export function freshnessPlan(topology: Topology, config: StackConfig): Freshnes
     email: settings.email,
     mounts,
     offsiteCredentialsVaultPath: settings.offsite.length > 0 ? store?.credentialsVaultPath : undefined,
+    nightly: barman === undefined ? undefined : { verified: `${SOURCES.barmanMetrics}/nightly-verified.json`, failed: [`${SOURCES.barmanMetrics}/nightly-failed`, `${SOURCES.barmanMetrics}/nightly-verify-failed`] },
     backups,
   };
 }

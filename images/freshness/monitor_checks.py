@@ -4,7 +4,7 @@ import os
 import time
 
 from monitor_alerts import message, send_outbox
-from monitor_reads import last_success
+from monitor_reads import last_success, read_nightly
 from monitor_state import STATE_DIR, load_memory, save_memory, write_atomically
 from monitor_times import iso
 
@@ -70,5 +70,5 @@ def checked_once(config):
     save_memory(memory)
     for result in results:
         write_atomically(os.path.join(STATE_DIR, "status", f"{result['backup']['id']}.status"), status_text(config, result, now))
-    snapshot = {"checked_at": now, "results": results, "outbox": len(memory["outbox"]), "send_error": send_error}
+    snapshot = {"checked_at": now, "results": results, "outbox": len(memory["outbox"]), "send_error": send_error, "nightly": read_nightly(config.get("nightly"))}
     return snapshot

@@ -1,9 +1,12 @@
-"""The last check, as Prometheus metrics, served on /metrics."""
+"""The last check, served on the metrics port: as Prometheus metrics (/metrics) and as facts for programs (/status.json)."""
 import http.server
+import json
 import os
 import re
 import threading
 import time
+
+from monitor_status import status
 
 LABEL_VALUE = re.compile(r'["\\\n]')
 
@@ -39,13 +42,19 @@ def serve(config, latest, lock):
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
-            if self.path not in ("/", "/metrics"):
+            pages = {
+                "/": (render, "text/plain; version=0.0.4"),
+                "/metrics": (render, "text/plain; version=0.0.4"),
+                "/status.json": (lambda *args: json.dumps(status(*args), indent=1) + "\n", "application/json"),
+            }
+            if self.path not in pages:
                 self.send_error(404)
                 return
+            page, content_type = pages[self.path]
             with lock:
-                body = render(config, latest, time.time()).encode()
+                body = page(config, latest, time.time()).encode()
             self.send_response(200)
-            self.send_header("Content-Type", "text/plain; version=0.0.4")
+            self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)

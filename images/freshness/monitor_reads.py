@@ -1,6 +1,7 @@
 """Each backup's last success, read from what the backup leaves behind (`read` in the config)."""
 import datetime
 import hashlib
+import json
 import os
 import re
 
@@ -143,3 +144,28 @@ def last_success(read):
     if read["kind"] == "newest-object":
         return read_newest_object(read["endpoint"], read["region"], read["bucket"], read["prefix"])
     raise ValueError(f"unknown reader {read['kind']}")
+
+
+def read_nightly(nightly):
+    """barman's last nightly verification: its answer and when it was given (images/barman/verify.sh),
+    and whether the last night failed (its flag files, which hold the reason)."""
+    if nightly is None:
+        return None
+    answer = None
+    try:
+        with open(nightly["verified"], encoding="utf-8") as handle:
+            verified = json.load(handle)
+        answer = {"time": parse_time(verified["time"]), "answer": str(verified["answer"])[:200], "seconds": verified.get("seconds")}
+    except FileNotFoundError:
+        pass
+    except (OSError, ValueError, KeyError, TypeError) as problem:
+        answer = {"error": f"cannot read {nightly['verified']}: {problem}"}
+    failure = None
+    for path in nightly["failed"]:
+        try:
+            with open(path, encoding="utf-8") as handle:
+                failure = handle.read(500).strip() or f"{os.path.basename(path)}"
+            break
+        except FileNotFoundError:
+            continue
+    return {"verified": answer, "failure": failure}

@@ -1,5 +1,6 @@
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
+import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
@@ -92,6 +93,8 @@ describe("how late each backup may be", () => {
         description: "production2's off-site copy of orderly",
         schedule: "@daily",
         staleAfterSeconds: 26 * HOUR,
+        intervalSeconds: 24 * HOUR,
+        offsiteOf: "push/production2/orderly",
         read: { kind: "newest-object", endpoint: "https://s3.eu-west-2.amazonaws.com", region: "eu-west-2", bucket: "montagu-offsite", prefix: "backups/montagu/volumes/production2/orderly/snapshots/" },
       },
       expect.objectContaining({ id: "offsite/production2/outpack", schedule: "0 3 * * *", staleAfterSeconds: 2 * 24 * HOUR }),
@@ -256,6 +259,84 @@ describe("the freshness monitor's checks (images/freshness/monitor.py, on this m
       expect(late.status).toMatch(/^age_seconds=9\d$/m);
       expect(late.outbox).toEqual(["[annex2] STALE: push/production2/orderly"]);
     } finally {
+      fs.rmSync(dir, { recursive: true });
+    }
+  });
+});
+
+describe("the freshness monitor's /status.json (images/freshness/monitor.py run, on this machine's python3)", () => {
+  async function freePort(): Promise<number> {
+    const server = net.createServer();
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as net.AddressInfo;
+    await new Promise((resolve) => server.close(resolve));
+    return port;
+  }
+
+  it("gives every backup's state in words, its age against its threshold, when it is next due, the off-site lag and the nightly verification's answer", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "monitor-"));
+    const at = (name: string, secondsAgo: number) => fs.writeFileSync(path.join(dir, name), new Date(Date.now() - secondsAgo * 1000).toISOString().replace(/\.\d+Z$/, "Z"));
+    const timestamp = (name: string) => ({ kind: "timestamp-file", path: path.join(dir, name) });
+    at("orderly", 100);
+    at("orderly-offsite", 400);
+    at("outpack", 30);
+    fs.writeFileSync(path.join(dir, "damaged"), "not a time");
+    fs.writeFileSync(path.join(dir, "nightly-verified.json"), JSON.stringify({ time: "2026-12-04T01:02:03Z", answer: "4217", seconds: 12.5 }));
+    fs.writeFileSync(path.join(dir, "nightly-verify-failed"), "pg_amcheck found damage in the copy\n");
+    const backup = (id: string, staleAfterSeconds: number, read: Json, extra: Json = {}) => ({ id, description: `the ${id}`, staleAfterSeconds, read, ...extra });
+    const config = {
+      name: "annex2",
+      checkEverySeconds: 1,
+      nightly: { verified: path.join(dir, "nightly-verified.json"), failed: [path.join(dir, "nightly-failed"), path.join(dir, "nightly-verify-failed")] },
+      backups: [
+        backup("push/production2/orderly", 60, timestamp("orderly"), { schedule: "@daily", intervalSeconds: 86400 }),
+        backup("push/production2/outpack", 600, timestamp("outpack"), { schedule: "*/5 * * * *", intervalSeconds: 300 }),
+        backup("offsite/production2/orderly", 3600, timestamp("orderly-offsite"), { schedule: "@daily", intervalSeconds: 86400, offsiteOf: "push/production2/orderly" }),
+        backup("barman/wal", 3600, timestamp("never-written")),
+        backup("dump/production2/packit", 3600, timestamp("damaged")),
+      ],
+    };
+    fs.writeFileSync(path.join(dir, "config.json"), JSON.stringify(config));
+    const port = await freePort();
+    const monitor = spawn("python3", [MONITOR, "run"], { env: { ...process.env, FRESHNESS_CONFIG: path.join(dir, "config.json"), FRESHNESS_STATE: path.join(dir, "state"), FRESHNESS_PORT: String(port) }, stdio: "ignore" });
+    try {
+      let served: Json;
+      for (let tries = 0; tries < 100 && served?.checked_at == null; tries++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        const response = await fetch(`http://127.0.0.1:${port}/status.json`).catch(() => undefined);
+        if (response !== undefined) {
+          expect(response.status).toBe(200);
+          expect(response.headers.get("content-type")).toBe("application/json");
+          served = await response.json();
+        }
+      }
+      expect(served).toMatchObject({ name: "annex2", monitor_ok: true, counts: { late: 1, unreadable: 1, waiting: 1, fresh: 2 } });
+      const byId = Object.fromEntries(served.backups.map((b: Json) => [b.id, b]));
+      expect(served.backups.map((b: Json) => [b.id, b.state])).toEqual([
+        ["push/production2/orderly", "late"],
+        ["push/production2/outpack", "fresh"],
+        ["offsite/production2/orderly", "fresh"],
+        ["barman/wal", "waiting"],
+        ["dump/production2/packit", "unreadable"],
+      ]);
+      const orderly = byId["push/production2/orderly"];
+      expect(orderly).toMatchObject({ schedule: "@daily", stale_after_seconds: 60, age_seconds: expect.any(Number) });
+      expect(orderly.age_seconds).toBeGreaterThanOrEqual(100);
+      expect(orderly.age_seconds).toBeLessThan(110);
+      const success = Date.parse(orderly.last_success);
+      expect(Date.parse(orderly.next_due) - success).toBe(86400_000);
+      expect(Date.parse(orderly.late_at) - success).toBe(60_000);
+      // The off-site copy is 300 s behind the push it copies.
+      expect(orderly.offsite).toEqual({ id: "offsite/production2/orderly", last_success: expect.any(String), lag_seconds: 300, state: "fresh" });
+      expect(byId["push/production2/outpack"].offsite).toBeNull();
+      expect(byId["barman/wal"]).toMatchObject({ last_success: null, next_due: null });
+      expect(byId["dump/production2/packit"].error).toMatch(/^cannot read its last success: /);
+      expect(served.nightly_verification).toEqual({ failed: true, failure: "pg_amcheck found damage in the copy", answer: "4217", verified_at: "2026-12-04T01:02:03Z", error: null });
+      // The metrics stay where Prometheus scrapes them.
+      expect(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()).toMatch(/^montagu_backup_stale\{backup="push\/production2\/orderly",name="annex2"\} 1$/m);
+      expect((await fetch(`http://127.0.0.1:${port}/nothing`)).status).toBe(404);
+    } finally {
+      monitor.kill();
       fs.rmSync(dir, { recursive: true });
     }
   });
