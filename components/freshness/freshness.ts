@@ -46,8 +46,9 @@ export class Freshness extends pulumi.ComponentResource {
     super("montagu:backup:Freshness", name, {}, opts);
     const { plan } = args;
     const image = imageFromDirectory(`${name}-image`, "freshness", "montagu-backup/freshness:local", { parent: this });
-    // What it remembers and its status files: no backup data, so it goes with the stack.
-    const state = new docker.Volume(`${name}-state`, { name: plan.volume }, { parent: this });
+    // What it has told, and 31 days of every backup's checks (the status page's strips): a
+    // history nothing could make again, so kept on destroy like the volumes of backups.
+    const state = new docker.Volume(`${name}-state`, { name: plan.volume }, { parent: this, retainOnDelete: true });
     const uploads: docker.types.input.ContainerUpload[] = [{ file: CONFIG_FILE, content: monitorConfig(plan), permissions: "0644" }];
     if (plan.offsiteCredentialsVaultPath !== undefined) {
       // Read-only use of the store: it lists the volumes' snapshots, and never needs their password.

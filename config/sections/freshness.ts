@@ -46,7 +46,7 @@ const email = z
 
 export const freshness = z.strictObject({
   container: dockerName.default("montagu-freshness").describe("The monitor's container."),
-  volume: dockerName.default("montagu_freshness").describe("What the monitor remembers (what it has told) and its status files; no backup data."),
+  volume: dockerName.default("montagu_freshness").describe("What the monitor remembers (what it has told), its status files and 31 days of every backup's checks (the status page's history): kept on destroy."),
   metricsPort: port.default(5001).describe("The host port of the monitor's Prometheus metrics."),
   checkEvery: duration.prefault("60s").describe("How often it looks at every backup."),
   name: z

@@ -4,8 +4,10 @@ import os
 import time
 
 from monitor_alerts import message, send_outbox
+from monitor_history import load_history, recorded, save_history
 from monitor_reads import last_success, read_nightly
 from monitor_state import STATE_DIR, load_memory, save_memory, write_atomically
+from monitor_status import state_word
 from monitor_times import iso
 
 
@@ -14,9 +16,9 @@ def assess(config, memory, now):
     results = []
     for backup in config["backups"]:
         remembered = memory["backups"].setdefault(backup["id"], {"first_looked": now, "told": "fresh"})
-        error = None
+        error = size = None
         try:
-            success = last_success(backup["read"])
+            success, size = last_success(backup["read"])
         except (OSError, ValueError, KeyError) as problem:
             # What could not be read now (a store out of reach) is not a backup lost: the success
             # last seen still counts, and ages; read_ok says the look failed.
@@ -27,7 +29,7 @@ def assess(config, memory, now):
         age = max(0.0, now - since)
         stale = age > backup["staleAfterSeconds"]
         state = "stale" if stale else ("fresh" if success is not None else "waiting")
-        results.append({"backup": backup, "success": success, "age": age, "stale": stale, "state": state, "error": error})
+        results.append({"backup": backup, "success": success, "age": age, "stale": stale, "state": state, "error": error, "size": size})
         told = remembered["told"]
         if stale and told != "stale":
             memory["outbox"].append(message(config, backup, "STALE", success, age, now))
@@ -70,5 +72,7 @@ def checked_once(config):
     save_memory(memory)
     for result in results:
         write_atomically(os.path.join(STATE_DIR, "status", f"{result['backup']['id']}.status"), status_text(config, result, now))
-    snapshot = {"checked_at": now, "results": results, "outbox": len(memory["outbox"]), "send_error": send_error, "nightly": read_nightly(config.get("nightly"))}
+    history = recorded(load_history(), config, [(r["backup"]["id"], state_word(r["stale"], r["error"], r["success"]), r["size"]) for r in results], now)
+    save_history(history)
+    snapshot = {"checked_at": now, "results": results, "outbox": len(memory["outbox"]), "send_error": send_error, "nightly": read_nightly(config.get("nightly")), "history": history}
     return snapshot

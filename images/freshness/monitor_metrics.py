@@ -1,4 +1,5 @@
-"""The last check, served on the metrics port: as Prometheus metrics (/metrics) and as facts for programs (/status.json)."""
+"""The last check, served on the metrics port: as Prometheus metrics (/metrics), as facts for
+programs (/status.json) and as a page for people (/)."""
 import http.server
 import json
 import os
@@ -6,6 +7,7 @@ import re
 import threading
 import time
 
+from monitor_page import page as status_page
 from monitor_status import status
 
 LABEL_VALUE = re.compile(r'["\\\n]')
@@ -43,7 +45,7 @@ def serve(config, latest, lock):
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
             pages = {
-                "/": (render, "text/plain; version=0.0.4"),
+                "/": (status_page, "text/html; charset=utf-8"),
                 "/metrics": (render, "text/plain; version=0.0.4"),
                 "/status.json": (lambda *args: json.dumps(status(*args), indent=1) + "\n", "application/json"),
             }

@@ -16,13 +16,15 @@ def read_timestamp_file(path):
         return None
 
 
-def read_barman_backups(path):
-    """The end of barman's newest finished base backup: a failed or running one is no success."""
+def read_barman_backups(path, want_size=False):
+    """The end of barman's newest finished base backup: a failed or running one is no success.
+    With want_size, also its size in bytes (backup.info's `size`), or None."""
     newest = None
+    size = None
     try:
         names = os.listdir(path)
     except FileNotFoundError:
-        return None
+        return (None, None) if want_size else None
     for name in names:
         try:
             with open(os.path.join(path, name, "backup.info"), encoding="utf-8") as handle:
@@ -32,8 +34,10 @@ def read_barman_backups(path):
         if info.get("status") != "DONE" or info.get("end_time") in (None, "None"):
             continue
         ended = parse_time(info["end_time"])
-        newest = ended if newest is None else max(newest, ended)
-    return newest
+        if newest is None or ended > newest:
+            newest = ended
+            size = int(info["size"]) if info.get("size", "").isdigit() else None
+    return (newest, size) if want_size else newest
 
 
 def read_newest_file(paths):
@@ -80,21 +84,24 @@ def dump_matches_checksum(path):
     return VERIFIED[key]
 
 
-def read_verified_dump(directory, prefix):
-    """The time of the newest dump named `<prefix><UTC time>.dump` that its sha256 still vouches for: a dump cut short or damaged since is no success."""
+def read_verified_dump(directory, prefix, want_size=False):
+    """The time of the newest dump named `<prefix><UTC time>.dump` that its sha256 still vouches for: a dump cut short or damaged since is no success.
+    With want_size, also its size in bytes."""
+    nothing = (None, None) if want_size else None
     try:
         names = sorted((name for name in os.listdir(directory) if name.startswith(prefix) and DUMP_STAMP.match(name[len(prefix):])), reverse=True)
     except FileNotFoundError:
-        return None
+        return nothing
     for name in names:
         path = os.path.join(directory, name)
         try:
             if dump_matches_checksum(path):
                 stamp = DUMP_STAMP.match(name[len(prefix):]).group(1)
-                return datetime.datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=datetime.timezone.utc).timestamp()
+                made = datetime.datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=datetime.timezone.utc).timestamp()
+                return (made, os.stat(path).st_size) if want_size else made
         except (FileNotFoundError, IndexError):
             continue
-    return None
+    return nothing
 
 
 S3_KEYS = "/run/montagu/secrets"
@@ -133,16 +140,17 @@ def read_newest_object(endpoint, region, bucket, prefix):
 
 
 def last_success(read):
+    """(its last success, the size of that copy in bytes when the monitor can tell it, else None)."""
     if read["kind"] == "timestamp-file":
-        return read_timestamp_file(read["path"])
+        return read_timestamp_file(read["path"]), None
     if read["kind"] == "barman-backups":
-        return read_barman_backups(read["path"])
+        return read_barman_backups(read["path"], want_size=True)
     if read["kind"] == "newest-file":
-        return read_newest_file(read["paths"])
+        return read_newest_file(read["paths"]), None
     if read["kind"] == "verified-dump":
-        return read_verified_dump(read["directory"], read["prefix"])
+        return read_verified_dump(read["directory"], read["prefix"], want_size=True)
     if read["kind"] == "newest-object":
-        return read_newest_object(read["endpoint"], read["region"], read["bucket"], read["prefix"])
+        return read_newest_object(read["endpoint"], read["region"], read["bucket"], read["prefix"]), None
     raise ValueError(f"unknown reader {read['kind']}")
 
 

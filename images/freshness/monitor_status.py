@@ -6,6 +6,15 @@ from monitor_times import iso
 LATE, FRESH, WAITING, UNREADABLE = "late", "fresh", "waiting", "unreadable"
 
 
+def state_word(late, error, success):
+    if late:
+        return LATE
+    # The record cannot be read, and the success last seen is still young: not late yet, but not known fresh.
+    if error is not None:
+        return UNREADABLE
+    return FRESH if success is not None else WAITING
+
+
 def when(seconds):
     return None if seconds is None else iso(seconds)
 
@@ -16,14 +25,7 @@ def backup_status(result, now, checked):
     # A backup never seen to succeed ages from when the monitor first looked, as at the check.
     since = success if success is not None else checked - result["age"]
     age = max(0.0, now - since)
-    late = age > backup["staleAfterSeconds"]
-    if late:
-        state = LATE
-    elif result["error"] is not None:
-        # The record cannot be read, and the success last seen is still young: not late yet, but not known fresh.
-        state = UNREADABLE
-    else:
-        state = FRESH if success is not None else WAITING
+    state = state_word(age > backup["staleAfterSeconds"], result["error"], success)
     interval = backup.get("intervalSeconds")
     return {
         "id": backup["id"],
@@ -36,6 +38,7 @@ def backup_status(result, now, checked):
         "next_due": when(success + interval) if success is not None and interval is not None else None,
         "late_at": iso(since + backup["staleAfterSeconds"]),
         "error": result["error"],
+        "size_bytes": result.get("size"),
         "offsite": None,
     }
 

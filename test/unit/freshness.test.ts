@@ -166,7 +166,8 @@ describe("the freshness monitor as declared", () => {
       ["barman_metrics", true],
     ]);
     const state = run.resources.find((r) => r.type === "docker:index/volume:Volume" && r.inputs.name === "montagu_freshness")!;
-    expect(state.retainOnDelete ?? false).toBe(false);
+    // It holds the checks' history, which nothing could make again.
+    expect(state.retainOnDelete).toBe(true);
     expect(reads).toEqual(["secret/vimc/backup/smtp"]);
     expect(container.secretInputs).toContain("uploads");
     const monitorConfig = container.inputs.uploads.find((u: Json) => u.file === "/etc/montagu/freshness.json").content;
@@ -273,7 +274,7 @@ describe("the freshness monitor's /status.json (images/freshness/monitor.py run,
     return port;
   }
 
-  it("gives every backup's state in words, its age against its threshold, when it is next due, the off-site lag and the nightly verification's answer", async () => {
+  it("gives every backup's state in words, its age against its threshold, when it is next due, the off-site lag and the nightly verification's answer, as JSON and as a page", async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "monitor-"));
     const at = (name: string, secondsAgo: number) => fs.writeFileSync(path.join(dir, name), new Date(Date.now() - secondsAgo * 1000).toISOString().replace(/\.\d+Z$/, "Z"));
     const timestamp = (name: string) => ({ kind: "timestamp-file", path: path.join(dir, name) });
@@ -335,8 +336,61 @@ describe("the freshness monitor's /status.json (images/freshness/monitor.py run,
       // The metrics stay where Prometheus scrapes them.
       expect(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()).toMatch(/^montagu_backup_stale\{backup="push\/production2\/orderly",name="annex2"\} 1$/m);
       expect((await fetch(`http://127.0.0.1:${port}/nothing`)).status).toBe(404);
+
+      // The same facts as a page: self-contained (no script, nothing fetched), for a phone, refreshing itself.
+      const pageResponse = await fetch(`http://127.0.0.1:${port}/`);
+      expect(pageResponse.headers.get("content-type")).toBe("text/html; charset=utf-8");
+      const page = await pageResponse.text();
+      expect(page).toContain('<meta name="viewport" content="width=device-width, initial-scale=1">');
+      expect(page).toContain('<meta http-equiv="refresh" content="5">');
+      expect(page).not.toMatch(/<script|\b(src|href)="(https?:)?\/\//i);
+      expect(page).toContain("<title>annex2: 1 late, 1 unreadable, 1 waiting, 2 fresh</title>");
+      const cards = [...page.matchAll(/<section class="backup" data-backup="([^"]+)" data-state="(\w+)"/g)].map((m) => [m[1], m[2]]);
+      expect(cards).toEqual(served.backups.map((b: Json) => [b.id, b.state]));
+      // Each card's 30-day strip, today's cell coloured by its check (red for the late push), the earlier days unchecked.
+      const orderlyCard = page.slice(page.indexOf('data-backup="push/production2/orderly"'), page.indexOf('data-backup="push/production2/outpack"'));
+      const cells = [...orderlyCard.matchAll(/<rect [^>]*fill="(#\w+)"><title>([^<]+)<\/title>/g)];
+      expect(cells).toHaveLength(30);
+      expect(cells[29][1]).toBe("#c62828");
+      expect(cells[29][2]).toMatch(/^\d{4}-\d\d-\d\d: \d+ late$/);
+      expect(cells.slice(0, 29).every((cell) => cell[2].endsWith(": no check"))).toBe(true);
+      expect(orderlyCard).toContain("<dt>off-site</dt><dd>5 min behind (fresh)</dd>");
+      expect(page).toMatch(/data-state="failed"[^]*<dt>answer<\/dt><dd>4217<\/dd>[^]*<dt>failure<\/dt><dd>pg_amcheck found damage in the copy<\/dd>/);
     } finally {
       monitor.kill();
+      fs.rmSync(dir, { recursive: true });
+    }
+  });
+
+  it("keeps each backup's checks for the strips, by day and bounded: 31 days of the backups it watches now, with the size of a copy it can measure", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "monitor-"));
+    try {
+      const base = path.join(dir, "base", "20261201T000000");
+      fs.mkdirSync(base, { recursive: true });
+      fs.writeFileSync(path.join(base, "backup.info"), "status=DONE\nend_time=2026-12-01 00:10:00+00:00\nsize=123456789\n");
+      const config = { name: "annex2", checkEverySeconds: 60, backups: [{ id: "barman/base-backup", description: "barman's base backup", staleAfterSeconds: 1e9, read: { kind: "barman-backups", path: path.join(dir, "base") } }] };
+      fs.writeFileSync(path.join(dir, "config.json"), JSON.stringify(config));
+      const day = (daysAgo: number) => new Date(Date.now() - daysAgo * 86400_000).toISOString().slice(0, 10);
+      const old: Json = { backups: { "barman/base-backup": {}, "push/gone/orderly": { [day(1)]: { checks: { late: 3 } } } } };
+      for (let ago = 1; ago <= 40; ago++) old.backups["barman/base-backup"][day(ago)] = { checks: { fresh: 1440 }, size: 1000 };
+      fs.mkdirSync(path.join(dir, "state"));
+      fs.writeFileSync(path.join(dir, "state", "history.json"), JSON.stringify(old));
+      const check = () => {
+        const result = spawnSync("python3", [MONITOR, "check"], { env: { ...process.env, FRESHNESS_CONFIG: path.join(dir, "config.json"), FRESHNESS_STATE: path.join(dir, "state") }, encoding: "utf8" });
+        expect(result.status, result.stderr).toBe(0);
+        return JSON.parse(fs.readFileSync(path.join(dir, "state", "history.json"), "utf8")).backups;
+      };
+      check();
+      const kept = check();
+      expect(Object.keys(kept)).toEqual(["barman/base-backup"]);
+      const days = Object.keys(kept["barman/base-backup"]).sort();
+      expect(days).toHaveLength(31);
+      expect(days[0]).toBe(day(30));
+      expect(kept["barman/base-backup"][day(0)]).toEqual({ checks: { fresh: 2 }, size: 123456789 });
+      // A damaged history costs the strips their past, never a check.
+      fs.writeFileSync(path.join(dir, "state", "history.json"), "{not json");
+      expect(check()).toEqual({ "barman/base-backup": { [day(0)]: { checks: { fresh: 1 }, size: 123456789 } } });
+    } finally {
       fs.rmSync(dir, { recursive: true });
     }
   });
