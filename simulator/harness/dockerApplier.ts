@@ -91,24 +91,31 @@ export class DockerApplier implements ResourceProvider {
     return this.history[this.history.length - 1];
   }
 
-  async create(resource: RegisteredResource): Promise<Outputs> {
+  /** What an update would do to the resource, decided as `create` decides it, without doing it (a preview). */
+  planned(resource: RegisteredResource): { operation: "create" | "update" | "replace" | "same"; outputs?: Outputs } {
     const handler = this.handlers[resource.type];
     if (handler === undefined) throw new UnmappedInputError(`the test applier does not know resource type ${resource.type}`);
     checkMapped(resource, handler.mapped);
+    const previous = this.state.get(resource.urn);
+    if (previous === undefined) return { operation: "create" };
+    if (isDeepStrictEqual(previous.resource.inputs, resource.inputs) && handler.changedOutside?.(previous, resource.inputs) !== true) return { operation: "same", outputs: previous.outputs };
+    const replace =
+      handler.update === undefined ||
+      replacingChanges(resource.replaceOnChanges, previous.resource.inputs, resource.inputs).length > 0 ||
+      (handler.replaces?.(previous, resource.inputs) ?? true);
+    return { operation: replace ? "replace" : "update", outputs: previous.outputs };
+  }
 
+  async create(resource: RegisteredResource): Promise<Outputs> {
+    const handler = this.handlers[resource.type];
+    const plan = this.planned(resource);
     const previous = this.state.get(resource.urn);
     let outputs: Outputs;
-    const unchanged =
-      previous !== undefined && isDeepStrictEqual(previous.resource.inputs, resource.inputs) && handler.changedOutside?.(previous, resource.inputs) !== true;
-    if (unchanged) {
+    if (plan.operation === "same") {
       this.currentRun.unchanged.push(resource.urn);
-      outputs = previous.outputs;
+      outputs = plan.outputs!;
     } else if (previous !== undefined) {
-      const replace =
-        handler.update === undefined ||
-        replacingChanges(resource.replaceOnChanges, previous.resource.inputs, resource.inputs).length > 0 ||
-        (handler.replaces?.(previous, resource.inputs) ?? true);
-      if (!replace) {
+      if (plan.operation === "update") {
         outputs = await handler.update!(previous, resource.inputs, resource);
         this.currentRun.updated.push(resource.urn);
       } else {

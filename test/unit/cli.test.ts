@@ -1,0 +1,280 @@
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { parse } from "yaml";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { LockHolder } from "../../cli/engine";
+import { main } from "../../cli/main";
+import type { BackupHostReader, BarmanBackup, HistorySnapshot } from "../../cli/reader";
+import { StackFiles } from "../../cli/stackFiles";
+import { SimulatedEngine } from "../../simulator/cliEngine";
+import { PROJECT_DIR } from "../../simulator/harness/stackConfig";
+import type { RegisteredResource, ResourceProvider } from "../../simulator/harness/run";
+import { deterministicProvider } from "./snapshot/declared";
+
+// montagu-backup's verbs on copies of the committed stack files, run by the simulator's engine
+// with providers that create nothing: what each writes, in which order it updates, and every
+// refusal (which must leave the files and the engine untouched).
+
+const STACKS = ["annex2", "production2", "uat", "science"];
+const NOW = new Date("2026-12-05T03:00:00Z");
+const BACKUPS: BarmanBackup[] = [
+  { id: "20261203T010001", status: "DONE", begin: "2026-12-03T01:00:01Z", end: "2026-12-03T01:20:00Z" },
+  { id: "20261204T010001", status: "DONE", begin: "2026-12-04T01:00:01Z", end: "2026-12-04T01:20:00Z" },
+];
+const SNAPSHOTS: HistorySnapshot[] = [
+  { name: "20261204T120000Z", size: 10, files: 1 },
+  { name: "20261205T000000Z", size: 10, files: 1 },
+];
+
+let dir: string;
+let files: StackFiles;
+let stdout: string;
+let stderr: string;
+let locks: Map<string, LockHolder>;
+/** The resource whose creation fails, once, on that stack: a fault mid-update. */
+let fault: { stack: string; name: RegExp } | undefined;
+let engine: SimulatedEngine;
+
+const reader: BackupHostReader = {
+  barmanBackups: async () => BACKUPS,
+  snapshots: async () => SNAPSHOTS,
+  preparedAt: async () => "2026-12-04T09:00:00Z",
+};
+
+function providerFor(stack: string): ResourceProvider {
+  return {
+    ...deterministicProvider,
+    async create(resource: RegisteredResource) {
+      if (fault !== undefined && fault.stack === stack && fault.name.test(resource.name)) {
+        fault = undefined;
+        throw new Error("rsync: connection unexpectedly closed");
+      }
+      return deterministicProvider.create(resource);
+    },
+  };
+}
+
+const cli = (...argv: string[]) =>
+  main(argv, {
+    files,
+    engine,
+    reader,
+    stdout: (text) => (stdout += text),
+    stderr: (text) => (stderr += text),
+    confirm: async () => false,
+    now: () => NOW,
+  });
+const texts = () => Object.fromEntries(STACKS.map((stack) => [stack, files.text(stack)]));
+const config = (stack: string) => files.config(stack);
+
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), "montagu-cli-"));
+  for (const stack of STACKS) fs.copyFileSync(path.join(PROJECT_DIR, `Pulumi.${stack}.yaml`), path.join(dir, `Pulumi.${stack}.yaml`));
+  fs.copyFileSync(path.join(PROJECT_DIR, "privateer.json"), path.join(dir, "privateer.json"));
+  files = new StackFiles(dir);
+  stdout = "";
+  stderr = "";
+  locks = new Map();
+  fault = undefined;
+  engine = new SimulatedEngine({ files, provider: providerFor, locks });
+});
+afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+describe("montagu-backup refuses bad input, saying why, and changes nothing", () => {
+  const refused = async (argv: string[], message: RegExp) => {
+    const before = texts();
+    expect(await cli(...argv)).toBe(2);
+    expect(stderr).toMatch(message);
+    expect(stderr).toMatch(/Nothing was changed/);
+    expect(texts()).toEqual(before);
+    expect(engine.calls).toEqual([]);
+    expect(fs.existsSync(path.join(dir, ".montagu-backup"))).toBe(false);
+  };
+
+  it("an unknown stack, naming those there are", () =>
+    refused(["restore", "uta", "--yes"], /no stack 'uta': the stacks are annex2, production2, science, uat/));
+
+  it("a verb on the wrong kind of stack", async () => {
+    await refused(["restore", "annex2", "--yes"], /'restore annex2' refused: annex2 is not a restore target \(it is the backup host\); restore takes science, uat/);
+    await refused(["prepare", "uat", "--yes"], /'prepare uat' refused: uat is not a backup host .*prepare takes annex2/);
+    await refused(["backup", "annex2", "--yes"], /'backup annex2' refused: annex2 is not a primary .*backup takes production2/);
+  });
+
+  it("--at in the future, naming the earliest and latest reachable", () =>
+    refused(["restore", "uat", "--at", "2026-12-05T04:00:00Z", "--yes"], /--at 2026-12-05T04:00:00Z is in the future: the earliest reachable is 2026-12-03T01:20:00Z, the latest is now \(2026-12-05T03:00:00.000Z\)/));
+
+  it("--at before every backup's end, naming the earliest and latest reachable", () =>
+    refused(["restore", "uat", "--at", "2026-12-03T01:10:00Z", "--yes"], /--at 2026-12-03T01:10:00Z is before every backup's end: the earliest reachable is 2026-12-03T01:20:00Z, the latest is now/));
+
+  it("--at without a zone", () => refused(["prepare", "annex2", "--at", "2026-12-04T09:00:00", "--yes"], /is not a time with its zone/));
+
+  it("a snapshot that does not exist, listing those that do", () =>
+    refused(["restore", "uat", "--snapshot", "20261204T130000Z", "--yes"], /no snapshot '20261204T130000Z' of production2\/montagu_orderly_volume on annex2: those there are: 20261204T120000Z, 20261205T000000Z/));
+
+  it("a stack being updated by someone else, naming who and since when", async () => {
+    locks.set("production2", { who: "alice@laptop (pid 4242)", since: "2026-12-05T02:55:00Z" });
+    await refused(["restore", "uat", "--yes"], /stack 'production2' is being updated by alice@laptop \(pid 4242\) since 2026-12-05T02:55:00Z/);
+  });
+
+  it("a volume the restore does not take", () => refused(["restore", "uat", "--volume", "montagu_nope", "--yes"], /--volume montagu_nope: not among the volumes uat restores/));
+
+  it("an unknown option", async () => {
+    expect(await cli("restore", "uat", "--when", "now")).toBe(2);
+    expect(stderr).toMatch(/Unknown option '--when'/);
+    expect(engine.calls).toEqual([]);
+  });
+
+  it("asked and declined: the ids it wrote to preview are taken back", async () => {
+    const before = texts();
+    expect(await cli("restore", "uat")).toBe(1);
+    expect(engine.calls.map((c) => `${c.kind} ${c.stack}`)).toEqual(["preview annex2", "preview production2", "preview uat"]);
+    expect(texts()).toEqual(before);
+    expect(stdout).toMatch(/Nothing was changed/);
+  });
+});
+
+describe("montagu-backup restore", () => {
+  it("writes a new id into each of the three stack files, every comment and setting kept", async () => {
+    const before = texts();
+    expect(await cli("restore", "uat", "--yes"), stderr).toBe(0);
+    const id = "20261205T030000Z";
+    expect(config("annex2")["montagu-backup:prepareRestore"]).toEqual({ id });
+    expect(config("production2")["montagu-backup:privateer"]).toEqual({
+      backup: {
+        id,
+        volumes: [
+          { volume: "montagu_orderly_volume", server: "annex2" },
+          { volume: "montagu_outpack_volume", server: "annex2" },
+          { volume: "montagu_packit_db_backup", server: "annex2" },
+        ],
+      },
+    });
+    expect(config("uat")["montagu-backup:restore"]).toEqual({
+      id,
+      volumes: [
+        { volume: "barman_recover", server: "annex2", to: "montagu_db_volume" },
+        { volume: "montagu_orderly_volume", server: "annex2", source: "production2" },
+        { volume: "montagu_outpack_volume", server: "annex2", source: "production2" },
+        { volume: "montagu_packit_db_backup", server: "annex2", source: "production2" },
+      ],
+    });
+    // Only added: every line each file had is still there, in its order, comments included.
+    for (const stack of ["annex2", "production2", "uat"]) {
+      const after = files.text(stack).split("\n");
+      let at = 0;
+      for (const line of before[stack].split("\n").filter((l) => l !== "")) {
+        at = after.indexOf(line, at);
+        expect(at, `${stack}: '${line}'`).toBeGreaterThanOrEqual(0);
+      }
+    }
+    expect(files.text("annex2")).toMatch(/# One slot per barman instance: two instances on one slot lose WAL\./);
+    expect(texts().science).toBe(before.science);
+  });
+
+  it("previews the three stacks first, then prepares, pushes and restores, in that order", async () => {
+    expect(await cli("restore", "uat", "--yes")).toBe(0);
+    expect(engine.calls.map((c) => `${c.kind} ${c.stack}`)).toEqual([
+      "preview annex2",
+      "preview production2",
+      "preview uat",
+      "update annex2",
+      "update production2",
+      "update uat",
+    ]);
+    // Each update ran with the ids written: what the next `pulumi up` of each stack sees too.
+    expect((engine.calls[3].config["montagu-backup:prepareRestore"] as { id: string }).id).toBe("20261205T030000Z");
+    expect(stdout).toMatch(/1\. prepare on annex2 \(id 20261205T030000Z\)/);
+    expect(stdout).toMatch(/restore on uat: done in/);
+  });
+
+  it("to a point in time: the backup that ended before it, and the time, on the prepare", async () => {
+    expect(await cli("restore", "uat", "--at", "2026-12-04T09:00:00Z", "--yes"), stderr).toBe(0);
+    expect(config("annex2")["montagu-backup:prepareRestore"]).toEqual({ id: "20261205T030000Z", targetTime: "2026-12-04T09:00:00Z", backup: "20261204T010001" });
+  });
+
+  it("from a history snapshot: no push, every volume from that snapshot", async () => {
+    expect(await cli("restore", "uat", "--snapshot", "20261204T120000Z", "--yes"), stderr).toBe(0);
+    expect(engine.calls.filter((c) => c.kind === "update").map((c) => c.stack)).toEqual(["annex2", "uat"]);
+    const volumes = (config("uat")["montagu-backup:restore"] as { volumes: { volume: string; snapshot?: string }[] }).volumes;
+    expect(volumes.map((v) => `${v.volume} ${v.snapshot ?? "-"}`)).toEqual([
+      "barman_recover -",
+      "montagu_orderly_volume 20261204T120000Z",
+      "montagu_outpack_volume 20261204T120000Z",
+      "montagu_packit_db_backup 20261204T120000Z",
+    ]);
+  });
+
+  it("stops at a failed step naming the stack, the step and --resume, which runs only what did not finish, with the ids written", async () => {
+    fault = { stack: "uat", name: /./ };
+    expect(await cli("restore", "uat", "--yes")).toBe(1);
+    expect(stderr).toMatch(/the restore step on stack 'uat' failed: .*rsync: connection unexpectedly closed/s);
+    expect(stderr).toMatch(/montagu-backup restore --resume uat/);
+    const written = texts();
+    const updates = () => engine.calls.filter((c) => c.kind === "update").map((c) => c.stack);
+    expect(updates()).toEqual(["annex2", "production2", "uat"]);
+
+    // A minute later: the resumed run must not take a new id, or the prepare would run again.
+    const later = new Date(NOW.getTime() + 60_000);
+    const resumed = await main(["restore", "--resume", "--yes"], { files, engine, reader, stdout: (t) => (stdout += t), stderr: (t) => (stderr += t), confirm: async () => false, now: () => later });
+    expect(resumed, stderr).toBe(0);
+    expect(updates()).toEqual(["annex2", "production2", "uat", "uat"]);
+    expect(stdout).toMatch(/prepare on annex2: done already \(id 20261205T030000Z\), not run again/);
+    expect(texts()).toEqual(written);
+    const journal = JSON.parse(fs.readFileSync(path.join(dir, ".montagu-backup", "restore-uat.json"), "utf8"));
+    expect(journal.steps.map((s: { status: string }) => s.status)).toEqual(["done", "done", "done"]);
+  });
+
+  it("refuses to resume when a stack file's id was changed since", async () => {
+    fault = { stack: "production2", name: /./ };
+    expect(await cli("restore", "uat", "--yes")).toBe(1);
+    files.set("production2", ["montagu-backup:privateer", "backup", "id"], "someone-else");
+    expect(await cli("restore", "--resume", "uat", "--yes")).toBe(2);
+    expect(stderr).toMatch(/Pulumi.production2.yaml has montagu-backup:privateer.backup.id "someone-else", not this run's 20261205T030000Z/);
+  });
+
+  it("stops when cancelled (Ctrl-C), the ids kept for --resume", async () => {
+    const controller = new AbortController();
+    let aborted = false;
+    const slow = new SimulatedEngine({
+      files,
+      locks,
+      provider: (stack) => ({
+        ...deterministicProvider,
+        async create(resource: RegisteredResource) {
+          if (stack === "production2" && !aborted) {
+            aborted = true;
+            controller.abort();
+          }
+          return deterministicProvider.create(resource);
+        },
+      }),
+    });
+    const code = await main(["restore", "uat", "--yes"], { files, engine: slow, reader, stdout: (t) => (stdout += t), stderr: (t) => (stderr += t), confirm: async () => false, now: () => NOW, signal: controller.signal });
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/the push step on stack 'production2' failed: cancelled \(Ctrl-C\)/);
+    expect(slow.calls.filter((c) => c.kind === "update").map((c) => c.stack)).toEqual(["annex2", "production2"]);
+    expect((config("uat")["montagu-backup:restore"] as { id: string }).id).toBe("20261205T030000Z");
+  });
+});
+
+describe("montagu-backup prepare and backup", () => {
+  it("prepare sets a new id and prints the prepared copy's time", async () => {
+    expect(await cli("prepare", "annex2", "--yes"), stderr).toBe(0);
+    expect(config("annex2")["montagu-backup:prepareRestore"]).toEqual({ id: "20261205T030000Z" });
+    expect(stdout).toMatch(/prepare on annex2: done in .*prepared copy at/);
+  });
+
+  it("a second prepare within the same second still gets a new id", async () => {
+    expect(await cli("prepare", "annex2", "--yes")).toBe(0);
+    expect(await cli("prepare", "annex2", "--yes")).toBe(0);
+    expect((config("annex2")["montagu-backup:prepareRestore"] as { id: string }).id).toBe("20261205T030000Z-2");
+  });
+
+  it("backup pushes the volumes named, to the backup host's server", async () => {
+    expect(await cli("backup", "production2", "--volume", "montagu_orderly_volume", "--yes"), stderr).toBe(0);
+    expect(parse(files.text("production2")).config["montagu-backup:privateer"]).toEqual({
+      backup: { id: "20261205T030000Z", volumes: [{ volume: "montagu_orderly_volume", server: "annex2" }] },
+    });
+  });
+});
