@@ -8,6 +8,7 @@ import { dumpsProblems } from "./rules/dumps";
 import { freshnessProblems } from "./rules/freshness";
 import { offsiteProblems } from "./rules/offsite";
 import { collisions, engineClaims } from "./rules/engine";
+import { ownerProblems, volumeOwners } from "./rules/owners";
 import { barmanRoleProblems, restoreTargetProblems } from "./rules/restoreTargets";
 import { dependencyProblems, machineProblems } from "./rules/sections";
 import { transferProblems } from "./rules/transfers";
@@ -59,7 +60,7 @@ export const settingsSchema = z
       ...offsiteProblems(topology, machines, salvaged),
       ...collisions(claims.ports, (p) => `port ${p}`),
       ...collisions(claims.containers, (c) => `container name '${c}'`),
-      ...collisions(claims.volumes, (v) => `volume '${v}'`),
+      ...ownerProblems(volumeOwners(topology, machines, salvaged)),
     ];
     for (const problem of problems) ctx.addIssue({ code: "custom", ...problem });
   }, ALWAYS)

@@ -1,6 +1,6 @@
 import { salvage } from "../salvaged";
 import type { DumpsConfig, PackitDumpConfig, PrepareRestoreConfig, StackConfig } from "../sections/stack";
-import { volumesInUse } from "../rules/engine";
+import { type Role, volumeOwners, volumesInUse } from "../rules/owners";
 import { topologyParts, type Topology } from "../topology";
 import { type FreshnessPlan, freshnessPlan } from "./freshness";
 import { type OffsitePlan, offsitePlan } from "./offsite";
@@ -35,6 +35,8 @@ export interface Plan {
   freshness?: FreshnessPlan;
   /** Every volume in use on this stack's engine, with what uses it: what the guard on restores protects. */
   volumesInUse: { volume: string; usedBy: string }[];
+  /** Who writes where: every volume on this stack's engine with its one owner (several only where SHARED in config/rules/owners.ts allows). */
+  volumeOwners: { volume: string; owner: string; role: Role }[];
 }
 
 /** The plan of a valid stack config (validation has answered every question this asks). */
@@ -42,7 +44,9 @@ export function resolvePlan(topology: Topology, config: StackConfig): Plan {
   const privateer = privateerPlan(topology, config);
   const { packitDump: dump, privateer: { backup } } = config;
   const packitDump = dump !== undefined && backup !== undefined && backup.volumes.some((v) => v.volume === dump.volume) ? { settings: dump, id: backup.id } : undefined;
-  const inUse = volumesInUse(topologyParts(topology), config.machines, salvage(config));
+  const parts = topologyParts(topology);
+  const salvaged = salvage(config);
+  const inUse = volumesInUse(parts, config.machines, salvaged);
   return {
     privateer,
     prepareRestore: config.prepareRestore,
@@ -51,6 +55,7 @@ export function resolvePlan(topology: Topology, config: StackConfig): Plan {
     freshness: freshnessPlan(topology, config),
     dumps: config.dumps === undefined ? undefined : { ...config.dumps, name: config.dumps.name ?? config.machines[0] },
     offsite: offsitePlan(topology, config),
-    volumesInUse: inUse.map((use) => ({ volume: String(use.value), usedBy: use.backedUpBy !== undefined ? `backed up by '${use.backedUpBy}'` : (use.what ?? "") })),
+    volumesInUse: inUse.map((use) => ({ volume: String(use.value), usedBy: use.backedUpBy !== undefined ? `backed up by '${use.backedUpBy}'` : use.what })),
+    volumeOwners: volumeOwners(parts, config.machines, salvaged).map(({ volume, owner, role }) => ({ volume, owner, role })),
   };
 }

@@ -1,7 +1,8 @@
 import type { SalvagedConfig } from "../salvaged";
 import type { TopologyParts } from "../topology";
 import { formatPath, type Path, type Problem } from "../problems";
-import { onThisEngine, volumesInUse } from "./engine";
+import { onThisEngine } from "./engine";
+import { volumesInUse } from "./owners";
 
 // privateer's `export` and `import` on a stack: what an export reads (a volume on the stack's
 // engine, or the copy a server of the stack holds), and that an import makes a volume of its

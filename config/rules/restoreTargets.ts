@@ -1,7 +1,8 @@
 import type { SalvagedConfig } from "../salvaged";
 import type { TopologyParts } from "../topology";
 import { formatPath, type Path, type Problem } from "../problems";
-import { onThisEngine, volumesInUse } from "./engine";
+import { onThisEngine } from "./engine";
+import { volumeOwners, volumesInUse } from "./owners";
 
 // The guard on what overwrites what on a stack's engine: restores, packit's rebuild, and
 // barman's volumes among the other roles.
@@ -34,6 +35,15 @@ export function restoreTargetProblems(topology: TopologyParts, machines: string[
       firstTarget.set(target, i);
     }
     const use = useOf(target);
+    if (use?.backupSystem === true) {
+      // allowOverwriteSource restores a machine's own volumes from its copy; the backup system's
+      // volumes hold that copy, its keys or its state: a restore reading and writing one loses both.
+      problems.push({
+        path,
+        message: `refused: volume '${target}' is ${use.what} on this stack's engine (${formatPath(use.path)}); restoring over it would destroy it, and allowOverwriteSource does not allow it: it is for montagu's own volumes`,
+      });
+      continue;
+    }
     if (use === undefined || entry.allowOverwriteSource === true) continue;
     const override = `(set montagu-backup:restore.volumes[${i}].allowOverwriteSource to true if that is really meant)`;
     problems.push({
@@ -42,6 +52,25 @@ export function restoreTargetProblems(topology: TopologyParts, machines: string[
         use.backedUpBy !== undefined
           ? `refused: '${use.backedUpBy}' backs up volume '${target}', so restoring over it would overwrite the source of its backups ${override}`
           : `refused: volume '${target}' is ${use.what} on this stack's engine (${formatPath(use.path)}); restoring over it would destroy it ${override}`,
+    });
+  }
+
+  // A restore stops what uses the volumes it writes; never what keeps the backups: the copies
+  // a restore reads would stop being served, and barman would stop receiving WAL.
+  const backupServers = new Map<string, string>();
+  for (const { at, value: server } of onThisEngine(topology.servers, machines)) {
+    if (server.container === undefined) continue;
+    backupServers.set(server.container, `privateer server '${server.name}' (servers[${at}].container)`);
+    backupServers.set(`${server.container}_history`, `privateer server '${server.name}''s history (servers[${at}].container)`);
+  }
+  if (salvaged.raw.barman !== undefined && salvaged.barman.container !== undefined) backupServers.set(salvaged.barman.container, "barman (montagu-backup:barman.container)");
+  const stop = (rawRestore as { stop?: unknown }).stop;
+  if (Array.isArray(stop)) {
+    stop.forEach((container, i) => {
+      const server = typeof container === "string" ? backupServers.get(container) : undefined;
+      if (server !== undefined) {
+        problems.push({ path: ["config", "restore", "stop", i], message: `refused: '${container}' is ${server} on this stack's engine: a restore never stops a backup server's containers, whatever its entries allow` });
+      }
     });
   }
 
@@ -61,6 +90,12 @@ export function restoreTargetProblems(topology: TopologyParts, machines: string[
     });
   }
   const use = useOf(databaseVolume);
+  // montagu's database by its name is no volume in use for a restore (restoring it is what a
+  // restore is for), but packit's rebuild empties what it is given: never the database's.
+  const database = volumeOwners(topology, machines, salvaged).find((owner) => owner.volume === databaseVolume && owner.role.name === "database");
+  if (use === undefined && restoredBy === undefined && database !== undefined) {
+    problems.push({ path, message: `refused: volume '${databaseVolume}' is ${database.owner} (${formatPath(database.path)}); rebuilding packit's database in it would destroy it` });
+  }
   if (use !== undefined) {
     problems.push({
       path,
@@ -74,25 +109,14 @@ export function restoreTargetProblems(topology: TopologyParts, machines: string[
 }
 
 /**
- * barman's volumes among the other roles on the engine: none is a volume that a client there
- * backs up (the nightly copy would overwrite the source of its backups), and with a privateer
- * server there, the recover volume is one of the topology's `local` volumes, the one it serves.
+ * With a privateer server on the engine, barman's recover volume is one of the topology's
+ * `local` volumes, the one it serves (its other volumes' owners are checked in owners.ts).
  */
 export function barmanRoleProblems(topology: TopologyParts, machines: string[], salvaged: SalvagedConfig): Problem[] {
   const problems: Problem[] = [];
   if (salvaged.raw.barman === undefined) return problems;
   const volumes = salvaged.barman.volumes;
   if (volumes === undefined) return problems;
-  const clients = onThisEngine(topology.clients, machines);
-  for (const [key, volume] of Object.entries(volumes)) {
-    const backer = clients.find(({ value }) => value.backup?.includes(volume));
-    if (backer !== undefined) {
-      problems.push({
-        path: ["config", "barman", "volumes", key],
-        message: `volume '${volume}' is backed up by '${backer.value.name}' on this stack's engine (clients[${backer.at}].backup): barman's ${key} volume there would overwrite the source of its backups`,
-      });
-    }
-  }
   if (onThisEngine(topology.servers, machines).length > 0) {
     const local = topology.volumes.filter(({ value }) => value.local === true && value.name !== undefined).map(({ value }) => value.name!);
     if (!local.includes(volumes.recover)) {

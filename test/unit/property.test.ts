@@ -8,6 +8,7 @@ import { InvalidSettingsError, validateSettings } from "../../config/load";
 import { dryProvider } from "../../simulator/harness/dryProvider";
 import { runStack } from "../../simulator/harness/run";
 import { rsaPrivateKeyOutputs } from "../../simulator/harness/tlsKey";
+import { validated } from "../fixtures/validate";
 
 // For every topology and stack config, the program either declares resources or reports every
 // problem with its path; never an unhandled exception, and never a value with a newline, a
@@ -228,5 +229,71 @@ describe("any topology and stack config", () => {
     }
     // Some fields take any text (a query, an id): those values reach scripts quoted, or not at all.
     expect(declared).toBeGreaterThan(0);
+  });
+});
+
+describe("any volume setting given any volume of the registry of owners", () => {
+  // Every role on one engine: annex2's server and barman beside production2's client, its
+  // dumps, off-site copies and packit's dump. Each volume setting in turn is given the name of
+  // a volume that another owner has: either the stack is refused, or every volume still has
+  // owners that share it by design (a client pushes its service's data or its dumps; the
+  // server serves barman's recover volume).
+  const topology = (): Json => {
+    const t = baseTopology();
+    t.clients[0].backup.push("montagu_dumps");
+    t.volumes.push({ name: "montagu_dumps" });
+    return t;
+  };
+  const config: Json = {
+    machines: ["annex2", "production2"],
+    barman: { slot: "barman", database: { host: "localhost" }, volumes: { nightly: "nightly" } },
+    freshness: {},
+    dumps: { name: "production2", databases: [{ database: "montagu", host: "db", user: "vimc" }] },
+    offsite: { store: { endpoint: "https://s3.example.org", bucket: "montagu-offsite", credentialsVaultPath: "secret/s3" } },
+    packitDump: { volume: "montagu_packit_db_backup" },
+  };
+  const FIELDS: [boolean, (string | number)[]][] = [
+    ...["data", "logs", "metrics", "recover", "nightly"].map((key): [boolean, (string | number)[]] => [false, ["barman", "volumes", key]]),
+    [false, ["freshness", "volume"]],
+    [false, ["dumps", "volume"]],
+    [false, ["offsite", "stateVolume"]],
+    [false, ["packitDump", "volume"]],
+    [true, ["servers", 0, "key_volume"]],
+    [true, ["servers", 0, "data_volume"]],
+    [true, ["clients", 0, "key_volume"]],
+  ];
+  const ALLOWED = new Set(["pushed+database", "pushed+packitDatabase", "pushed+packitDump", "pushed+standIn", "pushed+application", "pushed+dumps", "served+barmanRecover"]);
+  const allowed = (a: { kind: string; name: string }, b: { kind: string; name: string }) =>
+    (a.name === b.name && a.kind === "service") || ALLOWED.has(`${a.name}+${b.name}`) || ALLOWED.has(`${b.name}+${a.name}`);
+  const base = validated(topology(), config);
+  if (base.settings === undefined) throw new Error(base.problems.join("\n"));
+  const registry = base.settings.plan.volumeOwners;
+  const names = [...new Set(registry.map(({ volume }) => volume))];
+
+  it("is refused for a second owner, naming both, or declared with every volume owned once", () => {
+    let collisions = 0;
+    fc.assert(
+      fc.property(fc.nat(FIELDS.length - 1), fc.constantFrom(...names), (field, name) => {
+        const [inTopology, at] = FIELDS[field];
+        const t = topology();
+        const c = structuredClone(config);
+        setAt(inTopology ? t : c, at, name);
+        const { settings, problems } = validated(t, c);
+        if (settings === undefined) {
+          if (problems.some((p) => p.includes(`volume '${name}' would be`) && p.includes("but it is already"))) collisions++;
+          return;
+        }
+        const byVolume = new Map<string, { kind: string; name: string }[]>();
+        for (const { volume, role } of settings.plan.volumeOwners) byVolume.set(volume, [...(byVolume.get(volume) ?? []), role]);
+        for (const [volume, roles] of byVolume) {
+          for (const [i, a] of roles.entries()) {
+            for (const b of roles.slice(i + 1)) expect(allowed(a, b), `${volume}: ${a.name} and ${b.name}`).toBe(true);
+          }
+        }
+      }),
+      { numRuns: 300, seed: Number(process.env.PROPERTY_SEED ?? 20261205) },
+    );
+    expect(names.length).toBeGreaterThan(12);
+    expect(collisions).toBeGreaterThan(100);
   });
 });

@@ -153,7 +153,7 @@ describe("names, ports and schedules", () => {
 
   it("rejects one volume in two of barman's roles: a recovery would move barman's own data aside", () => {
     expect(withConfig((c) => (c.barman.volumes = { nightly: "barman_data" }))).toEqual([
-      "montagu-backup:barman.volumes.nightly: volume 'barman_data' is already used on this stack's Docker engine by montagu-backup:barman.volumes.data",
+      "montagu-backup:barman.volumes.nightly: volume 'barman_data' would be barman's nightly volume, but it is already barman's data volume (montagu-backup:barman.volumes.data): a volume has one owner on an engine; name another volume",
     ]);
   });
 
@@ -166,7 +166,7 @@ describe("names, ports and schedules", () => {
       "montagu-backup:barman.container: container name 'server_history' is already used on this stack's Docker engine by servers[0].container",
     ]);
     expect(withConfig((c) => (c.barman.volumes = { data: "data" }))).toEqual([
-      "montagu-backup:barman.volumes.data: volume 'data' is already used on this stack's Docker engine by servers[0].data_volume",
+      "montagu-backup:barman.volumes.data: volume 'data' would be barman's data volume, but it is already the data volume of privateer server 'annex2' (servers[0].data_volume): a volume has one owner on an engine; name another volume",
     ]);
   });
 
@@ -379,9 +379,13 @@ describe("roles that would collide on one engine", () => {
 
   it("refuses a barman volume that a client on the engine backs up: the nightly copy would overwrite its source", () => {
     expect(withBarman({ nightly: "orderly" })).toEqual([
-      "montagu-backup:barman.volumes.nightly: volume 'orderly' is backed up by 'production2' on this stack's engine (clients[0].backup): barman's nightly volume there would overwrite the source of its backups",
+      "montagu-backup:barman.volumes.nightly: volume 'orderly' would be barman's nightly volume, but it is already an application volume that 'production2' backs up (clients[0].backup[0]): a volume has one owner on an engine; name another volume",
     ]);
-    expect(withBarman({ nightly: "montagu_db_volume" })).toEqual([]);
+    // montagu's database on production2, by the name montagu's deployment gives it, though no client backs it up here.
+    expect(withBarman({ nightly: "montagu_db_volume" })).toEqual([
+      "montagu-backup:barman.volumes.nightly: volume 'montagu_db_volume' would be barman's nightly volume, but it is already montagu's database on 'production2' (clients[0].name): a volume has one owner on an engine; name another volume",
+    ]);
+    expect(withBarman({ nightly: "montagu_db_nightly" })).toEqual([]);
     expect(withBarman({ nightly: "orderly" }, ["uat"])).toEqual([]);
   });
 
@@ -400,7 +404,7 @@ describe("roles that would collide on one engine", () => {
       ),
     ).toEqual([]);
     // Without a server on the engine, the recover volume is barman's own affair.
-    expect(withBarman({ recover: "recover_renamed" })).toEqual([]);
+    expect(withBarman({ recover: "recover_renamed", nightly: "montagu_db_nightly" })).toEqual([]);
   });
 
   it("refuses to rebuild packit's database into a volume another entry restores into, such as the main database's", () => {
@@ -648,21 +652,28 @@ describe("nothing lost: a restore never writes over what the stack's engine uses
     ]);
   });
 
+  it("refuses the stand-in primary's data volume unless its entry says so", () => {
+    expect(into("montagu_primary_data")).toEqual([
+      `montagu-backup:restore.volumes[0].to: refused: volume 'montagu_primary_data' is the stand-in primary's data volume on this stack's engine (montagu-backup:standInPrimary.volume); restoring over it would destroy it ${override}`,
+    ]);
+    expect(into("montagu_primary_data", { allowOverwriteSource: true })).toEqual([]);
+  });
+
+  // allowOverwriteSource is for restoring a machine's own volumes from its copy: a restore into
+  // the server's data or local volume reads and writes one volume, and keys or barman's lose what backs everything up.
   it.each([
     ["data", "barman_data", "barman's data volume", "montagu-backup:barman.volumes.data"],
     ["logs", "barman_logs", "barman's logs volume", "montagu-backup:barman.volumes.logs"],
     ["metrics", "barman_metrics", "barman's metrics volume", "montagu-backup:barman.volumes.metrics"],
     ["nightly", "montagu_db_volume", "barman's nightly volume", "montagu-backup:barman.volumes.nightly"],
-    ["stand-in", "montagu_primary_data", "the stand-in primary's data volume", "montagu-backup:standInPrimary.volume"],
     ["server data", "data", "the data volume of privateer server 'annex2'", "servers[0].data_volume"],
     ["server keys", "keys", "the key volume of privateer server 'annex2'", "servers[0].key_volume"],
     ["client keys", "uat_keys", "the key volume of privateer client 'uat'", "clients[1].key_volume"],
     ["local", "barman_recover", "a local volume that privateer server 'annex2' serves", "volumes[1].name"],
-  ])("refuses %s: '%s' is %s", (_, volume, what, where) => {
-    expect(into(volume)).toEqual([
-      `montagu-backup:restore.volumes[0].to: refused: volume '${volume}' is ${what} on this stack's engine (${where}); restoring over it would destroy it ${override}`,
-    ]);
-    expect(into(volume, { allowOverwriteSource: true })).toEqual([]);
+  ])("refuses %s, even with allowOverwriteSource: '%s' is %s", (_, volume, what, where) => {
+    const refused = `montagu-backup:restore.volumes[0].to: refused: volume '${volume}' is ${what} on this stack's engine (${where}); restoring over it would destroy it, and allowOverwriteSource does not allow it: it is for montagu's own volumes`;
+    expect(into(volume)).toEqual([refused]);
+    expect(into(volume, { allowOverwriteSource: true })).toEqual([refused]);
   });
 
   it("refuses barman's recovery volume, where the prepared copy is, on the message's path", () => {
@@ -670,7 +681,7 @@ describe("nothing lost: a restore never writes over what the stack's engine uses
     topology.volumes[1].name = "recover_local";
     config.restore.volumes.push({ volume: "orderly", server: "annex2", to: "barman_recover" });
     expect(problems(topology, config)).toEqual([
-      `montagu-backup:restore.volumes[0].to: refused: volume 'barman_recover' is barman's recover volume on this stack's engine (montagu-backup:barman.volumes.recover); restoring over it would destroy it ${override}`,
+      "montagu-backup:restore.volumes[0].to: refused: volume 'barman_recover' is barman's recover volume on this stack's engine (montagu-backup:barman.volumes.recover); restoring over it would destroy it, and allowOverwriteSource does not allow it: it is for montagu's own volumes",
       "montagu-backup:barman.volumes.recover: volume 'barman_recover' is not a local volume of the topology ('recover_local'): the privateer server on this engine would serve restores an empty volume",
     ]);
   });
@@ -706,7 +717,7 @@ describe("nothing lost: a restore never writes over what the stack's engine uses
     );
     expect(problems(topology, config)).toEqual([
       "montagu-backup:restore.volumes[1].to: '_bad' is not a valid Docker name ([a-zA-Z0-9][a-zA-Z0-9_.-]*)",
-      `montagu-backup:restore.volumes[0].to: refused: volume 'barman_data' is barman's data volume on this stack's engine (montagu-backup:barman.volumes.data); restoring over it would destroy it ${override}`,
+      "montagu-backup:restore.volumes[0].to: refused: volume 'barman_data' is barman's data volume on this stack's engine (montagu-backup:barman.volumes.data); restoring over it would destroy it, and allowOverwriteSource does not allow it: it is for montagu's own volumes",
       "montagu-backup:restore.volumes[2].to: refused: 'uat' backs up volume 'outpack', so restoring over it would overwrite the source of its backups (set montagu-backup:restore.volumes[2].allowOverwriteSource to true if that is really meant)",
     ]);
   });
@@ -718,7 +729,7 @@ describe("nothing lost: a restore never writes over what the stack's engine uses
       topology.clients[1].backup = ["montagu_packit_db_backup"];
       return problems(topology, {
         machines,
-        ...(machines.includes("annex2") ? { barman: { slot: "barman", database: { host: "localhost" } } } : {}),
+        ...(machines.includes("annex2") ? { barman: { slot: "barman", database: { host: "localhost" }, volumes: { nightly: "nightly" } } } : {}),
         restore: { id: "1", volumes: [{ volume: "montagu_packit_db_backup", server: "annex2", to: "packit_dump" }], packit: { dumpVolume: "packit_dump", ...settings } },
       });
     };
