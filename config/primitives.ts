@@ -41,8 +41,26 @@ export const pgIdentifier = z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]{0,62}$/, {
   error: (issue) => `'${String(issue.input)}' is not a PostgreSQL name ([a-zA-Z_][a-zA-Z0-9_]*, at most 63)`,
 }).meta({ title: "PostgreSQL name", description: "A PostgreSQL database or user name as an unquoted identifier: never read as a connection string." });
 
+/**
+ * The error of a count or time past `max`, `meaning` what `max` amounts to: no real deployment
+ * needs more, so a larger value is a typo (an extra three zeros) that would keep everything
+ * until the disk fills, or wait for days on a step that has failed.
+ */
+export function atMost(max: number, meaning: string) {
+  return { error: (issue: { input?: unknown }) => `${String(issue.input)} is more than ${max} (${meaning}): a larger value is more likely a typo than a need` };
+}
+
+/** The most that barman's retention policy may keep: base backups, and a window in each unit. */
+export const RETENTION_LIMITS = { REDUNDANCY: 100, DAY: 3660, WEEK: 520, MONTH: 120 } as const;
+
 export const retentionPolicy = z.string().regex(/^(?:REDUNDANCY [1-9][0-9]{0,3}|RECOVERY WINDOW OF [1-9][0-9]{0,3} (?:DAY|WEEK|MONTH)S?)$/i, {
   error: (issue) => `'${String(issue.input)}' is not a barman retention policy such as 'RECOVERY WINDOW OF 3 MONTHS' or 'REDUNDANCY 2'`,
+}).superRefine((value, ctx) => {
+  const [, count, unit] = /([0-9]+)(?: (DAY|WEEK|MONTH))?/i.exec(value) ?? [];
+  const limit = RETENTION_LIMITS[(unit?.toUpperCase() ?? "REDUNDANCY") as keyof typeof RETENTION_LIMITS];
+  if (Number(count) > limit) {
+    ctx.addIssue({ code: "custom", message: `'${value}' keeps more than ${limit} ${unit === undefined ? "base backups" : `${unit.toLowerCase()}s`} (ten years, or a hundred backups): a larger value is more likely a typo than a need` });
+  }
 }).meta({ title: "retention policy", description: "barman's retention policy, as barman.conf takes it: REDUNDANCY n, or RECOVERY WINDOW OF n DAYS, WEEKS or MONTHS (singular too); in any case." });
 
 // eslint-disable-next-line no-control-regex

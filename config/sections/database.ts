@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { cron, dockerName, hostName, imageReference, imageTag, oneLine, pgIdentifier, port, retentionPolicy, stepId } from "../primitives";
+import { atMost, cron, dockerName, hostName, imageReference, imageTag, oneLine, pgIdentifier, port, retentionPolicy, stepId } from "../primitives";
 
 // The stack config's sections for the database: the stand-in primary, barman, and the
 // prepared copy that restores read.
@@ -72,7 +72,7 @@ export const barman = z.strictObject({
         .pipe(z.string().trim().min(1, { error: "must not be blank" }))
         .default("SELECT count(*) FROM pg_catalog.pg_class")
         .describe("Run on the started copy; its answer goes to the metrics."),
-      amcheckTables: z.number().int().min(0).max(100_000).default(5).describe("How many of its tables pg_amcheck checks each night, chosen at random, with their indexes (0: none)."),
+      amcheckTables: z.number().int().min(0).max(100_000, atMost(100_000, "more tables than montagu has")).default(5).describe("How many of its tables pg_amcheck checks each night, chosen at random, with their indexes (0: none)."),
     })
     .prefault({})
     .describe("What proves each nightly copy restorable: the copy is started, `query` runs on `database` (its answer goes to the metrics), pg_amcheck checks `amcheckTables` of its tables, chosen at random each night, with their indexes (0: none), and the copy is stopped cleanly again."),
@@ -131,7 +131,7 @@ export const prepareRestore = z.strictObject({
     .describe("The base backup recovered: `latest`, `oldest` or a backup's id such as 20250601T010001."),
   targetTime: isoTimestamp.optional().describe("Point-in-time recovery: replay WAL up to this moment."),
   jobs: z.number().int().min(1).max(MAX_JOBS, { error: `must be at most ${MAX_JOBS} (parallel copy jobs, one per core of the backup host)` }).optional().describe("Parallel copy jobs; the backup host's core count when left out."),
-  replayTimeout: z.number().int().min(1).default(3600).describe("How long replaying WAL may take, in seconds."),
+  replayTimeout: z.number().int().min(1).max(604_800, atMost(604_800, "a week")).default(3600).describe("How long replaying WAL may take, in seconds (at most a week, 604800)."),
   database: z
     .strictObject({
       image: imageReference.optional().describe("Its image; `local` builds images/postgres. Left out: `local` on a stack with a standInPrimary (offline), else ghcr.io/vimc/montagu-db:main."),

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { cron, dockerName, hostName, pgIdentifier, port } from "../primitives";
+import { atMost, cron, dockerName, hostName, pgIdentifier, port } from "../primitives";
 import { passwordGroup } from "./database";
 
 // Scheduled logical dumps (`pg_dump -Fc`) of configured databases into a volume of their own,
@@ -27,8 +27,8 @@ export const dumps = z.strictObject({
   network: dockerName.optional().describe("The Docker network the databases are reached on; the host's own network when not given."),
   keep: z
     .strictObject({
-      days: z.number().int().min(1).max(3660).default(7).describe("Days whose newest dump is kept."),
-      weeks: z.number().int().min(0).max(520).default(4).describe("ISO weeks whose newest dump is kept."),
+      days: z.number().int().min(1).max(3660, atMost(3660, "ten years of days")).default(7).describe("Days whose newest dump is kept."),
+      weeks: z.number().int().min(0).max(520, atMost(520, "ten years of weeks")).default(4).describe("ISO weeks whose newest dump is kept."),
     })
     .prefault({})
     .describe("The newest dump of each of the last `days` days and of each of the last `weeks` ISO weeks (UTC), and always the newest."),

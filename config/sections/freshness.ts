@@ -28,7 +28,11 @@ const email = z
   .strictObject({
     host: hostName.describe("The SMTP server that relays the alerts."),
     port: port.default(25).describe("The SMTP server's port."),
-    starttls: z.boolean().default(false).describe("STARTTLS before logging in or sending."),
+    starttls: z.boolean().default(false).describe("STARTTLS before logging in or sending, the server's certificate checked."),
+    allowPlaintextLogin: z
+      .boolean()
+      .default(false)
+      .describe("Log in without STARTTLS, the password in clear text on the network: only for a relay on the same host. A login without STARTTLS is refused unless set."),
     username: z
       .string()
       .regex(/^[A-Za-z0-9._@+-]{1,128}$/, { error: "must be an SMTP user name ([A-Za-z0-9._@+-], at most 128)" })
@@ -42,20 +46,30 @@ const email = z
     if ((value.username === undefined) !== (value.passwordVaultPath === undefined)) {
       ctx.addIssue({ code: "custom", path: [value.username === undefined ? "username" : "passwordVaultPath"], message: "username and passwordVaultPath go together" });
     }
+    if (value.username !== undefined && !value.starttls && !value.allowPlaintextLogin) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["starttls"],
+        message: "a login sends its password: set starttls to true, or allowPlaintextLogin to true for a relay on the same host (the password then crosses the network in clear text)",
+      });
+    }
   });
 
 export const freshness = z.strictObject({
   container: dockerName.default("montagu-freshness").describe("The monitor's container."),
   volume: dockerName.default("montagu_freshness").describe("What the monitor remembers (what it has told), its status files and 31 days of every backup's checks (the status page's history): kept on destroy."),
   metricsPort: port.default(5001).describe("The host port of the monitor's Prometheus metrics."),
-  checkEvery: duration.prefault("60s").describe("How often it looks at every backup."),
+  checkEvery: duration
+    .refine((seconds) => seconds <= 86_400, { error: "is longer than a day: a monitor that looks less often than that would tell of a late backup only days late" })
+    .prefault("60s")
+    .describe("How often it looks at every backup (at most 1d)."),
   name: z
     .string()
     .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, { error: "must be a name such as annex2 ([A-Za-z0-9_.-], at most 63)" })
     .optional()
     .describe("The place the alerts name; the stack's machines when not given."),
   staleAfter: z
-    .record(z.string(), duration)
+    .record(z.string(), duration.refine((seconds) => seconds <= 366 * 86_400, { error: "is longer than 366d: a backup late only after that is one never watched; a larger value is more likely a typo than a need" }))
     .default({})
     .describe(
       "Per backup id: late after this, whatever its schedule says (by default, worked out from its schedule: a daily push is late after 26 h; barman's WAL after an hour). The ids, of backups this stack watches: `push/<client>/<volume>`, `dump/<client>/<database>`, `offsite/<client>/<volume>`, `barman/wal`, `barman/base-backup`, `barman/nightly-recovery`, `barman/offsite-wal`, `barman/offsite-base-backup`.",

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { cron, dockerName, hostName, port, stepId, vaultPath } from "../primitives";
+import { atMost, cron, dockerName, hostName, port, stepId, vaultPath } from "../primitives";
 
 // Off-site copies of the volumes a client pushes: one encrypted, deduplicating restic
 // repository per client and volume, in an S3-compatible bucket, taken on a schedule and on
@@ -19,10 +19,35 @@ const endpoint = z
   .transform((value) => value.replace(/\/$/, ""))
   .meta({ title: "S3 endpoint", description: "http(s)://host[:port], nothing after it, such as https://s3.eu-west-2.amazonaws.com; a trailing '/' is dropped." });
 
+// S3's rules for general purpose bucket names (docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html,
+// as of 2026-12): a name S3 would refuse makes every off-site copy fail, so none is accepted.
+const BUCKET_PREFIXES = ["xn--", "sthree-", "amzn-s3-demo-"];
+const BUCKET_SUFFIXES = ["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"];
+
+/** Why S3 refuses `name` as a bucket's name, or undefined when it takes it. */
+export function bucketNameProblem(name: string): string | undefined {
+  if (name.length < 3 || name.length > 63) return `is ${name.length} characters long: S3 takes 3 to 63`;
+  if (!/^[a-z0-9.-]+$/.test(name)) return "holds more than lower-case letters, digits, '.' and '-'";
+  if (!/^[a-z0-9]/.test(name) || !/[a-z0-9]$/.test(name)) return "must begin and end with a letter or digit";
+  if (name.includes("..")) return "has two adjacent dots";
+  if (/^\d{1,3}(\.\d{1,3}){3}$/.test(name)) return "is formatted as an IP address";
+  const prefix = BUCKET_PREFIXES.find((p) => name.startsWith(p));
+  if (prefix !== undefined) return `starts with '${prefix}', which S3 reserves`;
+  const suffix = BUCKET_SUFFIXES.find((p) => name.endsWith(p));
+  if (suffix !== undefined) return `ends with '${suffix}', which S3 reserves`;
+  return undefined;
+}
+
 const bucket = z
   .string()
-  .regex(/^(?!xn--)(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, { error: (issue) => `'${String(issue.input)}' is not an S3 bucket name (a-z, 0-9, '.', '-'; 3 to 63)` })
-  .meta({ title: "S3 bucket", description: "S3's rule for bucket names: lower case, digits, '.', '-'; 3 to 63." });
+  .superRefine((value, ctx) => {
+    const problem = bucketNameProblem(value);
+    if (problem !== undefined) ctx.addIssue({ code: "custom", message: `'${value}' is not an S3 bucket name: it ${problem}` });
+  })
+  .meta({
+    title: "S3 bucket",
+    description: `S3's rules for bucket names: 3 to 63 lower-case letters, digits, '.' and '-', beginning and ending with a letter or digit; no '..', no IP address form, none of the reserved prefixes (${BUCKET_PREFIXES.join(", ")}) or suffixes (${BUCKET_SUFFIXES.join(", ")}).`,
+  });
 
 const prefix = z
   .string()
@@ -36,8 +61,8 @@ const region = z
   .regex(/^[a-z0-9][a-z0-9-]{0,31}$/, { error: (issue) => `'${String(issue.input)}' is not a region such as eu-west-2` })
   .meta({ title: "S3 region", description: "A region such as eu-west-2." });
 
-const kept = (what: string, fallback: number) =>
-  z.number().int({ error: `must be a whole number of ${what} snapshots` }).min(0, { error: `must be 0 or more ${what} snapshots` }).max(1000).default(fallback);
+const kept = (what: string, fallback: number, max: number, meaning: string) =>
+  z.number().int({ error: `must be a whole number of ${what} snapshots` }).min(0, { error: `must be 0 or more ${what} snapshots` }).max(max, atMost(max, meaning)).default(fallback);
 
 const share = z
   .string()
@@ -70,11 +95,11 @@ export const offsite = z.strictObject({
   volumes: z.array(offsiteVolume).default([]).describe("The volumes copied off-site from this stack's clients."),
   keep: z
     .strictObject({
-      daily: kept("daily", 7)
+      daily: kept("daily", 7, 3660, "ten years of days")
         .refine((n) => n >= 1, { error: "keep at least 1 daily snapshot: the newest copy is always kept" })
         .describe("Days whose newest snapshot is kept (at least 1: the newest copy is always kept)."),
-      weekly: kept("weekly", 4).describe("Weeks whose newest snapshot is kept."),
-      monthly: kept("monthly", 6).describe("Months whose newest snapshot is kept."),
+      weekly: kept("weekly", 4, 520, "ten years of weeks").describe("Weeks whose newest snapshot is kept."),
+      monthly: kept("monthly", 6, 120, "ten years of months").describe("Months whose newest snapshot is kept."),
     })
     .prefault({})
     .describe("restic's `forget --keep-daily/--keep-weekly/--keep-monthly`, then `prune`, after each copy."),

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { cron, dockerName, environmentVariable, hostDirectory, hostTarFile, imageReference, pgIdentifier, snapshot, stepId } from "../primitives";
+import { atMost, cron, dockerName, environmentVariable, hostDirectory, hostTarFile, imageReference, pgIdentifier, snapshot, stepId } from "../primitives";
 
 // The stack config's sections for privateer's transfers: its own options, on-demand pushes,
 // restores, and packit's dump and rebuild around them.
@@ -25,7 +25,7 @@ export const restoreVolume = z.strictObject({
   client: dockerName.optional().describe("The client that restores; may be left out when the stack provisions one client only."),
   snapshot: z.string().optional().describe("From a server: absent, its current copy `<client>/<volume>/`; `latest` or a name such as 20261126T131500Z, a history snapshot (not for `local` volumes). Off-site: `latest` (the default) or a snapshot's id."),
   allowEmpty: z.boolean().default(false).describe("A restore from an empty source is refused unless set."),
-  allowOverwriteSource: z.boolean().default(false).describe("Restoring into a volume that anything on this stack's engine uses (a backed-up volume, barman's, privateer's) is refused unless set."),
+  allowOverwriteSource: z.boolean().default(false).describe("Restoring into a volume of montagu's on this stack's engine that a client backs up, or the stand-in primary's, is refused unless set (a machine restored from its own copy). The backup system's own volumes (privateer's keys and copies, the local volumes it serves, barman's, the monitor's, the dumps', the off-site state) are refused even so."),
 }).superRefine((entry, ctx) => {
   if (entry.from === "server" && entry.server === undefined) ctx.addIssue({ code: "custom", path: ["server"], message: "name the server whose copy is restored (or set from: offsite)" });
   if (entry.from === "offsite" && entry.server !== undefined) ctx.addIssue({ code: "custom", path: ["server"], message: "an off-site restore reads the bucket, not a server: leave server out" });
@@ -38,8 +38,8 @@ const snapshotsKept = z.number().int({ error: "must be a whole number of snapsho
 
 const history = z.strictObject({
   schedule: cron.default("*/15 * * * *").describe("When the server snapshots each client's copy."),
-  daily: snapshotsKept.default(7).describe("How many daily snapshots are kept."),
-  weekly: snapshotsKept.default(4).describe("How many weekly snapshots are kept."),
+  daily: snapshotsKept.max(3660, atMost(3660, "ten years of days")).default(7).describe("How many daily snapshots are kept (at most 3660)."),
+  weekly: snapshotsKept.max(520, atMost(520, "ten years of weeks")).default(4).describe("How many weekly snapshots are kept (at most 520)."),
 });
 
 export const archiveExport = z.strictObject({
@@ -106,7 +106,7 @@ export const packitRestore = z.strictObject({
   env: z.array(environmentVariable).default([]).describe("Environment for the image, e.g. what makes it create the user and database."),
   user: pgIdentifier.default("packituser").describe("The user pg_restore connects as."),
   database: pgIdentifier.default("packit").describe("The database restored into."),
-  waitSeconds: z.number().int().min(1).default(300).describe("How long the database may take to accept connections, in seconds."),
+  waitSeconds: z.number().int().min(1).max(3600, atMost(3600, "an hour")).default(300).describe("How long the database may take to accept connections, in seconds (at most 3600)."),
 });
 
 export const restore = z.strictObject({

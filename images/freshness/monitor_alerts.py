@@ -2,6 +2,7 @@
 import email.message
 import email.utils
 import smtplib
+import ssl
 import sys
 
 from monitor_state import save_memory
@@ -47,7 +48,9 @@ def send_outbox(config, memory):
         try:
             with smtplib.SMTP(settings["host"], settings["port"], timeout=30) as smtp:
                 if settings.get("starttls"):
-                    smtp.starttls()
+                    # The default context checks the server's certificate and name: without
+                    # it, STARTTLS would hand the password to whoever answers.
+                    smtp.starttls(context=ssl.create_default_context())
                 if settings.get("username"):
                     with open(SMTP_PASSWORD, encoding="utf-8") as handle:
                         smtp.login(settings["username"], handle.read().strip())

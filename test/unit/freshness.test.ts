@@ -135,7 +135,7 @@ describe("how late each backup may be", () => {
         expect.stringMatching(/^montagu-backup:freshness\.metricsPort: port 5000 is already used on this stack's Docker engine by montagu-backup:barman\.metricsPort/),
       ]),
     );
-    expect(settings(annex2({ email: { host: "smtp.example.org", username: "alerts", from: "a@example.org", to: ["b@example.org"] } })).problems).toEqual([
+    expect(settings(annex2({ email: { host: "smtp.example.org", starttls: true, username: "alerts", from: "a@example.org", to: ["b@example.org"] } })).problems).toEqual([
       "montagu-backup:freshness.email.passwordVaultPath: username and passwordVaultPath go together",
     ]);
     expect(settings({ machines: ["uat"], freshness: {} }).problems).toEqual([

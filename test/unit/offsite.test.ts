@@ -71,7 +71,7 @@ describe("off-site copies, as configured", () => {
       }),
     ).toEqual([
       "montagu-backup:offsite.store.endpoint: 's3.amazonaws.com; rm -rf /' is not an S3 endpoint such as https://s3.eu-west-2.amazonaws.com or http://minio.internal:9000",
-      "montagu-backup:offsite.store.bucket: 'Montagu_Offsite' is not an S3 bucket name (a-z, 0-9, '.', '-'; 3 to 63)",
+      "montagu-backup:offsite.store.bucket: 'Montagu_Offsite' is not an S3 bucket name: it holds more than lower-case letters, digits, '.' and '-'",
       "montagu-backup:offsite.store.prefix: 'montagu/../other' is not a prefix such as montagu or backups/montagu (no leading or trailing '/', no '.' or '..' part)",
       "montagu-backup:offsite.passwordVaultPath: 'password' is not a vault path such as secret/vimc/backup/offsite",
       "montagu-backup:offsite.keep.daily: keep at least 1 daily snapshot: the newest copy is always kept",
