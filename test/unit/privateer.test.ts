@@ -344,3 +344,82 @@ describe("the schedule file", () => {
     expect(parseShell(file("a b;touch x").jobs[0].command)).toEqual(["rsync", "-av", "--delete", "/privateer/volumes/a b;touch x", "annex2:/privateer/volumes/production2"]);
   });
 });
+
+describe("a push's sessions on the server", () => {
+  // A stand-in for ssh: each session is a line in the log, with its command; a `montagu lock`
+  // answers as the server's gate does (`held`, then each request's answer and `done 0`), and
+  // any other command runs here, so that rsync's server end is a real rsync.
+  const FAKE_SSH = `#!/usr/bin/env bash
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -O) exit 0 ;;
+    -c) echo "cipher $2" >> "$FAKE_DIR/ciphers"; shift 2 ;;
+    -o | -i | -p | -l) shift 2 ;;
+    -*) shift ;;
+    *) break ;;
+  esac
+done
+[ $# -gt 0 ] || { echo "ssh: no host" >&2; exit 255; }
+shift
+command="$*"
+echo "session \${command%% *} \${command#* }" | cut -d' ' -f1-3 >> "$FAKE_DIR/log"
+case "$command" in
+  "montagu lock "*)
+    dir="$(cut -d' ' -f3 <<<"$command")"
+    echo held
+    while IFS= read -r request; do
+      echo "request $request" >> "$FAKE_DIR/log"
+      if [ "$request" = begin ] && [ -z "$(ls -A "$dir")" ]; then echo "answer fresh"; fi
+      echo "done 0"
+    done ;;
+  *) exec bash -c "$command" ;;
+esac
+`;
+
+  function push(destinationHolds: Record<string, string>) {
+    const dir = fs.mkdtempSync("/tmp/push-sessions-");
+    fs.mkdirSync(`${dir}/bin`);
+    fs.writeFileSync(`${dir}/bin/ssh`, FAKE_SSH, { mode: 0o755 });
+    for (const side of ["source", "destination"]) fs.mkdirSync(`${dir}/${side}`);
+    for (const name of ["a", "b", "c"]) fs.writeFileSync(`${dir}/source/${name}`, `new ${name}`);
+    for (const [name, content] of Object.entries(destinationHolds)) fs.writeFileSync(`${dir}/destination/${name}`, content);
+    const result = spawnSync(
+      "bash",
+      ["-c", COPY_SCRIPT, "copy", "--lock", `${dir}/destination:exclusive`, "--keep-history", `${dir}/source/`, `annex2:${dir}/destination/`, "--"],
+      { encoding: "utf8", env: { ...process.env, PATH: `${dir}/bin:${process.env.PATH}`, FAKE_DIR: dir } },
+    );
+    const log = fs.readFileSync(`${dir}/log`, "utf8").trim().split("\n");
+    const ciphers = fs.existsSync(`${dir}/ciphers`) ? fs.readFileSync(`${dir}/ciphers`, "utf8").trim().split("\n") : [];
+    const copied = fs.readdirSync(`${dir}/destination`).sort();
+    fs.rmSync(dir, { recursive: true });
+    return { code: result.status, stderr: result.stderr, log, ciphers, copied };
+  }
+
+  it("are two, its lock's and its rsync's: the history, the unfinished mark and the end are asked of the lock's", () => {
+    const pushed = push({ a: "old a", gone: "deleted by the push" });
+    expect(pushed.stderr).toBe("");
+    expect(pushed.code).toBe(0);
+    expect(pushed.copied).toEqual(["a", "b", "c"]);
+    expect(pushed.log).toEqual(["session montagu lock", "request begin", "session rsync --server", "request pushed"]);
+  });
+
+  it("into an empty copy, the lock's answer sends the files in parallel streams first", () => {
+    const pushed = push({});
+    expect(pushed.code).toBe(0);
+    expect(pushed.copied).toEqual(["a", "b", "c"]);
+    expect(pushed.log.slice(0, 2)).toEqual(["session montagu lock", "request begin"]);
+    expect(pushed.log.at(-1)).toBe("request pushed");
+    // The tree, at least two streams and the final pass.
+    expect(pushed.log.filter((line) => line === "session rsync --server").length).toBeGreaterThanOrEqual(4);
+    expect(pushed.log.filter((line) => line.startsWith("session montagu"))).toEqual(["session montagu lock"]);
+  });
+
+  it("take AES-GCM where the CPU has AES instructions and ChaCha20-Poly1305 where it has not, every connection alike", () => {
+    const expected = /^flags\s*:.*\baes\b/m.test(fs.readFileSync("/proc/cpuinfo", "utf8")) ? "aes128-gcm@openssh.com" : "chacha20-poly1305@openssh.com";
+    const pushed = push({});
+    expect(pushed.code).toBe(0);
+    // The shared connection's sessions and each parallel stream's own connection.
+    expect(pushed.ciphers.length).toBeGreaterThanOrEqual(pushed.log.filter((line) => line.startsWith("session ")).length);
+    expect(new Set(pushed.ciphers)).toEqual(new Set([`cipher ${expected}`]));
+  });
+});

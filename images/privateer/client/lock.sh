@@ -25,3 +25,24 @@ hold_lock() {
   echo "lock: could not lock $dir on $server" >&2
   return 1
 }
+
+# lock_request REQUEST: has the server do REQUEST under the exclusive lock hold_lock took, in
+# the session that holds it (a push's `begin` and `pushed`: a session each would cost a
+# process on the server each). What the server says is shown; its `answer WORD` is left in
+# LOCK_ANSWER. Fails when the request fails or the lock's session is gone.
+# shellcheck disable=SC2034 # LOCK_ANSWER is for the script that sources this one
+lock_request() {
+  local request="$1" line
+  LOCK_ANSWER=""
+  printf '%s\n' "$request" >&"${LOCK_HOLDER[1]}"
+  while IFS= read -r line <&"${LOCK_HOLDER[0]}"; do
+    case "$line" in
+      "done 0") return 0 ;;
+      "done "*) echo "lock: $request failed on the server (${line#done })" >&2; return 1 ;;
+      "answer "*) LOCK_ANSWER="${line#answer }" ;;
+      *) echo "$line" ;;
+    esac
+  done
+  echo "lock: the session holding the lock ended during $request" >&2
+  return 1
+}

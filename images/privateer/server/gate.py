@@ -85,7 +85,7 @@ def decide(client, command):
         argv, what = rsync(client, words)
         return lambda: os.execv(argv[0], argv), what
     if words[:1] == ["montagu"]:
-        return verb(client, words)
+        return verb(client, words, lambda verdict, what: log(client, verdict, what))
     raise Refused(f"{command.split()[0] if command.split() else 'an empty command'}: this key runs transfers only")
 
 

@@ -21,8 +21,11 @@ def now():
     return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def hold_lock(fd, mode):
-    """flock(1) on the copy's directory, as history.sh takes it; held until the client's stdin ends."""
+def hold_lock(fd, mode, requests, log):
+    """flock(1) on the copy's directory, as history.sh takes it; held until the client's stdin
+    ends. Meanwhile each line the client sends names a request of `requests`, which is done
+    under the lock and answered by its output, then `done STATUS`: a push asks its steps on the
+    server in the session that holds its lock rather than a session each."""
     kind = fcntl.LOCK_EX if mode == "exclusive" else fcntl.LOCK_SH
     try:
         fcntl.flock(fd, kind | fcntl.LOCK_NB)
@@ -32,11 +35,82 @@ def hold_lock(fd, mode):
         print("waiting", flush=True)
         fcntl.flock(fd, kind)
     print("held", flush=True)
-    while sys.stdin.buffer.read(65536):
-        pass
+    for line in sys.stdin.buffer:
+        name = line.decode("utf-8", "replace").strip()
+        request = requests.get(name)
+        if request is None:
+            log("refused", f"{name!r} under a {mode} lock")
+            print(f"privateer-gate: refused: {name!r}: not a request a {mode} lock takes", flush=True)
+            print("done 126", flush=True)
+            continue
+        try:
+            status = request() or 0
+        except OSError as error:
+            print(f"privateer-gate: {name}: {error}", flush=True)
+            status = 1
+        print(f"done {status}", flush=True)
 
 
-def verb(client, words):
+def snapshot(client, path, volume):
+    """The copy as it is, kept in the client's history of it (history.sh); its exit status."""
+    sys.stdout.flush()
+    return subprocess.run(["bash", HISTORY_SCRIPT, "snapshot", path, f"{HISTORY}/{client}/{volume}"]).returncode
+
+
+def pushing(client, volume):
+    marker = f"{UNFINISHED}/{client}/{volume}"
+    os.makedirs(os.path.dirname(marker), exist_ok=True)
+    with open(marker, "w", encoding="utf-8") as started:
+        started.write(now())
+
+
+def pushed(client, volume):
+    marker = f"{UNFINISHED}/{client}/{volume}"
+    record = f"{PUSHED}/{client}/{volume}"
+    os.makedirs(os.path.dirname(record), exist_ok=True)
+    temporary = f"{record}.partial"
+    with open(temporary, "w", encoding="utf-8") as finished:
+        finished.write(now())
+    # The record, then the marker: killed between the two, the copy still reads as unfinished.
+    os.replace(temporary, record)
+    if os.path.exists(marker):
+        os.remove(marker)
+
+
+def own_copy(client, path):
+    """The name of the client's copy at `path` (`/privateer/volumes/<client>/<name>`)."""
+    volume = writable(client, path)[len(own_root(client)) + 1 :]
+    if not NAME.match(volume):
+        raise Refused(f"{path} is not one of {client}'s copies")
+    return volume
+
+
+def push_requests(client, path, fd, log):
+    """What a push asks under its exclusive lock on one of the client's copies: `begin` (the copy
+    kept in the history, marked unfinished, and `answer fresh` when it is empty) and `pushed`."""
+    try:
+        volume = own_copy(client, path)
+    except Refused:
+        return {}
+
+    def begin():
+        log("allowed", f"begin {path}")
+        status = snapshot(client, path, volume)
+        if status != 0:
+            return status
+        pushing(client, volume)
+        if not os.listdir(fd):
+            print("answer fresh", flush=True)
+        return 0
+
+    def ended():
+        log("allowed", f"pushed {path}")
+        pushed(client, volume)
+
+    return {"begin": begin, "pushed": ended}
+
+
+def verb(client, words, log):
     """Our transfers' own requests, each with its paths confined as the rsync it goes with."""
     if len(words) < 3:
         raise Refused("montagu VERB PATH ...")
@@ -49,7 +123,8 @@ def verb(client, words):
             fd = opened_readable(path)
         if fd is None:
             return lambda: print("missing", flush=True), f"lock {path} (missing)"
-        return lambda: hold_lock(fd, rest[0]), f"lock {path} {rest[0]}"
+        requests = push_requests(client, path, fd, log) if rest == ["exclusive"] else {}
+        return lambda: hold_lock(fd, rest[0], requests, log), f"lock {path} {rest[0]}"
     if name == "list" and not rest:
         fd = opened_readable(path)
         return lambda: print("\n".join(sorted(os.listdir(fd))) if fd is not None else "(missing)"), f"list {path}"
@@ -95,34 +170,12 @@ def verb(client, words):
 
         return files, f"files {path}"
     if name in ("snapshot", "pushing", "pushed") and not rest:
-        volume = writable(client, path)[len(own_root(client)) + 1 :]
-        if not NAME.match(volume):
-            raise Refused(f"{path} is not one of {client}'s copies")
+        volume = own_copy(client, path)
         if name == "snapshot":
-            command = ["bash", HISTORY_SCRIPT, "snapshot", path, f"{HISTORY}/{client}/{volume}"]
-            return lambda: sys.exit(subprocess.run(command).returncode), f"snapshot {path}"
-        marker = f"{UNFINISHED}/{client}/{volume}"
+            return lambda: sys.exit(snapshot(client, path, volume)), f"snapshot {path}"
         if name == "pushing":
-
-            def pushing():
-                os.makedirs(os.path.dirname(marker), exist_ok=True)
-                with open(marker, "w", encoding="utf-8") as started:
-                    started.write(now())
-
-            return pushing, f"pushing {path}"
-
-        def pushed():
-            record = f"{PUSHED}/{client}/{volume}"
-            os.makedirs(os.path.dirname(record), exist_ok=True)
-            temporary = f"{record}.partial"
-            with open(temporary, "w", encoding="utf-8") as finished:
-                finished.write(now())
-            # The record, then the marker: killed between the two, the copy still reads as unfinished.
-            os.replace(temporary, record)
-            if os.path.exists(marker):
-                os.remove(marker)
-
-        return pushed, f"pushed {path}"
+            return lambda: pushing(client, volume), f"pushing {path}"
+        return lambda: pushed(client, volume), f"pushed {path}"
     if name == "unfinished" and not rest:
         parts = readable(path)[len(VOLUMES) + 1 :].split("/")
         if len(parts) != 2 or not all(NAME.match(part) for part in parts):
