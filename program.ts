@@ -35,7 +35,7 @@ export interface StackOutputs {
     commands: { status: string; check: string; barman: string };
   };
   dumps?: { container: pulumi.Output<string>; volume: pulumi.Output<string> };
-  freshness?: { container: pulumi.Output<string>; metricsUrl: pulumi.Output<string>; backups: string[] };
+  freshness?: { container: pulumi.Output<string>; metricsUrl: pulumi.Output<string>; statusUrl: pulumi.Output<string>; alertRules: string; backups: string[] };
   offsite?: { container?: pulumi.Output<string>; repositories: string[] };
 }
 
@@ -123,7 +123,7 @@ export function declareStack(settings: Settings): StackOutputs {
   }
   if (plan.freshness !== undefined) {
     const freshness = new Freshness("freshness", { plan: plan.freshness }, { dependsOn: keepers });
-    outputs.freshness = { container: freshness.containerName, metricsUrl: freshness.metricsUrl, backups: freshness.backups };
+    outputs.freshness = { container: freshness.containerName, metricsUrl: freshness.metricsUrl, statusUrl: freshness.statusUrl, alertRules: freshness.alertRules, backups: freshness.backups };
   }
   return outputs;
 }

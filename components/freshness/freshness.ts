@@ -22,6 +22,7 @@ export function monitorConfig(plan: FreshnessPlan): string {
       checkEverySeconds: plan.checkEverySeconds,
       nightly: plan.nightly,
       backups: plan.backups,
+      rules: plan.alertRules,
       email:
         email === undefined
           ? undefined
@@ -40,6 +41,9 @@ export function monitorConfig(plan: FreshnessPlan): string {
 export class Freshness extends pulumi.ComponentResource {
   readonly containerName: pulumi.Output<string>;
   readonly metricsUrl: pulumi.Output<string>;
+  readonly statusUrl: pulumi.Output<string>;
+  /** The Prometheus alerting rules on the monitor's thresholds, also in its volume (RULES_FILE) for a Prometheus to load. */
+  readonly alertRules: string;
   readonly backups: string[];
 
   constructor(name: string, args: FreshnessArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -79,7 +83,9 @@ export class Freshness extends pulumi.ComponentResource {
     );
     this.containerName = container.name;
     this.metricsUrl = pulumi.output(`http://localhost:${plan.metricsPort}/metrics`);
+    this.statusUrl = pulumi.output(`http://localhost:${plan.metricsPort}/`);
+    this.alertRules = plan.alertRules;
     this.backups = plan.backups.map((backup) => backup.id);
-    this.registerOutputs({ containerName: this.containerName, metricsUrl: this.metricsUrl, backups: this.backups });
+    this.registerOutputs({ containerName: this.containerName, metricsUrl: this.metricsUrl, statusUrl: this.statusUrl, alertRules: this.alertRules, backups: this.backups });
   }
 }

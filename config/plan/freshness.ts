@@ -1,4 +1,5 @@
 import { CronExpressionParser } from "cron-parser";
+import { alertRules, alertRulesYaml } from "./alertRules";
 import { dumpId, offsiteCopySchedule, offsiteId, pushId, pushOfDump, scheduledPushes } from "../rules/freshness";
 import { volumeRepositoriesPrefix } from "../sections/offsite";
 import type { StackConfig } from "../sections/stack";
@@ -54,6 +55,8 @@ export interface FreshnessPlan {
   /** With barman: where its nightly verification records its answer, and the flags of a failed night. */
   nightly?: { verified: string; failed: string[] };
   backups: WatchedBackup[];
+  /** Prometheus alerting rules on the same thresholds (config/plan/alertRules.ts), as the file's text. */
+  alertRules: string;
 }
 
 /** The nicknames croniter and the scheduler know that cron-parser does not. */
@@ -167,7 +170,7 @@ export function freshnessPlan(topology: Topology, config: StackConfig): Freshnes
       );
     }
   }
-  return {
+  const plan: Omit<FreshnessPlan, "alertRules"> = {
     container: settings.container,
     volume: settings.volume,
     metricsPort: settings.metricsPort,
@@ -179,4 +182,5 @@ export function freshnessPlan(topology: Topology, config: StackConfig): Freshnes
     nightly: barman === undefined ? undefined : { verified: `${SOURCES.barmanMetrics}/nightly-verified.json`, failed: [`${SOURCES.barmanMetrics}/nightly-failed`, `${SOURCES.barmanMetrics}/nightly-verify-failed`] },
     backups,
   };
+  return { ...plan, alertRules: alertRulesYaml(alertRules(plan, barman === undefined ? undefined : { offsite: barman.offsite !== undefined })) };
 }

@@ -29,6 +29,7 @@ sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))
 
 from monitor_checks import check
 from monitor_metrics import serve
+from monitor_state import STATE_DIR, write_atomically
 # What the unit tests ask of this file: what a reader finds, in the monitor's time format.
 from monitor_reads import read_verified_dump
 from monitor_times import iso
@@ -36,7 +37,14 @@ from monitor_times import iso
 CONFIG = os.environ.get("FRESHNESS_CONFIG", "/etc/montagu/freshness.json")
 
 
+def write_rules(config):
+    """The Prometheus rules the stack generated, in the monitor's volume for a Prometheus to load."""
+    if config.get("rules") is not None:
+        write_atomically(os.path.join(STATE_DIR, "prometheus", "montagu-backup.rules.yml"), config["rules"])
+
+
 def run(config):
+    write_rules(config)
     latest = {}
     lock = threading.Lock()
     serve(config, latest, lock)

@@ -20,11 +20,12 @@ def label(text):
 def render(config, snapshot, now):
     lines = []
     checked = snapshot.get("checked_at")
+    place = f'{{name="{label(config["name"])}"}}'
     # A monitor that stopped checking must not look healthy.
-    lines.append(f"montagu_backup_monitor_ok {int(checked is not None and now - checked <= 3 * config['checkEverySeconds'])}")
+    lines.append(f"montagu_backup_monitor_ok{place} {int(checked is not None and now - checked <= 3 * config['checkEverySeconds'])}")
     if checked is not None:
-        lines.append(f"montagu_backup_monitor_time_since_last_check_seconds {round(now - checked, 3)}")
-    lines.append(f"montagu_backup_alerts_unsent {snapshot.get('outbox', 0)}")
+        lines.append(f"montagu_backup_monitor_time_since_last_check_seconds{place} {round(now - checked, 3)}")
+    lines.append(f"montagu_backup_alerts_unsent{place} {snapshot.get('outbox', 0)}")
     for result in snapshot.get("results", []):
         backup = result["backup"]
         labels = f'backup="{label(backup["id"])}",name="{label(config["name"])}"'
