@@ -13,6 +13,18 @@ import { StackFiles } from "./stackFiles";
 const docker = promisify(execFile);
 const onHost = (stack: StackInfo) => (stack.dockerHost === undefined ? process.env : { ...process.env, DOCKER_HOST: stack.dockerHost });
 
+/** The verify query's answer on the primary's database, through its stack's Docker host. */
+export async function primaryAnswer(stack: StackInfo, container: string, user: string, database: string, query: string): Promise<string> {
+  return (await docker("docker", ["exec", container, "psql", "-U", user, "-d", database, "--no-psqlrc", "-v", "ON_ERROR_STOP=1", "-Atc", query], { env: onHost(stack) })).stdout.trim();
+}
+
+/** The freshness monitor's status, read inside its container (its port is not published). */
+export async function freshnessStatus(stack: StackInfo): Promise<unknown> {
+  const port = Number((stack.config["montagu-backup:freshness"] as { metricsPort?: number }).metricsPort ?? 5001);
+  const read = `import urllib.request; print(urllib.request.urlopen('http://localhost:${port}/status.json', timeout=10).read().decode())`;
+  return JSON.parse((await docker("docker", ["exec", "montagu-freshness", "python3", "-c", read], { env: onHost(stack) })).stdout);
+}
+
 export function run(): void {
   const projectDir = path.resolve(__dirname, "..");
   const controller = new AbortController();
@@ -38,13 +50,8 @@ export function run(): void {
         terminal.close();
       }
     },
-    primaryAnswer: async (stack, container, user, database, query) =>
-      (await docker("docker", ["exec", container, "psql", "-U", user, "-d", database, "--no-psqlrc", "-v", "ON_ERROR_STOP=1", "-Atc", query], { env: onHost(stack) })).stdout.trim(),
-    freshness: async (stack) => {
-      const port = Number((stack.config["montagu-backup:freshness"] as { metricsPort?: number }).metricsPort ?? 5001);
-      const read = `import urllib.request; print(urllib.request.urlopen('http://localhost:${port}/status.json', timeout=10).read().decode())`;
-      return JSON.parse((await docker("docker", ["exec", "montagu-freshness", "python3", "-c", read], { env: onHost(stack) })).stdout);
-    },
+    primaryAnswer,
+    freshness: freshnessStatus,
   }).then(
     (code) => (process.exitCode = code),
     (error: unknown) => {

@@ -205,19 +205,70 @@ async function list(deps: Dependencies, filter: string | undefined, json: boolea
   return 0;
 }
 
+/** A backup as the freshness monitor's /status.json has it (images/freshness/monitor_status.py). */
+interface BackupStatus {
+  id: string;
+  description?: string;
+  schedule?: string | null;
+  state: string;
+  age_seconds: number;
+  stale_after_seconds: number;
+  last_success?: string | null;
+  offsite?: { lag_seconds?: number | null; state?: string } | null;
+}
+interface MonitorStatus {
+  monitor_ok?: boolean;
+  checked_at?: string | null;
+  backups?: BackupStatus[];
+  nightly_verification?: { failed?: boolean; verified_at?: string | null; answer?: string | null } | null;
+}
+
+/** A duration as a person reads it: 42 s, 17 min, 5.2 h, 3.1 d. */
+export function duration(seconds: number): string {
+  if (seconds < 120) return `${Math.round(seconds)} s`;
+  if (seconds < 7200) return `${Math.round(seconds / 60)} min`;
+  if (seconds < 172800) return `${(seconds / 3600).toFixed(1)} h`;
+  return `${(seconds / 86400).toFixed(1)} d`;
+}
+
 async function status(deps: Dependencies, json: boolean): Promise<number> {
   if (deps.freshness === undefined) throw new Refusal("status reads the freshness monitor, which this build cannot reach");
-  const hosts = backupHosts(deps, undefined).filter((h) => h.config["montagu-backup:freshness"] !== undefined);
+  const hosts = deps.files.stacks().map((name) => stackInfo(deps.files, name)).filter((s) => s.config["montagu-backup:freshness"] !== undefined);
   if (hosts.length === 0) throw new Refusal("no stack runs the freshness monitor (montagu-backup:freshness)");
-  const all: Record<string, unknown>[] = [];
+  const rows: string[][] = [];
+  const report: Record<string, unknown>[] = [];
+  let bad = false;
   for (const host of hosts) {
-    const answer = (await deps.freshness(host)) as { backups?: Record<string, unknown>[] };
-    for (const backup of answer.backups ?? []) all.push({ stack: host.name, ...backup });
+    let answer: MonitorStatus;
+    try {
+      answer = (await deps.freshness(host)) as MonitorStatus;
+    } catch (error) {
+      // A monitor that cannot be read watches nothing: as bad as a late backup.
+      bad = true;
+      report.push({ stack: host.name, error: (error as Error).message });
+      rows.push([host.name, "(the monitor)", "unreadable", "", "", (error as Error).message.split("\n")[0]]);
+      continue;
+    }
+    report.push({ stack: host.name, ...answer });
+    if (answer.monitor_ok === false) {
+      bad = true;
+      rows.push([host.name, "(the monitor)", "not checking", "", "", `last check ${answer.checked_at ?? "never"}`]);
+    }
+    for (const b of answer.backups ?? []) {
+      if (b.state === "late") bad = true;
+      const state = b.state === "waiting" ? "never" : b.state;
+      const offsite = b.offsite === undefined || b.offsite === null ? "" : `off-site ${b.offsite.lag_seconds === null || b.offsite.lag_seconds === undefined ? "never" : `${duration(b.offsite.lag_seconds)} behind`}`;
+      rows.push([host.name, b.id, state, `${duration(b.age_seconds)} of ${duration(b.stale_after_seconds)}`, b.schedule ?? "", offsite]);
+    }
+    const nightly = answer.nightly_verification;
+    if (nightly !== undefined && nightly !== null) {
+      if (nightly.failed === true) bad = true;
+      rows.push([host.name, "nightly copy", nightly.failed === true ? "failed" : "verified", nightly.verified_at ?? "", "", nightly.answer ?? ""]);
+    }
   }
-  const late = all.filter((b) => b.state !== "fresh");
-  if (json) deps.stdout(`${JSON.stringify(all, null, 2)}\n`);
-  else deps.stdout(`${table(["stack", "backup", "state", "age", "schedule"], all.map((b) => [String(b.stack), String(b.backup ?? b.id ?? ""), String(b.state ?? ""), String(b.age_seconds ?? b.age ?? ""), String(b.schedule ?? "")]))}\n`);
-  return late.length === 0 ? 0 : 1;
+  if (json) deps.stdout(`${JSON.stringify({ late: bad, monitors: report }, null, 2)}\n`);
+  else deps.stdout(`${table(["stack", "backup", "state", "age of allowed", "schedule", ""], rows)}\n`);
+  return bad ? 1 : 0;
 }
 
 async function drill(

@@ -278,3 +278,33 @@ describe("montagu-backup prepare and backup", () => {
     });
   });
 });
+
+describe("montagu-backup status", () => {
+  const backup = (id: string, state: string, age: number) => ({ id, schedule: "@daily", state, age_seconds: age, stale_after_seconds: 93600, last_success: "2026-12-05T01:00:00Z", offsite: null });
+  const status = (answer: () => Promise<unknown>, ...argv: string[]) =>
+    main(["status", ...argv], { files, engine, reader, stdout: (t) => (stdout += t), stderr: (t) => (stderr += t), confirm: async () => false, now: () => NOW, freshness: answer });
+
+  it("exits 0 when every backup is fresh, one line each", async () => {
+    expect(await status(async () => ({ monitor_ok: true, backups: [backup("barman-montagu", "fresh", 3600), backup("production2/montagu_orderly_volume", "fresh", 7200)] }))).toBe(0);
+    expect(stdout).toMatch(/annex2 +barman-montagu +fresh +60 min of 26\.0 h +@daily/);
+    expect(stdout).toMatch(/production2\/montagu_orderly_volume +fresh/);
+  });
+
+  it("exits 1 once one is late, and says which", async () => {
+    expect(await status(async () => ({ monitor_ok: true, backups: [backup("barman-montagu", "fresh", 3600), backup("production2/montagu_orderly_volume", "late", 100000)] }))).toBe(1);
+    expect(stdout).toMatch(/production2\/montagu_orderly_volume +late +27\.8 h of 26\.0 h/);
+  });
+
+  it("exits 1 when the monitor cannot be read or has stopped checking", async () => {
+    expect(await status(async () => { throw new Error("connection refused"); })).toBe(1);
+    expect(stdout).toMatch(/\(the monitor\) +unreadable +connection refused/);
+    stdout = "";
+    expect(await status(async () => ({ monitor_ok: false, checked_at: "2026-12-04T01:00:00Z", backups: [] }))).toBe(1);
+    expect(stdout).toMatch(/not checking +last check 2026-12-04T01:00:00Z/);
+  });
+
+  it("--json: the monitors' answers and whether anything is late", async () => {
+    expect(await status(async () => ({ monitor_ok: true, backups: [backup("barman-montagu", "late", 100000)] }), "--json")).toBe(1);
+    expect(JSON.parse(stdout)).toMatchObject({ late: true, monitors: [{ stack: "annex2", backups: [{ id: "barman-montagu", state: "late" }] }] });
+  });
+});
