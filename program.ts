@@ -10,6 +10,7 @@ import { Restore } from "./components/restore/restore";
 import { DATABASE_USERS, StandInPrimary } from "./components/barman/standInPrimary";
 import { dockerEnvironment } from "./components/shared/host";
 import { Freshness } from "./components/freshness/freshness";
+import { Prometheus } from "./components/prometheus/prometheus";
 import { Dumps } from "./components/dumps/dumps";
 import { OffsiteCopies } from "./components/offsite/offsiteCopies";
 import type { OffsiteSource } from "./components/offsite/offsiteRestore";
@@ -36,6 +37,7 @@ export interface StackOutputs {
   };
   dumps?: { container: pulumi.Output<string>; volume: pulumi.Output<string> };
   freshness?: { container: pulumi.Output<string>; metricsUrl: pulumi.Output<string>; statusUrl: pulumi.Output<string>; alertRules: string; backups: string[] };
+  prometheus?: { url: pulumi.Output<string> };
   offsite?: { container?: pulumi.Output<string>; repositories: string[] };
 }
 
@@ -124,6 +126,10 @@ export function declareStack(settings: Settings): StackOutputs {
   if (plan.freshness !== undefined) {
     const freshness = new Freshness("freshness", { plan: plan.freshness }, { dependsOn: keepers });
     outputs.freshness = { container: freshness.containerName, metricsUrl: freshness.metricsUrl, statusUrl: freshness.statusUrl, alertRules: freshness.alertRules, backups: freshness.backups };
+    if (plan.prometheus !== undefined) {
+      const prometheus = new Prometheus("prometheus", { plan: plan.prometheus }, { dependsOn: [freshness] });
+      outputs.prometheus = { url: prometheus.url };
+    }
   }
   return outputs;
 }

@@ -4,6 +4,7 @@ import { barman, standInPrimary } from "./sections/database";
 import { dumps } from "./sections/dumps";
 import { freshness } from "./sections/freshness";
 import { offsite } from "./sections/offsite";
+import { prometheus } from "./sections/prometheus";
 import { stackConfigSchema } from "./sections/stack";
 import { archiveExport, archiveImport, packitRestore, privateer, restoreVolume } from "./sections/transfers";
 
@@ -16,12 +17,13 @@ export interface SalvagedConfig {
   /** The sections valid as a whole (and `machines`, `topology`). */
   whole: Salvaged<typeof stackConfigSchema>;
   /** The sections as given, whatever they hold. */
-  raw: { privateer?: unknown; barman?: unknown; restore?: unknown; prepareRestore?: unknown; standInPrimary?: unknown; freshness?: unknown; dumps?: unknown; offsite?: unknown };
+  raw: { privateer?: unknown; barman?: unknown; restore?: unknown; prepareRestore?: unknown; standInPrimary?: unknown; freshness?: unknown; prometheus?: unknown; dumps?: unknown; offsite?: unknown };
   /** The valid fields of each section. */
   privateer: Salvaged<typeof privateer>;
   barman: Salvaged<typeof barman>;
   standInPrimary: Salvaged<typeof standInPrimary>;
   freshness: Salvaged<typeof freshness>;
+  prometheus: Salvaged<typeof prometheus>;
   dumps: Salvaged<typeof dumps>;
   offsite: Salvaged<typeof offsite>;
   /** The valid fields of each `restore.volumes` entry, and the entries as given. */
@@ -58,6 +60,7 @@ export function salvage(rawConfig: unknown): SalvagedConfig {
     prepareRestore: field(rawConfig, "prepareRestore"),
     standInPrimary: field(rawConfig, "standInPrimary"),
     freshness: field(rawConfig, "freshness"),
+    prometheus: field(rawConfig, "prometheus"),
     dumps: field(rawConfig, "dumps"),
     offsite: field(rawConfig, "offsite"),
   };
@@ -69,6 +72,7 @@ export function salvage(rawConfig: unknown): SalvagedConfig {
     barman: validFields(barman, raw.barman),
     standInPrimary: validFields(standInPrimary, raw.standInPrimary),
     freshness: validFields(freshness, raw.freshness),
+    prometheus: validFields(prometheus, raw.prometheus),
     dumps: validFields(dumps, raw.dumps),
     offsite: validFields(offsite, raw.offsite),
     restoreEntries: validFieldsOfEach(restoreVolume, rawRestoreVolumes(rawConfig)),

@@ -6,6 +6,7 @@ import { resolveDefaults, stackConfigSchema } from "./sections/stack";
 import { archiveProblems } from "./rules/archives";
 import { dumpsProblems } from "./rules/dumps";
 import { freshnessProblems } from "./rules/freshness";
+import { prometheusProblems } from "./rules/prometheus";
 import { offsiteProblems } from "./rules/offsite";
 import { collisions, engineClaims } from "./rules/engine";
 import { ownerProblems, volumeOwners } from "./rules/owners";
@@ -56,6 +57,7 @@ export const settingsSchema = z
       ...barmanRoleProblems(topology, machines, salvaged),
       ...archiveProblems(topology, machines, salvaged),
       ...freshnessProblems(topology, machines, salvaged),
+      ...prometheusProblems(salvaged),
       ...dumpsProblems(topology, machines, salvaged),
       ...offsiteProblems(topology, machines, salvaged),
       ...collisions(claims.ports, (p) => `port ${p}`),

@@ -53,6 +53,11 @@ export function engineClaims(topology: TopologyParts, machines: string[], salvag
     if (f.metricsPort !== undefined) ports.push({ value: f.metricsPort, path: cfg("freshness", "metricsPort") });
     if (f.container !== undefined) containers.push({ value: f.container, path: cfg("freshness", "container") });
   }
+  const p = salvaged.prometheus;
+  if (salvaged.raw.prometheus !== undefined) {
+    if (p.port !== undefined) ports.push({ value: p.port, path: cfg("prometheus", "port") });
+    if (p.container !== undefined) containers.push({ value: p.container, path: cfg("prometheus", "container") });
+  }
   const d = salvaged.dumps;
   if (salvaged.raw.dumps !== undefined) {
     if (d.container !== undefined) containers.push({ value: d.container, path: cfg("dumps", "container") });

@@ -15,7 +15,7 @@ import { onThisEngine } from "./engine";
  */
 export type Role =
   | { kind: "service"; name: "pushed" | "database" | "packitDatabase" | "packitDump" | "standIn" | "application" }
-  | { kind: "backup"; name: "serverKeys" | "serverData" | "clientKeys" | "served" | "barman" | "barmanRecover" | "freshness" | "dumps" | "offsiteState" };
+  | { kind: "backup"; name: "serverKeys" | "serverData" | "clientKeys" | "served" | "barman" | "barmanRecover" | "freshness" | "prometheus" | "dumps" | "offsiteState" };
 
 export interface Owner {
   volume: string;
@@ -107,6 +107,7 @@ export function volumeOwners(topology: TopologyParts, machines: string[], salvag
     own(name, cfg("barman", "volumes", key), `barman's ${key} volume`, backup(key === "recover" ? "barmanRecover" : "barman"));
   }
   if (salvaged.raw.freshness !== undefined) own(salvaged.freshness.volume, cfg("freshness", "volume"), "the freshness monitor's volume", backup("freshness"));
+  if (salvaged.raw.prometheus !== undefined) own(salvaged.prometheus.volume, cfg("prometheus", "volume"), "Prometheus's volume", backup("prometheus"));
   if (salvaged.raw.dumps !== undefined) own(salvaged.dumps.volume, cfg("dumps", "volume"), "the dumps' volume", backup("dumps"));
   if (salvaged.raw.offsite !== undefined) own(salvaged.offsite.stateVolume, cfg("offsite", "stateVolume"), "the off-site copies' state volume", backup("offsiteState"));
   const packitDump = salvaged.whole.packitDump;

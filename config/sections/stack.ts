@@ -4,6 +4,7 @@ import { barman, prepareRestore, standInPrimary } from "./database";
 import { dumps } from "./dumps";
 import { freshness } from "./freshness";
 import { offsite } from "./offsite";
+import { prometheus } from "./prometheus";
 import { packitDump, privateer, restore } from "./transfers";
 
 // The stack config as a whole (namespace `montagu-backup`): settings privateer has no place
@@ -42,6 +43,11 @@ export const stackConfigSchema = z.strictObject({
   freshness: freshness
     .optional()
     .describe("A monitor of how old every backup kept here is: Prometheus metrics, a status file per backup, and an email when one becomes late and when it recovers. It runs where the backups are: with a privateer server or barman on this stack."),
+  prometheus: prometheus
+    .optional()
+    .describe(
+      "A Prometheus on the backup host that scrapes the freshness monitor and barman and loads the alerting rules generated from the plan (the same as the output `freshness.alertRules`): for a stack whose team has no Prometheus of its own to load them into. Needs `freshness`.",
+    ),
   dumps: dumps
     .optional()
     .describe("Scheduled logical dumps (`pg_dump -Fc`) of databases into a volume of their own, each read back whole before it counts, named with its database, place and time, and thinned to `keep`; the volume is pushed as any other."),
@@ -82,5 +88,6 @@ export type RestoreConfig = NonNullable<StackConfig["restore"]>;
 export type PackitDumpConfig = NonNullable<StackConfig["packitDump"]>;
 export type DumpsConfig = NonNullable<StackConfig["dumps"]>;
 export type FreshnessConfig = NonNullable<StackConfig["freshness"]>;
+export type PrometheusConfig = NonNullable<StackConfig["prometheus"]>;
 export type OffsiteConfig = NonNullable<StackConfig["offsite"]>;
 export type PackitRestoreConfig = NonNullable<RestoreConfig["packit"]>;

@@ -9,6 +9,7 @@ import { BARMAN_FAILING_FOR, MONITOR_SILENT_FOR } from "../../config/plan/alertR
 import { deterministicProvider } from "./snapshot/declared";
 import { runStack } from "../../simulator/harness/run";
 import { readStackConfig } from "../../simulator/harness/stackConfig";
+import { validated } from "../fixtures/validate";
 
 // The alerting rules each stack generates, as a real Prometheus reads them: promtool (Debian's
 // `prometheus` package; .ci/run installs it) checks them, and runs series written here through
@@ -147,3 +148,49 @@ describe("the Prometheus rules each stack generates", () => {
     expect(monitor.backups.find((b: Json) => b.id === "barman/wal").staleAfterSeconds).toBe(900);
   });
 });
+
+describe("the stack's own Prometheus (`prometheus: { port }`)", () => {
+  it("on the local stack: on the host's network, scraping the monitor and barman, loading the very rules the monitor keeps; its config passes promtool", async () => {
+    const run = await runStack("local", readStackConfig("local"), deterministicProvider);
+    const container = run.resources.find((r) => r.type === "docker:index/container:Container" && r.inputs.name === "montagu-prometheus")!;
+    expect(container.inputs.networkMode).toBe("host");
+    expect(container.inputs.command).toContain("--web.listen-address=:9090");
+    const upload = (file: string) => container.inputs.uploads.find((u: Json) => u.file === file).content;
+    expect(upload("/etc/montagu/rules/montagu-backup.rules.yml")).toBe((run.outputs.freshness as Json).alertRules);
+    const config = parse(upload("/etc/montagu/prometheus.yml"));
+    expect(config.scrape_configs.map((job: Json) => [job.job_name, job.static_configs[0].targets])).toEqual([
+      ["montagu-freshness", ["localhost:5001"]],
+      ["barman", ["localhost:5000"]],
+    ]);
+    const volume = run.resources.find((r) => r.type === "docker:index/volume:Volume" && r.inputs.name === "montagu_prometheus")!;
+    expect(volume.retainOnDelete).toBe(true);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "prometheus-"));
+    try {
+      fs.mkdirSync(path.join(dir, "rules"));
+      fs.writeFileSync(path.join(dir, "rules", "montagu-backup.rules.yml"), upload("/etc/montagu/rules/montagu-backup.rules.yml"));
+      fs.writeFileSync(path.join(dir, "prometheus.yml"), upload("/etc/montagu/prometheus.yml").replace("/etc/montagu/rules/", "rules/"));
+      const checked = promtool(dir, "check", "config", "prometheus.yml");
+      expect(checked.status, checked.output).toBe(0);
+      expect(checked.output).toMatch(/SUCCESS: \d+ rules found/);
+    } finally {
+      fs.rmSync(dir, { recursive: true });
+    }
+  });
+
+  it("refuses, by path: a port another service has, no monitor to scrape, a threshold its scrapes cannot see as the monitor does", () => {
+    const topology = { servers: [{ name: "annex2", hostname: "annex2.example", port: 10022, key_volume: "keys", data_volume: "data", container: "server" }], clients: [], volumes: [{ name: "barman_recover", local: true }] };
+    const barman = { slot: "barman", database: { host: "production2.example" } };
+    expect(validated(topology, { machines: ["annex2"], barman, freshness: {}, prometheus: { port: 5001 } }).problems).toEqual([
+      "montagu-backup:prometheus.port: port 5001 is already used on this stack's Docker engine by montagu-backup:freshness.metricsPort",
+    ]);
+    expect(validated(topology, { machines: ["annex2"], barman, prometheus: { port: 9090 } }).problems).toEqual([
+      "montagu-backup:prometheus: scrapes the freshness monitor and loads the alerting rules made from its plan: needs montagu-backup:freshness on this stack",
+    ]);
+    expect(validated(topology, { machines: ["annex2"], barman, freshness: { staleAfter: { "barman/wal": "50s" } }, prometheus: { scrapeInterval: "30s" } }).problems).toEqual([
+      "montagu-backup:freshness.staleAfter.barman/wal: 50 s is less than 2 of prometheus.scrapeInterval (30 s): the rules, seeing the age every 30 s, could miss a lateness the monitor alerts on, or see one it does not",
+    ]);
+    // Two scrapes within the threshold: accepted.
+    expect(validated(topology, { machines: ["annex2"], barman, freshness: { staleAfter: { "barman/wal": "60s" } }, prometheus: { scrapeInterval: "30s" } }).problems).toEqual([]);
+  });
+});
+

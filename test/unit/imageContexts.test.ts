@@ -68,6 +68,7 @@ describe("each image's build context", () => {
       postgres: ["wait-recovery"],
       "privateer/client": ["scheduler"],
       "privateer/server": ["scheduler"],
+      prometheus: [],
       scheduler: [],
       "wait-recovery": [],
     });
