@@ -81,7 +81,13 @@ export function declareStack(settings: Settings): StackOutputs {
     if (plan.prepareRestore !== undefined) {
       prepared = new PrepareRestore(
         "prepare-restore",
-        { settings: plan.prepareRestore, barmanContainer: barman.containerName, recoverVolume: barman.volumeNames.recover, environment },
+        {
+          settings: plan.prepareRestore,
+          barmanContainer: barman.containerName,
+          recoverVolume: barman.volumeNames.recover,
+          servers: (plan.privateer?.servers ?? []).map((server) => server.container),
+          environment,
+        },
         { dependsOn: [barman] },
       );
       outputs.prepareRestore = { id: plan.prepareRestore.id, preparedAt: prepared.preparedAt };

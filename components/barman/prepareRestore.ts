@@ -12,6 +12,8 @@ export interface PrepareRestoreArgs {
   barmanContainer: pulumi.Input<string>;
   /** The volume mounted at /recover in it, a privateer `local` volume that targets restore from. */
   recoverVolume: pulumi.Input<string>;
+  /** The privateer servers' containers on this engine, which serve the recover volume under the lock the swap takes. */
+  servers: string[];
   environment: Record<string, string>;
 }
 
@@ -68,6 +70,13 @@ export class PrepareRestore extends pulumi.ComponentResource {
         scriptFile(path.join(__dirname, "replay.sh"), [
           String(settings.replayTimeout), volume, VOLUME_MOUNT, `${VOLUME_MOUNT}/${STAGING}`, databaseImage, ...databaseArgs,
         ]),
+      ),
+    );
+    // The stamp swaps the copy into the volume's place: nothing but barman and the servers may have it open.
+    step(
+      "in-use",
+      pulumi.all([args.recoverVolume, args.barmanContainer]).apply(([volume, container]) =>
+        scriptFile(path.join(__dirname, "swap-guard.sh"), [volume, container, ...args.servers], [path.join(__dirname, "..", "shared", "volume-users.sh")]),
       ),
     );
     const stamp = step("stamp", inBarman("stamp", "/recover"));

@@ -6,6 +6,7 @@
 # step after the one before: a missing, unreadable or cut-short dump leaves the database as it is, and
 # any failure fails the update before anything is started on it. Safe to run again.
 set -euo pipefail
+# refuse_volume_in_use: ../shared/volume-users.sh, defined before this file.
 
 image="$1" dump_volume="$2" database_volume="$3" user="$4" database="$5" wait_seconds="$6"
 shift 6
@@ -14,6 +15,9 @@ for variable in "$@"; do envs+=(--env "$variable"); done
 container=packit-db-restore
 
 docker rm --force "$container" >/dev/null 2>&1 || true
+# Refused before any work when something uses the database volume, and asked again just before
+# it is emptied: reading the dump takes a while, and a container may have started meanwhile.
+refuse_volume_in_use packit "$database_volume"
 trap 'docker rm --force "$container" >/dev/null 2>&1 || true' EXIT
 
 echo "packit: checking the dump in $dump_volume"
@@ -28,6 +32,7 @@ if ! read_back="$(docker run --rm --volume "$dump_volume:/pgbackup:ro" --entrypo
 fi
 echo "packit: the dump reads back whole ($(grep -c '^[0-9]' <<<"$listed") entries)"
 
+refuse_volume_in_use packit "$database_volume"
 echo "packit: emptying $database_volume"
 docker run --rm --volume "$database_volume:/pgdata" --entrypoint find "$image" /pgdata -mindepth 1 -delete
 echo "packit: starting an empty $database database"

@@ -9,6 +9,12 @@ export interface PackitRestoreArgs {
   environment: Record<string, string>;
 }
 
+/** rebuild.sh with its arguments, and the shared guard it calls. */
+export function rebuildScript(s: PackitRestoreConfig): string {
+  const args = [s.image, s.dumpVolume, s.databaseVolume, s.user, s.database, String(s.waitSeconds), ...s.env];
+  return scriptFile(path.join(__dirname, "rebuild.sh"), args, [path.join(__dirname, "..", "shared", "volume-users.sh")]);
+}
+
 /** packit's database rebuilt from its restored dump (rebuild.sh says how), when the restore's id changes. */
 export class PackitRestore extends pulumi.ComponentResource {
   readonly restore: pulumi.Resource;
@@ -19,7 +25,7 @@ export class PackitRestore extends pulumi.ComponentResource {
     this.restore = script(
       `${name}-pg-restore`,
       {
-        script: scriptFile(path.join(__dirname, "rebuild.sh"), [s.image, s.dumpVolume, s.databaseVolume, s.user, s.database, String(s.waitSeconds), ...s.env]),
+        script: rebuildScript(s),
         environment: args.environment,
         triggers: [args.id],
       },

@@ -8,6 +8,7 @@ import { clientCopyDir, historyDir, PREPARE_WORK_DIR, PREPARED_STAMP, unfinished
 const PROGRESS_SECONDS = 10;
 /** The functions export.sh and import.sh share. */
 const ARCHIVE_LIBRARY = path.join(__dirname, "archive-lib.sh");
+const VOLUME_USERS = path.join(__dirname, "..", "shared", "volume-users.sh");
 
 /** `name=value` from a step's output, or "" when it printed none (a step not run yet). */
 function printed(stdout: pulumi.Output<string>, name: string): pulumi.Output<string> {
@@ -104,7 +105,7 @@ export class ArchiveImport extends pulumi.ComponentResource {
     const step = script(
       `${name}-${plan.volume}`,
       {
-        script: pulumi.output(args.image).apply((image) => scriptFile(path.join(__dirname, "import.sh"), importArguments(plan, image), [ARCHIVE_LIBRARY])),
+        script: pulumi.output(args.image).apply((image) => scriptFile(path.join(__dirname, "import.sh"), importArguments(plan, image), [ARCHIVE_LIBRARY, VOLUME_USERS])),
         environment: args.environment,
         triggers: [plan.id],
       },

@@ -11,7 +11,7 @@
 #   sha256=<its checksum>
 # A refusal (no checksum, a damaged file, an existing volume) exits 3 and changes nothing.
 set -euo pipefail
-# human, volume_exists: archive-lib.sh, defined before this file.
+# human, volume_exists: archive-lib.sh; refuse_volume_in_use: ../shared/volume-users.sh; each defined before this file.
 
 say() { echo "import: $*" >&2; }
 refuse() { echo "import: refused: $*" >&2; exit 3; }
@@ -42,6 +42,8 @@ if ! (cd -- "$directory" && sha256sum --check --strict -- "$base.sha256" >&2); t
   refuse "$base does not match its checksum in $sums: it is damaged, or not the file its export wrote; nothing was imported"
 fi
 
+# A volume a running container uses exists, and is refused below too: this names who uses it.
+refuse_volume_in_use import "$volume"
 if volume_exists "$volume"; then
   from="$(label_of "$volume" "$LABEL" 2>/dev/null || true)"
   hint=""

@@ -11,6 +11,7 @@ import { script, scriptFile } from "../shared/script";
 const VERIFY_SECONDS = 60;
 /** The functions stop.sh and stopped.sh share. */
 const RUNNING = path.join(__dirname, "running.sh");
+const VOLUME_USERS = path.join(__dirname, "..", "shared", "volume-users.sh");
 
 export interface RestoreArgs {
   plan: RestorePlan;
@@ -66,7 +67,7 @@ export class Restore extends pulumi.ComponentResource {
     // Every source is looked at before anything on this machine changes: a refused one (empty,
     // unfinished, missing) fails the update while the services still run on their data.
     const checked = onEachClient("check-", true, []);
-    const stop = step("stop", scriptFile(path.join(__dirname, "stop.sh"), [String(plan.settleSeconds), ...plan.stop, "--", ...plan.targetVolumes], [RUNNING]), checked);
+    const stop = step("stop", scriptFile(path.join(__dirname, "stop.sh"), [String(plan.settleSeconds), ...plan.stop, "--", ...plan.targetVolumes], [RUNNING, VOLUME_USERS]), checked);
     let last = onEachClient("", false, [stop]);
 
     if (plan.packit !== undefined) {

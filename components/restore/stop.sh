@@ -6,7 +6,7 @@
 # SETTLE_SECONDS later (something restarts it: a supervisor, a restart loop; it waits only when
 # it stopped a running container). stopped.sh looks again once the copies are done.
 set -euo pipefail
-# running_of: running.sh, defined before this file.
+# running_of: running.sh; volume_users: ../shared/volume-users.sh; each defined before this file.
 
 say() { echo "restore: $*" >&2; }
 settle="${1:?usage: stop.sh SETTLE_SECONDS CONTAINER... -- VOLUME...}"
@@ -27,7 +27,7 @@ listed() {
 users_of_volumes() {
   local volume
   for volume in "${volumes[@]}"; do
-    docker ps --filter "volume=$volume" --format '{{.Names}}' | sed "s|\$| $volume|"
+    volume_users "$volume" | sed "s|\$| $volume|"
   done
 }
 

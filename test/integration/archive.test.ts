@@ -2,7 +2,9 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { rebuildScript } from "../../components/packit/rebuild";
+import { stepBody } from "../../components/shared/script";
 import { eventually } from "../../simulator/harness/eventually";
 import type { StackConfig } from "../../simulator/harness/stackConfig";
 import { limitLink, unlimitLink } from "../../simulator/rig/hosts";
@@ -60,7 +62,11 @@ describe("portable archives: export and import between simulated hosts", () => {
     await push("first");
   });
 
-  afterAll(() => fs.rmSync(archives, { recursive: true, force: true }));
+  const timings: string[] = [];
+  afterAll(() => {
+    fs.rmSync(archives, { recursive: true, force: true });
+    if (timings.length > 0) console.log(`run-time guards: ${timings.join("; ")}`);
+  });
 
   it("exports a volume of production2's engine and imports it on uat: identical files", async () => {
     const dir = into("local");
@@ -146,6 +152,53 @@ describe("portable archives: export and import between simulated hosts", () => {
         /import: refused: volume orderly_existing already exists on this engine/,
       );
       expect(await manifest(hosts.uat, "orderly_existing")).toBe(before);
+    });
+
+    // What config cannot know, the engine is asked at run time (components/shared/volume-users.sh).
+    describe("a volume a running container uses", () => {
+      const LIVE = "montagu-live";
+      /** The volume's files and the container's state, which a refusal leaves as they were. */
+      const state = async (volume: string) => ({
+        files: await manifest(hosts.uat, volume),
+        container: await hosts.uat.docker.out("inspect", "--format", "{{.State.Status}} {{.State.StartedAt}} {{.RestartCount}}", LIVE),
+      });
+      const live = async (volume: string) => {
+        await inVolume(hosts.uat, volume, "echo live > live.txt && mkdir -p db && echo row > db/table");
+        await hosts.uat.docker.run(["run", "--detach", "--name", LIVE, "--volume", `${volume}:/data`, "debian:bookworm", "sleep", "600"]);
+        return state(volume);
+      };
+      afterEach(async () => {
+        await hosts.uat.docker.run(["rm", "--force", LIVE], { allowFailure: true });
+      });
+
+      it("is refused by an import, naming the container, and left as it was", async () => {
+        const started = Date.now();
+        const before = await live("orderly_live");
+        await expect(importOnUat("live-1", original.archive, "orderly_live")).rejects.toThrow(
+          /import: refused: running containers use volume orderly_live: 'montagu-live'; this step does not stop them/,
+        );
+        expect(await state("orderly_live")).toEqual(before);
+        timings.push(`import refused: ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      });
+
+      it("is refused by packit's rebuild, naming the container, and left as it was", async () => {
+        const started = Date.now();
+        const before = await live("packit_db_live");
+        const script = rebuildScript({
+          dumpVolume: "orderly_imported",
+          databaseVolume: "packit_db_live",
+          image: "ghcr.io/mrc-ide/packit-db:main",
+          env: [],
+          user: "packituser",
+          database: "packit",
+          waitSeconds: 10,
+        });
+        const rebuilt = spawnSync("/bin/bash", ["-c", stepBody(script)], { env: hosts.uat.docker.env, encoding: "utf8" });
+        expect(rebuilt.status, rebuilt.stderr).toBe(3);
+        expect(rebuilt.stderr).toContain("packit: refused: running containers use volume packit_db_live: 'montagu-live'; this step does not stop them");
+        expect(await state("packit_db_live")).toEqual(before);
+        timings.push(`packit's rebuild refused: ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      });
     });
   });
 

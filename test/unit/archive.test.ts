@@ -549,5 +549,18 @@ describe("the export and import scripts, against a stand-in docker CLI", () => {
       const again = runStep(await importStep(tar, "orderly_copy"));
       expect(again.stderr).toContain(`volume orderly_copy already exists on this engine (an import of ${path.basename(tar)} made it; if that import did not finish, remove it with 'docker volume rm orderly_copy')`);
     });
+
+    it("refuses a volume that a running container uses, naming the container, and leaves it as it was", async () => {
+      write(path.join(volumeDir("orderly_in_use"), "live.txt"), "in use\n");
+      write(path.join(engine, "running", "montagu-orderly"), "orderly_in_use\n");
+      const before = listing(volumeDir("orderly_in_use"));
+      const refused = runStep(await importStep(tar, "orderly_in_use"));
+      expect(refused.code).toBe(3);
+      expect(refused.stderr).toContain(
+        "import: refused: running containers use volume orderly_in_use: 'montagu-orderly'; this step does not stop them: stop them, and run the update again. orderly_in_use is left as it is",
+      );
+      expect(listing(volumeDir("orderly_in_use"))).toEqual(before);
+      fs.rmSync(path.join(engine, "running"), { recursive: true });
+    });
   });
 });

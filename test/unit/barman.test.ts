@@ -137,12 +137,15 @@ describe("a prepared restore on annex2", () => {
       provider,
     );
     const steps = run.resources.filter((r) => r.type === "command:local:Command" && r.name.startsWith("prepare-restore-"));
-    expect(steps.map((s) => s.name)).toEqual(["prepare-restore-wipe", "prepare-restore-recover", "prepare-restore-replay", "prepare-restore-stamp"]);
+    expect(steps.map((s) => s.name)).toEqual(["prepare-restore-wipe", "prepare-restore-recover", "prepare-restore-replay", "prepare-restore-in-use", "prepare-restore-stamp"]);
     expect(steps.every((s) => s.inputs.triggers[0] === "p1")).toBe(true);
     steps.slice(1).forEach((s, i) => expect(s.dependencies).toContain(steps[i].urn));
     expect(steps[1].inputs.create).toContain(
       "docker exec barman-montagu montagu-prepare recover /recover --backup latest --target-time '2026-11-21 18:30:00.5+00:00' --jobs 4",
     );
+    // Before the swap, the engine is asked who uses the volume: barman and annex2's server may.
+    expect(parseShell(scriptOf(steps[3]).split("\n")[0])).toEqual(["set", "--", "barman_recover", "barman-montagu", "privateer_montagu_server"]);
+    expect(scriptOf(steps[3])).toContain('refuse_volume_in_use prepare "$volume" "$@"');
     // replay.sh, given its arguments: the database image with its own arguments last.
     const replay = scriptOf(steps[2]).split("\n");
     expect(parseShell(replay[0])).toEqual([
