@@ -48,6 +48,12 @@ describe("one owner per volume on an engine", () => {
     ]);
   });
 
+  it("refuses Prometheus's time series in the monitor's volume", () => {
+    expect(problems({ machines: ["annex2"], barman: BARMAN, freshness: {}, prometheus: { volume: "montagu_freshness" } })).toEqual([
+      `montagu-backup:prometheus.volume: volume 'montagu_freshness' would be Prometheus's volume, but it is already the freshness monitor's volume (montagu-backup:freshness.volume)${ONE}`,
+    ]);
+  });
+
   it("refuses a server's copies in a volume a client on the same engine backs up", () => {
     const t = topology();
     t.servers[0].data_volume = "orderly";

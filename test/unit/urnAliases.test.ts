@@ -53,6 +53,8 @@ function knownAs(run: StackRun): Map<RegisteredResource, Set<string>> {
 const ADDED_SINCE = [
   // A restore checks that what it stopped stayed stopped while it copied.
   /^restore-stopped$/,
+  // A prepare asks the engine who uses the recover volume before it swaps its copy in.
+  /^prepare-restore-in-use$/,
   // Each built image is removed when its stack is destroyed.
   /-removal$/,
   // The images of the files several images share, which those take as a build stage.
