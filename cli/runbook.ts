@@ -296,7 +296,14 @@ export class Operator {
           await this.engine.setConfig(step.stack, write.at, write.value);
         }
       }
-      for (const step of steps) previews.push(await this.engine.preview(step.stack, { signal: this.options.signal }));
+      for (const step of steps) {
+        try {
+          previews.push(await this.engine.preview(step.stack, { signal: this.options.signal }));
+        } catch (error) {
+          // What the stack refuses (its config's validation among it), before anything ran.
+          throw new Refusal(`the preview of stack '${step.stack}' failed, so nothing ran:\n${error instanceof Error ? error.message : String(error)}`);
+        }
+      }
     } catch (error) {
       putBack();
       throw error;

@@ -125,6 +125,14 @@ describe("montagu-backup refuses bad input, saying why, and changes nothing", ()
     expect(engine.calls).toEqual([]);
   });
 
+  it("a restore a stack refuses (from off-site, with no off-site store): its preview fails saying why and the files are put back", async () => {
+    const before = texts();
+    expect(await cli("restore", "uat", "--from", "offsite", "--yes")).toBe(2);
+    expect(stderr).toMatch(/the preview of stack 'annex2' failed, so nothing ran:\n.*montagu-backup:prepareRestore.from: needs barman.offsite/s);
+    expect(texts()).toEqual(before);
+    expect(engine.calls.map((c) => c.kind)).not.toContain("update");
+  });
+
   it("asked and declined: the ids it wrote to preview are taken back", async () => {
     const before = texts();
     expect(await cli("restore", "uat")).toBe(1);
