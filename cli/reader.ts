@@ -34,7 +34,32 @@ export interface BackupHostReader {
 }
 
 const run = promisify(execFile);
-const isoFromEpoch = (seconds: unknown) => (seconds === undefined || seconds === null || seconds === "" ? undefined : new Date(Number(seconds) * 1000).toISOString().replace(".000Z", "Z"));
+/** An epoch in seconds as ISO; undefined for none (a backup under way has none). */
+const isoFromEpoch = (seconds: unknown) => {
+  const value = typeof seconds === "number" || typeof seconds === "string" ? Number(seconds) : Number.NaN;
+  return seconds === "" || !Number.isFinite(value) ? undefined : new Date(value * 1000).toISOString().replace(".000Z", "Z");
+};
+
+/** barman's `2026-11-27 10:00:00.123456+00:00`, as ISO; undefined for its "None" of a backup under way. */
+const isoFromText = (text: unknown) => {
+  if (typeof text !== "string" || text === "" || text === "None") return undefined;
+  const when = Date.parse(text.replace(" ", "T"));
+  return Number.isNaN(when) ? undefined : new Date(when).toISOString().replace(/\.\d{3}Z$/, "Z");
+};
+
+/** `barman -f json list-backups montagu`'s answer, as backups. */
+export function barmanBackupsFrom(json: string): BarmanBackup[] {
+  const listed = JSON.parse(json) as Record<string, Record<string, unknown>[]>;
+  return (listed.montagu ?? []).map((b) => ({
+    id: String(b.backup_id),
+    status: String(b.status),
+    begin: isoFromEpoch(b.begin_time_timestamp) ?? isoFromText(b.begin_time),
+    end: isoFromEpoch(b.end_time_timestamp) ?? isoFromText(b.end_time),
+    size: typeof b.size_bytes === "number" ? b.size_bytes : undefined,
+    beginWal: typeof b.begin_wal === "string" ? b.begin_wal : undefined,
+    endWal: typeof b.end_wal === "string" ? b.end_wal : undefined,
+  }));
+}
 
 export class DockerReader implements BackupHostReader {
   private async exec(stack: StackInfo, container: string, args: string[]): Promise<string> {
@@ -44,16 +69,7 @@ export class DockerReader implements BackupHostReader {
   }
 
   async barmanBackups(stack: StackInfo): Promise<BarmanBackup[]> {
-    const listed = JSON.parse(await this.exec(stack, barmanSettings(stack).container, ["barman", "-f", "json", "list-backups", "montagu"])) as Record<string, Record<string, unknown>[]>;
-    return (listed.montagu ?? []).map((b) => ({
-      id: String(b.backup_id),
-      status: String(b.status),
-      begin: isoFromEpoch(b.begin_time_timestamp),
-      end: isoFromEpoch(b.end_time_timestamp),
-      size: typeof b.size_bytes === "number" ? b.size_bytes : undefined,
-      beginWal: typeof b.begin_wal === "string" ? b.begin_wal : undefined,
-      endWal: typeof b.end_wal === "string" ? b.end_wal : undefined,
-    }));
+    return barmanBackupsFrom(await this.exec(stack, barmanSettings(stack).container, ["barman", "-f", "json", "list-backups", "montagu"]));
   }
 
   async snapshots(stack: StackInfo, client: string, volume: string): Promise<HistorySnapshot[]> {

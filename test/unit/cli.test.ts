@@ -5,7 +5,8 @@ import { parse } from "yaml";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { LockHolder } from "../../cli/engine";
 import { main } from "../../cli/main";
-import type { BackupHostReader, BarmanBackup, HistorySnapshot } from "../../cli/reader";
+import { type BackupHostReader, type BarmanBackup, barmanBackupsFrom, type HistorySnapshot } from "../../cli/reader";
+import { backupFor } from "../../cli/runbook";
 import { StackFiles } from "../../cli/stackFiles";
 import { SimulatedEngine } from "../../simulator/cliEngine";
 import { PROJECT_DIR } from "../../simulator/harness/stackConfig";
@@ -314,5 +315,27 @@ describe("montagu-backup status", () => {
   it("--json: the monitors' answers and whether anything is late", async () => {
     expect(await status(async () => ({ monitor_ok: true, backups: [backup("barman-montagu", "late", 100000)] }), "--json")).toBe(1);
     expect(JSON.parse(stdout)).toMatchObject({ late: true, monitors: [{ stack: "annex2", backups: [{ id: "barman-montagu", state: "late" }] }] });
+  });
+});
+
+describe("barman's list of backups, as list and --at read it", () => {
+  it("takes each backup's end from its epoch, or its text, and none while it runs", () => {
+    const backups = barmanBackupsFrom(
+      JSON.stringify({
+        montagu: [
+          { backup_id: "20261203T010001", status: "DONE", begin_time_timestamp: "1764723601", end_time_timestamp: "1764724800.5", size_bytes: 1234 },
+          { backup_id: "20261204T010001", status: "DONE", end_time: "2026-12-04 01:20:00.000000+00:00" },
+          { backup_id: "20261205T010001", status: "STARTED", end_time_timestamp: "None", end_time: "None" },
+        ],
+      }),
+    );
+    expect(backups.map((b) => [b.id, b.begin, b.end, b.size])).toEqual([
+      ["20261203T010001", "2025-12-03T01:00:01Z", "2025-12-03T01:20:00.500Z", 1234],
+      ["20261204T010001", undefined, "2026-12-04T01:20:00Z", undefined],
+      ["20261205T010001", undefined, undefined, undefined],
+    ]);
+    // The one under way reaches nothing yet: --at before the first end is refused.
+    expect(() => backupFor("2025-12-03T01:10:00Z", backups, NOW)).toThrow(/before every backup's end: the earliest reachable is 2025-12-03T01:20:00.500Z/);
+    expect(backupFor("2026-12-05T02:00:00Z", backups, NOW)).toBe("20261204T010001");
   });
 });
