@@ -127,7 +127,12 @@ describe("faults during pushes and restores", () => {
     await pushCutShort(
       "network between production2 and annex2 cut mid-push",
       () => cutNetwork(hosts.production2),
-      () => reconnectNetwork(hosts.production2),
+      // A new interface, without the old one's rate limit: limited again, or the next fault's
+      // push runs at disk speed and can end before it is struck.
+      async () => {
+        await reconnectNetwork(hosts.production2);
+        await limitLink(hosts.production2, LINK_MEGABITS);
+      },
       "pushes again once the network is back (waiting, if need be, for the server to drop the dead connection's lock)",
     );
   });
