@@ -83,7 +83,7 @@ async function main() {
   show("off-site copy, unchanged (restic)", unchanged);
   show("raw upload (rclone copy, 4 streams)", raw);
   // Where an unchanged copy's time goes: every restic command opens the repository (its key
-  // derived with scrypt, the index read), and a copy runs three (a look, backup, forget).
+  // derived with scrypt, the index read), and a copy is one (backup).
   const opens: number[] = [];
   for (let run = 0; run < RUNS; run++) opens.push(await timed(() => production2.docker.out("exec", "montagu-offsite", "montagu-offsite", "snapshots", "production2", VOLUME)));
   console.log(`${"one restic command (snapshots)".padEnd(40)} ${opens.map((s) => s.toFixed(2)).join("  ")}  median ${median(opens).toFixed(2)} s`);

@@ -102,7 +102,7 @@ export const offsite = z.strictObject({
       monthly: kept("monthly", 6, 120, "ten years of months").describe("Months whose newest snapshot is kept."),
     })
     .prefault({})
-    .describe("restic's `forget --keep-daily/--keep-weekly/--keep-monthly`, then `prune`, after each copy."),
+    .describe("restic's `forget --keep-daily/--keep-weekly/--keep-monthly --prune`, in each weekly check."),
   check: z
     .strictObject({
       schedule: cron.default("0 4 * * 0").describe("When each repository is checked."),

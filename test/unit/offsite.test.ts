@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -245,5 +246,78 @@ describe("off-site copies, as declared", () => {
       expect(step.inputs.triggers).toEqual(["restore-1"]);
     }
     expect(resources.some((r) => r.inputs.name === "montagu-offsite")).toBe(false);
+  });
+});
+
+describe("montagu-offsite, against a restic that records what it is asked", () => {
+  // A stand-in for restic: each call is a line in calls.log; a repository exists once `init`
+  // made it (exit 10 before, as restic 0.17+ says it), and RESTIC_FAKE_EXIT makes every call
+  // that opens it fail with that code (12: a wrong password).
+  const FAKE_RESTIC = `#!/usr/bin/env bash
+echo "$*" >> "$FAKE_DIR/calls.log"
+[ -z "\${RESTIC_FAKE_EXIT:-}" ] || exit "$RESTIC_FAKE_EXIT"
+if [ "$1" = init ]; then touch "$FAKE_DIR/repository"; exit 0; fi
+[ -e "$FAKE_DIR/repository" ] || { echo "Fatal: repository does not exist" >&2; exit 10; }
+case "$1" in
+  backup) echo '{"message_type":"summary","data_added":0,"total_bytes_processed":4,"snapshot_id":"0123456789abcdef"}' ;;
+esac
+`;
+
+  function offsite(args: string[], env: Record<string, string> = {}, { repository = true } = {}) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "offsite-sh-"));
+    fs.mkdirSync(path.join(dir, "bin"));
+    fs.writeFileSync(path.join(dir, "bin", "restic"), FAKE_RESTIC, { mode: 0o755 });
+    fs.mkdirSync(path.join(dir, "volumes", "vol"), { recursive: true });
+    fs.writeFileSync(path.join(dir, "volumes", "vol", "file"), "data");
+    if (repository) fs.writeFileSync(path.join(dir, "repository"), "");
+    const result = spawnSync("bash", ["images/offsite/offsite.sh", ...args], {
+      encoding: "utf8",
+      env: {
+        ...process.env,
+        PATH: `${path.join(dir, "bin")}:${process.env.PATH}`,
+        FAKE_DIR: dir,
+        OFFSITE_STATE: path.join(dir, "state"),
+        OFFSITE_VOLUMES: path.join(dir, "volumes"),
+        OFFSITE_REPOSITORY: "s3:http://s3.example/bucket/montagu/volumes",
+        RESTIC_PASSWORD: "password",
+        AWS_ACCESS_KEY_ID: "id",
+        AWS_SECRET_ACCESS_KEY: "secret",
+        OFFSITE_KEEP: "--keep-daily 7 --keep-weekly 4",
+        ...env,
+      },
+    });
+    const read = (file: string) => (fs.existsSync(path.join(dir, file)) ? fs.readFileSync(path.join(dir, file), "utf8") : "");
+    const lines = read("calls.log").trim().split("\n").filter(Boolean);
+    const recorded = read("state/status/production2.vol.status");
+    fs.rmSync(dir, { recursive: true });
+    return { code: result.status, stdout: result.stdout, stderr: result.stderr, lines, calls: lines.map((line) => line.split(" ")[0]), recorded };
+  }
+
+  it("copies with one restic command, each open of the repository costing as much as an unchanged copy's work", () => {
+    const copied = offsite(["backup", "production2", "vol"]);
+    expect(copied.stderr).toBe("");
+    expect(copied.code).toBe(0);
+    expect(copied.calls).toEqual(["backup"]);
+    expect(copied.recorded).toMatch(/^time=.*\nsnapshot=01234567\nbytes=4\n$/);
+  });
+
+  it("makes the repository only when restic says there is none, and never over one that does not open", () => {
+    const first = offsite(["backup", "production2", "vol"], {}, { repository: false });
+    expect(first.code).toBe(0);
+    expect(first.calls).toEqual(["backup", "init", "backup"]);
+    expect(first.stdout).toContain("new repository");
+
+    const wrongPassword = offsite(["backup", "production2", "vol"], { RESTIC_FAKE_EXIT: "12" });
+    expect(wrongPassword.code).toBe(1);
+    expect(wrongPassword.calls).toEqual(["backup"]);
+    expect(wrongPassword.stderr).toContain("restic backup failed (exit 12)");
+    expect(wrongPassword.recorded).toBe("");
+  });
+
+  it("forgets by the retention, and frees the space, in the weekly check rather than after each copy", () => {
+    const checked = offsite(["check", "production2", "vol", "5%"]);
+    expect(checked.code).toBe(0);
+    expect(checked.calls).toEqual(["cat", "forget", "check"]);
+    expect(checked.lines[1]).toMatch(/ --keep-daily 7 --keep-weekly 4 --prune /);
   });
 });
