@@ -1,3 +1,4 @@
+import * as fs from "node:fs";
 import { eventually } from "../../simulator/harness/eventually";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SimulatedHost } from "../../simulator/rig/hosts";
@@ -6,6 +7,7 @@ import { freshnessMetrics as readFreshnessMetrics } from "../../simulator/freshn
 import { barmanStack, standInStack } from "../../simulator/stacks";
 import { startMailServer, type MailServer } from "../../simulator/rig/mail";
 import { type S3Server, startS3Server } from "../../simulator/rig/s3";
+import { browse, rigAddress } from "../../simulator/statusPage";
 
 // A real PostgreSQL primary on production2, barman streaming from it on annex2; scheduled dumps
 // of it on production2 (dated, read back whole, with a checksum that still matches, thinned as
@@ -29,6 +31,10 @@ const PUSH_STALE_AFTER = 75;
 const WAL_STALE_AFTER = 30;
 
 const BUCKET = "montagu-offsite";
+/** The stack's own Prometheus on annex2, scraping every 5 s. */
+const PROMETHEUS_PORT = 9090;
+/** Where the status page's screenshots are kept, with the tests' results. */
+const SCREENSHOTS = "test-results/status-page";
 
 
 describe("barman on the backup host, streaming from a real primary", () => {
@@ -92,6 +98,7 @@ describe("barman on the backup host, streaming from a real primary", () => {
         staleAfter: { [PUSH]: `${PUSH_STALE_AFTER}s`, [WAL]: `${WAL_STALE_AFTER}s` },
         email: { host: mail.host, port: mail.port, from: "montagu-backup@example.org", to: ["backup-alerts@example.org"] },
       },
+      "montagu-backup:prometheus": { port: PROMETHEUS_PORT, scrapeInterval: "5s" },
     });
     await centre.up("production2", {
       // The volume the test topology's schedule pushes.
@@ -445,6 +452,16 @@ describe("barman on the backup host, streaming from a real primary", () => {
       expect((await mail.messages()).filter((m) => m.subject.includes("RECOVERED")).length).toBe(stale);
     });
 
+    /** The alerts annex2's Prometheus has firing now, as `alertname backup`. */
+    const firing = async () => {
+      const text = await annex2.docker.out(
+        "run", "--rm", "--network", "host", "--entrypoint", "python3", BARMAN_IMAGE, "-c",
+        `import urllib.request; print(urllib.request.urlopen('http://localhost:${PROMETHEUS_PORT}/api/v1/alerts', timeout=10).read().decode())`,
+      );
+      const alerts: { labels: Record<string, string>; state: string }[] = JSON.parse(text).data.alerts;
+      return alerts.filter((alert) => alert.state === "firing").map((alert) => `${alert.labels.alertname} ${alert.labels.backup ?? ""}`.trim());
+    };
+
     it("sends one STALE email for each, and the metrics show their age, once the schedule and barman stop", async () => {
       await production2.docker.out("stop", "privateer_scheduler");
       await annex2.docker.out("stop", "barman-montagu");
@@ -483,6 +500,37 @@ describe("barman on the backup host, streaming from a real primary", () => {
       expect(now.montagu_backup_time_since_last_success_seconds[PUSH]).toBeLessThan(PUSH_STALE_AFTER);
       expect(now.montagu_backup_time_since_last_success_seconds[WAL]).toBeLessThan(WAL_STALE_AFTER);
       console.log(`freshness: both RECOVERED emails ${elapsed.toFixed(0)} s after the restart`);
+    });
+
+    it("the push alone late: Prometheus fires its alert from the generated rules, a real browser shows it late and the rest fresh at a phone's width and a desktop's, and a new push clears the alert", async () => {
+      // The recoveries just above, seen by Prometheus too: no backup late.
+      await eventually("no MontaguBackupLate firing", 60, async () => ((await firing()).some((alert) => alert.startsWith("MontaguBackupLate")) ? undefined : true), 2_000);
+      await production2.docker.out("stop", "privateer_scheduler");
+      const stopped = Date.now();
+      await eventually("Prometheus firing the push's alert", PUSH_STALE_AFTER + 120, async () => ((await firing()).includes(`MontaguBackupLate ${PUSH}`) ? true : undefined), 2_000);
+      const elapsed = (Date.now() - stopped) / 1000;
+      const metrics = await freshnessMetrics();
+      expect(metrics.montagu_backup_stale[PUSH]).toBe(1);
+      // Not before the monitor's own threshold: the rule's number is the monitor's.
+      expect(metrics.montagu_backup_time_since_last_success_seconds[PUSH]).toBeGreaterThan(PUSH_STALE_AFTER);
+      expect((await firing()).filter((alert) => alert.startsWith("MontaguBackupLate"))).toEqual([`MontaguBackupLate ${PUSH}`]);
+      const page = `http://${await rigAddress(annex2)}:5001/`;
+      for (const [width, height, name] of [[390, 1600, "phone"], [1280, 900, "desktop"]] as const) {
+        const shown = await browse(page, width, height, `${SCREENSHOTS}/${name}.png`);
+        expect(shown.cards.length).toBeGreaterThanOrEqual(4);
+        expect(shown.cards.filter((card) => card.state === "late").map((card) => card.backup)).toEqual([PUSH]);
+        expect(shown.cards.filter((card) => card.backup !== PUSH).map((card) => [card.backup, card.state])).toEqual(
+          shown.cards.filter((card) => card.backup !== PUSH).map((card) => [card.backup, "fresh"]),
+        );
+        expect(shown.cards.find((card) => card.backup === PUSH)!.text).toMatch(/^late push\/production2\/montagu_orderly_volume production2's push of montagu_orderly_volume to annex2 age \d+ (s|min) of 75 s allowed/);
+        expect(fs.statSync(shown.screenshot).size).toBeGreaterThan(10_000);
+      }
+      // A new push clears it.
+      await production2.docker.out("start", "privateer_scheduler");
+      const restarted = Date.now();
+      await eventually("Prometheus no longer firing the push's alert", 180, async () => ((await firing()).includes(`MontaguBackupLate ${PUSH}`) ? undefined : true), 2_000);
+      console.log(`prometheus: the push's alert cleared ${((Date.now() - restarted) / 1000).toFixed(0)} s after the schedule started again`);
+      console.log(`prometheus: MontaguBackupLate for the push firing ${elapsed.toFixed(0)} s after the schedule stopped (threshold ${PUSH_STALE_AFTER} s); screenshots in ${SCREENSHOTS}/`);
     });
   });
 });
