@@ -125,13 +125,29 @@ async function inHostNetwork(host: SimulatedHost, command: string[]) {
   return run("nsenter", ["--target", pid, "--net", ...command]);
 }
 
+/**
+ * The host's link to the rig's network: `eth0` when it starts, another name once it has been
+ * disconnected and connected again (cutNetwork, reconnectNetwork). Its inner engine's bridge and
+ * veths share the namespace, so the one `eth` interface is the link.
+ */
+async function rigLink(host: SimulatedHost): Promise<string> {
+  const links = (await inHostNetwork(host, ["ip", "-o", "link", "show"])).stdout
+    .split("\n")
+    .map((line) => line.split(": ")[1]?.split("@")[0])
+    .filter((name): name is string => name !== undefined && /^eth\d+$/.test(name));
+  if (links.length !== 1) throw new Error(`simulated host ${host.name}: expected one link to the rig's network, found ${links.length} (${links.join(", ")})`);
+  return links[0];
+}
+
 /** What leaves `host` (its containers on the host network included) goes at most `megabits` a second. */
 export async function limitLink(host: SimulatedHost, megabits: number): Promise<void> {
-  await inHostNetwork(host, ["tc", "qdisc", "replace", "dev", "eth0", "root", "tbf", "rate", `${megabits}mbit`, "burst", "1mbit", "latency", "400ms"]);
+  const link = await rigLink(host);
+  await inHostNetwork(host, ["tc", "qdisc", "replace", "dev", link, "root", "tbf", "rate", `${megabits}mbit`, "burst", "1mbit", "latency", "400ms"]);
 }
 
 export async function unlimitLink(host: SimulatedHost): Promise<void> {
-  await inHostNetwork(host, ["tc", "qdisc", "del", "dev", "eth0", "root"]).catch(() => undefined);
+  const link = await rigLink(host).catch(() => undefined);
+  if (link !== undefined) await inHostNetwork(host, ["tc", "qdisc", "del", "dev", link, "root"]).catch(() => undefined);
 }
 
 /** The host's cable pulled: its connections hang, as they do when a network dies, rather than being reset. */
