@@ -100,7 +100,7 @@ describe("an edit of an image's file, on the local stack", () => {
 
   it("builds each image from its own folder, and the shared files' images once", () => {
     const contexts = run.resources.filter((r) => r.type === IMAGE).map((r) => path.relative(IMAGES_DIR, r.inputs.build.context));
-    expect(contexts.sort()).toEqual(["barman", "postgres", "privateer/client", "privateer/server", "freshness", "scheduler", "wait-recovery"].sort());
+    expect(contexts.sort()).toEqual(["barman", "postgres", "privateer/client", "privateer/server", "freshness", "prometheus", "scheduler", "wait-recovery"].sort());
   });
 
   it("rebuilds barman's image alone for a comment in its prepare.sh, replaces its container alone, and removes the image it replaced", async () => {
