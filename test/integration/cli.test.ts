@@ -15,15 +15,13 @@ import type { RegisteredResource } from "../../simulator/harness/run";
 import { PROJECT_DIR } from "../../simulator/harness/stackConfig";
 import { cutNetwork, reconnectNetwork } from "../../simulator/rig/hosts";
 import { inVolume, manifest, seedVolume } from "../../simulator/volumes";
+import { CHECKSUM, NOW_UTC, POSTGRES_IMAGE } from "../fixtures/batches";
 
 // `montagu-backup` on a three-machine data centre: the commands a person types, over stack files
 // of their own, run by the simulator's engine on the rig's hosts.
 
 const TOPOLOGY = path.join(PROJECT_DIR, "test/fixtures/privateer.json");
-const POSTGRES_IMAGE = "montagu-backup/postgres:local";
 const VOLUME = "montagu_orderly_volume";
-const CHECKSUM = "SELECT count(*) || ' ' || md5(coalesce(string_agg(payload, ',' ORDER BY id), '')) FROM batch";
-const NOW_UTC = "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')";
 /** The freshness monitor's id of the push this file makes. */
 const PUSH = "push/production2/montagu_orderly_volume";
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -7,16 +7,14 @@ import type { StackConfig } from "../../simulator/harness/stackConfig";
 import type { SimulatedHost } from "../../simulator/rig/hosts";
 import { dataCentre, logWhenVerbose } from "../../simulator/dataCentre";
 import { inVolume, manifest, seedVolume } from "../../simulator/volumes";
+import { CHECKSUM, NOW_UTC, POSTGRES_IMAGE } from "../fixtures/batches";
 
 // The disaster-recovery runbook as stack updates: production2 streams to barman on annex2
 // and pushes its volumes; annex2 prepares a copy; uat restores the database and the volumes.
 
 const TOPOLOGY = "test/fixtures/privateer.json";
-const POSTGRES_IMAGE = "montagu-backup/postgres:local";
 const PACKIT_ENV = ["MONTAGU_DB_NAME=packit", "MONTAGU_DB_OWNER=packituser"];
 const PACKETS = "SELECT count(*) || ' ' || md5(string_agg(name, ',' ORDER BY id)) FROM packet";
-const CHECKSUM = "SELECT count(*) || ' ' || md5(coalesce(string_agg(payload, ',' ORDER BY id), '')) FROM batch";
-const NOW_UTC = "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')";
 const NIGHTLY = "/nightly";
 /** Where montagu-prepare makes a copy before it takes the volume's place. */
 const STAGING = ".montagu/staging";

@@ -7,6 +7,7 @@ import { freshnessMetrics } from "../../simulator/freshness";
 import { type S3Server, startS3Server } from "../../simulator/rig/s3";
 import { barmanStack, standInStack } from "../../simulator/stacks";
 import { manifest, seedVolume } from "../../simulator/volumes";
+import { CHECKSUM, POSTGRES_IMAGE } from "../fixtures/batches";
 
 // The drill from the off-site bucket alone: production2 streams to barman on annex2, which sends
 // WAL and base backups to a real S3 server, and production2 copies its volume there with restic;
@@ -18,8 +19,6 @@ import { manifest, seedVolume } from "../../simulator/volumes";
 const TOPOLOGY = "test/fixtures/privateer.json";
 const VOLUME = "montagu_orderly_volume";
 const BUCKET = "montagu-offsite";
-const POSTGRES_IMAGE = "montagu-backup/postgres:local";
-const CHECKSUM = "SELECT count(*) || ' ' || md5(coalesce(string_agg(payload, ',' ORDER BY id), '')) FROM batch";
 const COPY_ID = `offsite/production2/${VOLUME}`;
 const CREDENTIALS = "secret/vimc/backup/offsite";
 const PASSWORD = "secret/vimc/backup/offsite-password";
