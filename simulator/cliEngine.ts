@@ -8,10 +8,20 @@ import type { StackConfig } from "./harness/stackConfig";
 // runStack on that stack's provider, a DockerApplier on the rig or a dry one in unit tests.
 // What the Automation API would do with the same files, on machines without the Pulumi CLI.
 
-/** A provider that can say what an update would do to a resource (DockerApplier.planned). */
+/** A provider that can say what an update would do to a resource (DockerApplier.planned), and let the engine hear its log. */
 export interface PlanningProvider extends ResourceProvider {
   planned?(resource: RegisteredResource): { operation: "create" | "update" | "replace" | "same"; outputs?: Record<string, unknown> };
+  /** Hands `listener` each line the provider logs (a command's output as it prints it) until the returned function is called (DockerApplier.listen). */
+  listen?(listener: (line: string) => void): () => void;
 }
+
+/** How the Pulumi CLI marks a step in an update's output, and the words for it under way and done. */
+const STEP_WORDS = {
+  create: ["+ ", "creating", "created"],
+  update: ["~ ", "updating", "updated"],
+  replace: ["+-", "replacing", "replaced"],
+  same: ["  ", "", ""],
+} as const;
 
 export interface SimulatedEngineOptions {
   files: StackFiles;
@@ -75,6 +85,11 @@ export class SimulatedEngine implements Engine {
       const controller = new AbortController();
       options.signal?.addEventListener("abort", () => controller.abort());
       this.running.set(stack, controller);
+      // What the Automation API's onOutput receives: the CLI's lines as it prints them, each
+      // step's start and end and, between them, what the step's command prints.
+      const emit = (line: string) => options.onOutput?.(`${line}\n`);
+      const unlisten = options.onOutput === undefined ? undefined : base.listen?.(emit);
+      const seconds = (since: number) => `(${Math.round((performance.now() - since) / 1000)}s)`;
       // Cancelled the engine's way: the step under way ends, no further one starts.
       const cancellable: ResourceProvider = {
         invoke: (token, args) => base.invoke(token, args),
@@ -82,7 +97,19 @@ export class SimulatedEngine implements Engine {
         finish: (declared) => base.finish?.(declared) ?? Promise.resolve(),
         async create(resource) {
           if (controller.signal.aborted) throw new Error("the update was cancelled");
-          return base.create(resource);
+          if (options.onOutput === undefined) return base.create(resource);
+          const [mark, doing, done] = STEP_WORDS[base.planned?.(resource).operation ?? "create"];
+          if (doing === "") return base.create(resource);
+          const started = performance.now();
+          emit(` ${mark} ${resource.type} ${resource.name} ${doing} (0s)`);
+          try {
+            const outputs = await base.create(resource);
+            emit(` ${mark} ${resource.type} ${resource.name} ${done} ${seconds(started)}`);
+            return outputs;
+          } catch (error) {
+            emit(` ${mark} ${resource.type} ${resource.name} ${doing} failed ${seconds(started)} error: ${error instanceof Error ? error.message.split("\n")[0] : String(error)}`);
+            throw error;
+          }
         },
       };
       try {
@@ -90,6 +117,7 @@ export class SimulatedEngine implements Engine {
         this.last.set(stack, run.outputs);
         return run.outputs;
       } finally {
+        unlisten?.();
         this.running.delete(stack);
       }
     });

@@ -8,11 +8,30 @@ export interface RunResult {
   code: number;
 }
 
-/** Runs a program to completion; rejects with its stderr when it exits non-zero (unless allowed). */
+/**
+ * Calls `onLine` with each whole line of a stream as it arrives (the last, unterminated, at
+ * the end): a long command's progress is seen while it runs, not after.
+ */
+export function lineSplitter(onLine: (line: string) => void): { push(chunk: Buffer | string): void; end(): void } {
+  let pending = "";
+  return {
+    push(chunk) {
+      const lines = (pending + chunk.toString()).split("\n");
+      pending = lines.pop() ?? "";
+      for (const line of lines) onLine(line);
+    },
+    end() {
+      if (pending !== "") onLine(pending);
+      pending = "";
+    },
+  };
+}
+
+/** Runs a program to completion; rejects with its stderr when it exits non-zero (unless allowed). `onLine` sees each line of its output as it comes. */
 export function run(
   command: string,
   args: string[],
-  options: { env?: NodeJS.ProcessEnv; input?: string | Buffer; cwd?: string; allowFailure?: boolean } = {},
+  options: { env?: NodeJS.ProcessEnv; input?: string | Buffer; cwd?: string; allowFailure?: boolean; onLine?: (line: string, stream: "stdout" | "stderr") => void } = {},
 ): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const input = options.input;
@@ -23,10 +42,20 @@ export function run(
     });
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];
-    child.stdout!.on("data", (chunk: Buffer) => stdout.push(chunk));
-    child.stderr!.on("data", (chunk: Buffer) => stderr.push(chunk));
+    const onLine = options.onLine;
+    const lines = onLine === undefined ? undefined : { stdout: lineSplitter((line) => onLine(line, "stdout")), stderr: lineSplitter((line) => onLine(line, "stderr")) };
+    child.stdout!.on("data", (chunk: Buffer) => {
+      stdout.push(chunk);
+      lines?.stdout.push(chunk);
+    });
+    child.stderr!.on("data", (chunk: Buffer) => {
+      stderr.push(chunk);
+      lines?.stderr.push(chunk);
+    });
     child.on("error", reject);
     child.on("close", (code) => {
+      lines?.stdout.end();
+      lines?.stderr.end();
       const bytes = Buffer.concat(stdout);
       const result = { stdoutBytes: bytes, stdout: bytes.toString(), stderr: Buffer.concat(stderr).toString(), code: code ?? -1 };
       if (result.code !== 0 && options.allowFailure !== true) {

@@ -42,6 +42,8 @@ export class DockerApplier implements ResourceProvider {
   private readonly state = new Map<string, Applied>();
   private readonly order: string[] = [];
   private readonly log: (line: string) => void;
+  /** Who else hears the log while they listen: the CLI's engine, for the update under way. */
+  private readonly listeners = new Set<(line: string) => void>();
   private readonly vault: FakeVault | undefined;
   private readonly handlers: Record<string, Handler>;
   /** URNs touched (created, updated or left unchanged) by each run, most recent last. */
@@ -51,7 +53,10 @@ export class DockerApplier implements ResourceProvider {
 
   constructor(options: ApplierOptions) {
     this.docker = new DockerCli(options.dockerHost);
-    this.log = options.log ?? (() => undefined);
+    this.log = (line) => {
+      options.log?.(line);
+      for (const listener of this.listeners) listener(line);
+    };
     this.vault = options.vault;
     const applier: ApplierContext = { docker: this.docker, log: this.log, requireVault: () => this.requireVault() };
     this.handlers = {
@@ -62,6 +67,12 @@ export class DockerApplier implements ResourceProvider {
       ...containerHandlers(applier),
       ...commandHandlers(applier),
     };
+  }
+
+  /** Hands `listener` every line the applier logs (a command's output as it prints it) until the returned function is called. */
+  listen(listener: (line: string) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   private requireVault(): FakeVault {

@@ -43,6 +43,7 @@ describe("montagu-backup on the rig", () => {
       beginRun: () => appliers[stack].beginRun(),
       finish: (declared) => appliers[stack].finish(declared),
       planned: (resource) => appliers[stack].planned(resource),
+      listen: (listener) => appliers[stack].listen(listener),
       async create(resource: RegisteredResource) {
         if (stack === "uat" && strike !== undefined && resource.name === "restore-stop") {
           const fault = strike;

@@ -9,6 +9,8 @@ import { type BackupHostReader, type BarmanBackup, barmanBackupsFrom, type Histo
 import { backupFor } from "../../cli/runbook";
 import { StackFiles } from "../../cli/stackFiles";
 import { SimulatedEngine } from "../../simulator/cliEngine";
+import { commandHandlers } from "../../simulator/harness/applier/commands";
+import { DockerCli } from "../../simulator/harness/docker";
 import { PROJECT_DIR } from "../../simulator/harness/stackConfig";
 import type { RegisteredResource, ResourceProvider } from "../../simulator/harness/run";
 import { deterministicProvider } from "./snapshot/declared";
@@ -337,5 +339,60 @@ describe("barman's list of backups, as list and --at read it", () => {
     // The one under way reaches nothing yet: --at before the first end is refused.
     expect(() => backupFor("2025-12-03T01:10:00Z", backups, NOW)).toThrow(/before every backup's end: the earliest reachable is 2025-12-03T01:20:00.500Z/);
     expect(backupFor("2026-12-05T02:00:00Z", backups, NOW)).toBe("20261204T010001");
+  });
+});
+
+describe("progress: each step's lines as the update prints them", () => {
+  it("reach the terminal while the step still runs, between its start and its end; none with --json", async () => {
+    const seenWhileRunning: boolean[] = [];
+    const listeners = new Set<(line: string) => void>();
+    const streaming = new SimulatedEngine({
+      files,
+      locks,
+      provider: (stack) => ({
+        ...deterministicProvider,
+        listen(listener) {
+          listeners.add(listener);
+          return () => listeners.delete(listener);
+        },
+        async create(resource: RegisteredResource) {
+          if (stack === "uat" && resource.type === "command:local:Command" && resource.name === "restore-stop") {
+            for (const listener of listeners) listener("  restore-stop: stopping montagu-db");
+            // A tick for the line to travel; the step has not returned yet.
+            await new Promise((resolve) => setImmediate(resolve));
+            seenWhileRunning.push(stdout.includes("uat:   restore-stop: stopping montagu-db"));
+          }
+          return deterministicProvider.create(resource);
+        },
+      }),
+    });
+    const run = (...argv: string[]) => main(argv, { files, engine: streaming, reader, stdout: (t) => (stdout += t), stderr: (t) => (stderr += t), confirm: async () => false, now: () => NOW });
+    expect(await run("restore", "uat", "--yes"), stderr).toBe(0);
+    expect(seenWhileRunning).toEqual([true]);
+    const at = (text: string) => stdout.indexOf(text);
+    expect(at("uat:  +  command:local:Command restore-stop creating")).toBeGreaterThan(at("restore on uat: started"));
+    expect(at("uat:   restore-stop: stopping montagu-db")).toBeGreaterThan(at("uat:  +  command:local:Command restore-stop creating"));
+    expect(at("uat:  +  command:local:Command restore-stop created")).toBeGreaterThan(at("uat:   restore-stop: stopping montagu-db"));
+    expect(at("restore on uat: done in")).toBeGreaterThan(at("uat:  +  command:local:Command restore-stop created"));
+
+    stdout = "";
+    expect(await run("restore", "uat", "--yes", "--json"), stderr).toBe(0);
+    expect(seenWhileRunning).toEqual([true, false]);
+    expect(JSON.parse(stdout).steps).toHaveLength(3);
+  });
+
+  it("a command's lines are logged as it prints them, not when it ends", async () => {
+    const flag = path.join(dir, "seen-first");
+    const lines: string[] = [];
+    const log = (line: string) => {
+      lines.push(line);
+      if (line.endsWith("first")) fs.writeFileSync(flag, "");
+    };
+    const handler = commandHandlers({ docker: new DockerCli("unix:///nonexistent.sock"), log, requireVault: () => { throw new Error("no vault"); } })["command:local:Command"];
+    // The script waits (up to 5 s) for its first line to have been logged before printing its second.
+    const script = `echo first; for i in $(seq 100); do [ -e '${flag}' ] && break; sleep 0.05; done; [ -e '${flag}' ] || { echo 'first line not seen while running' >&2; exit 1; }; echo second`;
+    const resource = { name: "progress", type: "command:local:Command" } as RegisteredResource;
+    await expect(handler.create({ create: script }, resource)).resolves.toEqual({ stdout: "first\nsecond", stderr: "" });
+    expect(lines).toEqual(["running progress", "  progress: first", "  progress: second"]);
   });
 });

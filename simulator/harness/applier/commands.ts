@@ -44,18 +44,19 @@ async function runScript(log: (line: string) => void, script: string | undefined
     if (typeof previous.stderr === "string" && previous.stderr !== "") env.PULUMI_COMMAND_STDERR = previous.stderr;
   }
   const logging = (inputs.logging as Logging | undefined) ?? "stdoutAndStderr";
+  const logged = new Set<string>([...(logging === "stdout" || logging === "stdoutAndStderr" ? ["stdout"] : []), ...(logging === "stderr" || logging === "stdoutAndStderr" ? ["stderr"] : [])]);
   log(`running ${resource.name}`);
+  // Each line as the script prints it, as the provider streams it to the update's log: an
+  // rsync's progress is seen while it copies.
   const result = await run(shell, [...shellArgs, script], {
     env,
     cwd: inputs.dir !== undefined ? path.resolve(PROJECT_DIR, inputs.dir) : PROJECT_DIR,
     input: inputs.stdin,
     allowFailure: true,
+    onLine: (line, stream) => {
+      if (line !== "" && logged.has(stream)) log(`  ${resource.name}: ${line}`);
+    },
   });
-  const logged = [
-    ...(logging === "stdout" || logging === "stdoutAndStderr" ? [result.stdout] : []),
-    ...(logging === "stderr" || logging === "stdoutAndStderr" ? [result.stderr] : []),
-  ];
-  for (const line of logged.join("").split("\n").filter(Boolean)) log(`  ${resource.name}: ${line}`);
   if (result.code !== 0) {
     const tail = `${result.stdout}${result.stderr}`.trim().split("\n").slice(-15).join("\n");
     throw new Error(`command exited ${result.code}:\n${tail}`);
