@@ -1,8 +1,8 @@
 import { parseArgs } from "node:util";
 import type { Engine } from "./engine";
 import { Refusal } from "./engine";
-import type { BackupHostReader } from "./reader";
-import { DATABASE_VOLUME, knownStack, partner, stackAs, stackInfo } from "./roles";
+import type { BackupHostReader, BarmanBackup, HistorySnapshot, OffsiteSnapshot } from "./reader";
+import { barmanSettings, DATABASE_VOLUME, knownStack, offsiteCopies, partner, stackAs, stackInfo } from "./roles";
 import { backupFor, type Journal, Operator, StepFailed, timeId } from "./runbook";
 import type { StackFiles } from "./stackFiles";
 
@@ -11,7 +11,8 @@ import type { StackFiles } from "./stackFiles";
 
 export const USAGE = `usage: montagu-backup <verb> [options]
 
-  list [stack|volume]                 what can be restored: barman's backups, history snapshots, the prepared copy
+  list [stack|volume]                 what can be restored: barman's backups, history snapshots, the prepared copy,
+                                      and the off-site copies (restic's snapshots, barman's backups in the bucket)
   status                              every backup's age against its schedule; exits 1 when one is late
   backup <stack> [--volume V]...      push the stack's volumes to the backup host now
   prepare <backup stack> [--at TIME] [--from offsite]
@@ -164,45 +165,96 @@ function backupHosts(deps: Dependencies, filter: string | undefined) {
   return named.roles.includes("backup host") ? [named] : [partner(deps.files, named, "backup host")];
 }
 
+/** A read that may fail (an off-site store out of reach) without hiding what the others found. */
+async function attempt<T>(read: () => Promise<T>): Promise<{ value: T; error?: undefined } | { value?: undefined; error: string }> {
+  try {
+    return { value: await read() };
+  } catch (error) {
+    return { error: (error instanceof Error ? error.message : String(error)).trim() };
+  }
+}
+
+const megabytes = (bytes: number | undefined) => (bytes === undefined ? "" : `${Math.round(bytes / 1e6)} MB`);
+
+function barmanTable(backups: BarmanBackup[]): string {
+  return table(
+    ["id", "status", "begin", "end", "size", "WAL", "last WAL"],
+    backups.map((b) => [b.id, b.status, b.begin ?? "", b.end ?? "", megabytes(b.size), b.beginWal === undefined ? "" : `${b.beginWal}..${b.endWal ?? ""}`, b.lastWal ?? ""]),
+  );
+}
+
 async function list(deps: Dependencies, filter: string | undefined, json: boolean): Promise<number> {
   const report: Record<string, unknown>[] = [];
+  const unread: string[] = [];
+  const say = (text: string) => (json ? undefined : deps.stdout(`${text}\n`));
   for (const host of backupHosts(deps, filter)) {
     const volumeFilter = filter !== undefined && !deps.files.exists(filter) ? filter : undefined;
     const backups = await deps.reader.barmanBackups(host);
     const done = backups.filter((b) => b.status === "DONE" && b.end !== undefined);
-    const primaries = deps.files
+    const group = deps.files
       .stacks()
       .map((name) => stackInfo(deps.files, name))
-      .filter((s) => s.topologyFile === host.topologyFile && s.roles.includes("primary"));
+      .filter((s) => s.topologyFile === host.topologyFile);
+    const copies = group.flatMap(offsiteCopies);
+    let barmanOffsite: { backups?: BarmanBackup[]; error?: string } | undefined;
+    if (barmanSettings(host).offsite) {
+      const read = await attempt(() => deps.reader.barmanOffsiteBackups(host));
+      barmanOffsite = read.error === undefined ? { backups: read.value } : { error: read.error };
+      if (read.error !== undefined) unread.push(`${host.name}: barman's backups off-site: ${read.error}`);
+    }
     const volumes: Record<string, unknown>[] = [];
-    for (const primary of primaries) {
+    for (const primary of group.filter((s) => s.roles.includes("primary"))) {
       for (const client of primary.clients) {
         for (const volume of client.backup ?? []) {
           if (volumeFilter !== undefined && volume !== volumeFilter) continue;
-          volumes.push({ client: client.name, volume, server: host.server?.name, snapshots: await deps.reader.snapshots(host, client.name, volume) });
+          const entry: Record<string, unknown> = { client: client.name, volume, server: host.server?.name, snapshots: await deps.reader.snapshots(host, client.name, volume) };
+          const copy = copies.find((c) => c.client === client.name && c.volume === volume);
+          if (copy !== undefined) {
+            const read = await attempt(() => deps.reader.offsiteSnapshots(stackInfo(deps.files, copy.stack), copy.container, copy.client, copy.volume));
+            entry.offsite = { stack: copy.stack, container: copy.container, ...(read.error === undefined ? { snapshots: read.value } : { error: read.error }) };
+            if (read.error !== undefined) unread.push(`${client.name}/${volume} off-site (in ${copy.stack}'s ${copy.container}): ${read.error}`);
+          }
+          volumes.push(entry);
         }
       }
     }
     const preparedAt = await deps.reader.preparedAt(host);
     report.push({
       backupHost: host.name,
-      barman: { backups, earliestReachable: done[0]?.end, latestReachable: done.length === 0 ? undefined : "now" },
+      barman: { backups, earliestReachable: done[0]?.end, latestReachable: done.length === 0 ? undefined : "now", offsite: barmanOffsite },
       preparedAt,
       volumes,
     });
     if (json) continue;
-    deps.stdout(`${host.name}: barman's backups\n`);
-    deps.stdout(`${table(["id", "status", "begin", "end", "size", "WAL"], backups.map((b) => [b.id, b.status, b.begin ?? "", b.end ?? "", b.size === undefined ? "" : `${Math.round(b.size / 1e6)} MB`, `${b.beginWal ?? ""}..${b.endWal ?? ""}`]))}\n`);
-    deps.stdout(done.length === 0 ? "  no finished backup: no point in time can be prepared yet\n" : `  a prepare reaches from ${done[0].end} to now\n`);
-    deps.stdout(`${host.name}: the prepared copy: ${preparedAt ?? "none"}\n`);
+    say(`${host.name}: barman's backups`);
+    say(barmanTable(backups));
+    say(done.length === 0 ? "  no finished backup: no point in time can be prepared yet" : `  a prepare reaches from ${done[0].end} to now`);
+    if (barmanOffsite?.backups !== undefined) {
+      say(`${host.name}: barman's backups off-site: ${barmanOffsite.backups.length}`);
+      if (barmanOffsite.backups.length > 0) say(barmanTable(barmanOffsite.backups));
+    } else if (barmanOffsite?.error !== undefined) say(`${host.name}: barman's backups off-site: unreadable: ${barmanOffsite.error.split("\n")[0]}`);
+    say(`${host.name}: the prepared copy: ${preparedAt ?? "none"}`);
     for (const v of volumes) {
-      const snapshots = v.snapshots as { name: string; size: number; files: number }[];
-      deps.stdout(`${host.name}: ${v.client}/${v.volume}: ${snapshots.length} history snapshot${snapshots.length === 1 ? "" : "s"}\n`);
-      if (snapshots.length > 0) deps.stdout(`${table(["snapshot", "size", "files"], snapshots.map((s) => [s.name, `${s.size} B`, String(s.files)]))}\n`);
+      const snapshots = v.snapshots as HistorySnapshot[];
+      say(`${host.name}: ${v.client}/${v.volume}: ${snapshots.length} history snapshot${snapshots.length === 1 ? "" : "s"}`);
+      if (snapshots.length > 0) say(table(["snapshot", "size", "files"], snapshots.map((s) => [s.name, `${s.size} B`, String(s.files)])));
+      const offsite = v.offsite as { stack: string; container: string; snapshots?: OffsiteSnapshot[]; error?: string } | undefined;
+      if (offsite === undefined) continue;
+      const where = `off-site, copied by ${offsite.stack}'s ${offsite.container}`;
+      if (offsite.snapshots === undefined) {
+        say(`${v.client}/${v.volume} ${where}: unreadable: ${(offsite.error ?? "").split("\n")[0]}`);
+        continue;
+      }
+      say(`${v.client}/${v.volume} ${where}: ${offsite.snapshots.length} snapshot${offsite.snapshots.length === 1 ? "" : "s"}`);
+      if (offsite.snapshots.length > 0) {
+        say(table(["snapshot", "time", "size", "files"], offsite.snapshots.map((s) => [s.id, s.time, s.size === undefined ? "" : `${s.size} B`, s.files === undefined ? "" : String(s.files)])));
+      }
     }
   }
   if (json) deps.stdout(`${JSON.stringify(report, null, 2)}\n`);
-  return 0;
+  // What could not be read is named, and the exit says so: a script must not take a partial list for the whole.
+  for (const line of unread) deps.stderr(`montagu-backup: could not read ${line}\n`);
+  return unread.length === 0 ? 0 : 1;
 }
 
 /** A backup as the freshness monitor's /status.json has it (images/freshness/monitor_status.py). */

@@ -10,12 +10,16 @@ import { barmanSettings, type StackInfo } from "./roles";
 export interface BarmanBackup {
   id: string;
   status: string;
-  /** ISO times; undefined while the backup runs. */
+  /** ISO times; undefined until barman has them (a backup under way). */
   begin?: string;
   end?: string;
+  /** The base backup's own bytes, without WAL (show-backup's disk_usage_bytes; barman-cloud's size). */
   size?: number;
+  /** The WAL the backup itself spans, first and last segment. */
   beginWal?: string;
   endWal?: string;
+  /** The newest WAL segment barman holds: how far a prepare from this backup can replay. */
+  lastWal?: string;
 }
 
 export interface HistorySnapshot {
@@ -26,39 +30,119 @@ export interface HistorySnapshot {
   files: number;
 }
 
+/** One restic snapshot of a volume in the off-site store. */
+export interface OffsiteSnapshot {
+  /** restic's short id: what a restore's `snapshot` takes with `from: offsite`. */
+  id: string;
+  /** When the copy was taken, ISO. */
+  time: string;
+  /** Bytes and files the copy read (restic's summary, 0.17 on); undefined without one. */
+  size?: number;
+  files?: number;
+}
+
 export interface BackupHostReader {
   barmanBackups(backupHost: StackInfo): Promise<BarmanBackup[]>;
+  /** barman's backups in the off-site bucket (barman.offsite), read with barman-cloud in barman's container. */
+  barmanOffsiteBackups(backupHost: StackInfo): Promise<BarmanBackup[]>;
+  /** A volume's restic snapshots off-site, read in `container`, which copies it, on `stack`'s engine. */
+  offsiteSnapshots(stack: StackInfo, container: string, client: string, volume: string): Promise<OffsiteSnapshot[]>;
   snapshots(backupHost: StackInfo, client: string, volume: string): Promise<HistorySnapshot[]>;
   /** The time of the prepared copy restores read, or undefined when there is none. */
   preparedAt(backupHost: StackInfo): Promise<string | undefined>;
 }
 
 const run = promisify(execFile);
-/** An epoch in seconds as ISO; undefined for none (a backup under way has none). */
+/** An epoch in seconds (barman prints it as a string) as ISO; undefined for none. */
 const isoFromEpoch = (seconds: unknown) => {
   const value = typeof seconds === "number" || typeof seconds === "string" ? Number(seconds) : Number.NaN;
   return seconds === "" || !Number.isFinite(value) ? undefined : new Date(value * 1000).toISOString().replace(".000Z", "Z");
 };
 
-/** barman's `2026-11-27 10:00:00.123456+00:00`, as ISO; undefined for its "None" of a backup under way. */
+/** A time with its zone (show-backup's `2026-12-05 06:05:02.542430+00:00`, restic's RFC 3339), as ISO to the second. */
 const isoFromText = (text: unknown) => {
   if (typeof text !== "string" || text === "" || text === "None") return undefined;
   const when = Date.parse(text.replace(" ", "T"));
   return Number.isNaN(when) ? undefined : new Date(when).toISOString().replace(/\.\d{3}Z$/, "Z");
 };
 
-/** `barman -f json list-backups montagu`'s answer, as backups. */
-export function barmanBackupsFrom(json: string): BarmanBackup[] {
-  const listed = JSON.parse(json) as Record<string, Record<string, unknown>[]>;
-  return (listed.montagu ?? []).map((b) => ({
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+/**
+ * barman-cloud's time, Python's ctime() of it (`Sat Dec  5 06:05:02 2026`), which drops the zone:
+ * read as UTC, the zone PostgreSQL's image runs in unless TZ is set (barman takes its times from
+ * the database server).
+ */
+const isoFromCtime = (text: unknown) => {
+  const match = typeof text === "string" ? /^\w{3} (\w{3}) +(\d{1,2}) (\d{2}):(\d{2}):(\d{2}) (\d{4})$/.exec(text) : null;
+  if (match === null || !MONTHS.includes(match[1])) return undefined;
+  const [, month, day, hours, minutes, seconds, year] = match;
+  return new Date(Date.UTC(Number(year), MONTHS.indexOf(month), Number(day), Number(hours), Number(minutes), Number(seconds))).toISOString().replace(".000Z", "Z");
+};
+
+const record = (value: unknown): Record<string, unknown> => (typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : {});
+const text = (value: unknown) => (typeof value === "string" && value !== "" && value !== "None" ? value : undefined);
+const bytes = (value: unknown) => (typeof value === "number" ? value : undefined);
+
+/**
+ * barman's backups, from `barman -f json list-backups montagu` and `barman -f json show-backup
+ * montagu ID` of each (barman 3.4's field names; test/fixtures/realOutput.ts has its real
+ * output). The list has only the id, status and end; the begin, sizes and WAL are show-backup's,
+ * which barman gives only once a backup's copy is done.
+ */
+export function barmanBackupsFrom(listed: string, shown: string[] = []): BarmanBackup[] {
+  const details = new Map<string, Record<string, unknown>>();
+  for (const answer of shown) {
+    const backup = record(record(JSON.parse(answer)).montagu);
+    details.set(String(backup.backup_id), backup);
+  }
+  return ((record(JSON.parse(listed)).montagu ?? []) as Record<string, unknown>[]).map((b) => {
+    const id = String(b.backup_id);
+    const base = record(details.get(id)?.base_backup_information);
+    return {
+      id,
+      status: String(b.status),
+      begin: isoFromEpoch(base.begin_time_timestamp) ?? isoFromText(base.begin_time),
+      end: isoFromEpoch(b.end_time_timestamp) ?? isoFromEpoch(base.end_time_timestamp) ?? isoFromText(base.end_time),
+      size: bytes(base.disk_usage_bytes),
+      beginWal: text(base.begin_wal),
+      endWal: text(base.end_wal),
+      lastWal: text(record(details.get(id)?.wal_information).last_available),
+    };
+  });
+}
+
+/** The backups whose show-backup says more than the list: those whose copy is done. */
+export const finishedBackupIds = (listed: string): string[] =>
+  ((record(JSON.parse(listed)).montagu ?? []) as Record<string, unknown>[]).filter((b) => b.status === "DONE" || b.status === "WAITING_FOR_WALS").map((b) => String(b.backup_id));
+
+/** `montagu-offsite-barman list`'s answer (barman-cloud-backup-list --format json), as backups. */
+export function barmanOffsiteBackupsFrom(json: string): BarmanBackup[] {
+  const listed = JSON.parse(json) as { backups_list?: Record<string, unknown>[] };
+  return (listed.backups_list ?? []).map((b) => ({
     id: String(b.backup_id),
     status: String(b.status),
-    begin: isoFromEpoch(b.begin_time_timestamp) ?? isoFromText(b.begin_time),
-    end: isoFromEpoch(b.end_time_timestamp) ?? isoFromText(b.end_time),
-    size: typeof b.size_bytes === "number" ? b.size_bytes : undefined,
-    beginWal: typeof b.begin_wal === "string" ? b.begin_wal : undefined,
-    endWal: typeof b.end_wal === "string" ? b.end_wal : undefined,
+    begin: isoFromCtime(b.begin_time),
+    end: isoFromCtime(b.end_time),
+    size: bytes(b.size),
+    beginWal: text(b.begin_wal),
+    endWal: text(b.end_wal),
   }));
+}
+
+/** `montagu-offsite snapshots`' answer (restic's `snapshots --json`), as snapshots, oldest first. */
+export function offsiteSnapshotsFrom(json: string): OffsiteSnapshot[] {
+  const listed = JSON.parse(json) as Record<string, unknown>[];
+  return listed
+    .map((s) => {
+      const summary = (typeof s.summary === "object" && s.summary !== null ? s.summary : {}) as Record<string, unknown>;
+      return {
+        id: String(s.short_id ?? String(s.id).slice(0, 8)),
+        time: isoFromText(s.time) ?? String(s.time),
+        size: typeof summary.total_bytes_processed === "number" ? summary.total_bytes_processed : undefined,
+        files: typeof summary.total_files_processed === "number" ? summary.total_files_processed : undefined,
+      };
+    })
+    .sort((a, b) => Date.parse(a.time) - Date.parse(b.time));
 }
 
 export class DockerReader implements BackupHostReader {
@@ -69,7 +153,23 @@ export class DockerReader implements BackupHostReader {
   }
 
   async barmanBackups(stack: StackInfo): Promise<BarmanBackup[]> {
-    return barmanBackupsFrom(await this.exec(stack, barmanSettings(stack).container, ["barman", "-f", "json", "list-backups", "montagu"]));
+    const container = barmanSettings(stack).container;
+    const listed = await this.exec(stack, container, ["barman", "-f", "json", "list-backups", "montagu"]);
+    const ids = finishedBackupIds(listed);
+    if (ids.length === 0) return barmanBackupsFrom(listed);
+    // One exec for every show-backup: each answer is one line of JSON.
+    const shown = await this.exec(stack, container, ["sh", "-c", 'for id in "$@"; do barman -f json show-backup montagu "$id" || exit; done', "show-backups", ...ids]);
+    return barmanBackupsFrom(listed, shown.split("\n").filter((line) => line.trim() !== ""));
+  }
+
+  async barmanOffsiteBackups(stack: StackInfo): Promise<BarmanBackup[]> {
+    // The bucket's address and keys are the container's own (its environment and secret files): none is on this command line.
+    return barmanOffsiteBackupsFrom(await this.exec(stack, barmanSettings(stack).container, ["montagu-offsite-barman", "list"]));
+  }
+
+  async offsiteSnapshots(stack: StackInfo, container: string, client: string, volume: string): Promise<OffsiteSnapshot[]> {
+    // As above: the repository's password and the store's keys stay in the container.
+    return offsiteSnapshotsFrom(await this.exec(stack, container, ["montagu-offsite", "snapshots", client, volume]));
   }
 
   async snapshots(stack: StackInfo, client: string, volume: string): Promise<HistorySnapshot[]> {

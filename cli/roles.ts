@@ -102,10 +102,32 @@ export function partner(files: StackFiles, stack: StackInfo, role: Role): StackI
   );
 }
 
-export function barmanSettings(stack: StackInfo): { container: string; recover: string } {
+export function barmanSettings(stack: StackInfo): { container: string; recover: string; offsite: boolean } {
   const barman = record(stack.config[`${NS}:barman`]);
   return {
     container: typeof barman.container === "string" ? barman.container : "barman-montagu",
     recover: typeof record(barman.volumes).recover === "string" ? (record(barman.volumes).recover as string) : "barman_recover",
+    // barman sends its backups and WAL to the off-site store (barman.offsite).
+    offsite: barman.offsite !== undefined,
   };
+}
+
+/** A volume the stack copies off-site with restic, and the container that does it. */
+export interface OffsiteCopyInfo {
+  stack: string;
+  container: string;
+  client: string;
+  volume: string;
+}
+
+/** The stack's off-site copies (its `offsite.volumes`), each client resolved as config/plan/offsite.ts resolves it. */
+export function offsiteCopies(stack: StackInfo): OffsiteCopyInfo[] {
+  const offsite = record(stack.config[`${NS}:offsite`]);
+  const container = typeof offsite.container === "string" ? offsite.container : "montagu-offsite";
+  const volumes = Array.isArray(offsite.volumes) ? offsite.volumes.map(record) : [];
+  return volumes.flatMap((entry) => {
+    const volume = String(entry.volume);
+    const client = typeof entry.client === "string" ? entry.client : stack.clients.find((c) => (c.backup ?? []).includes(volume))?.name;
+    return client === undefined ? [] : [{ stack: stack.name, container, client, volume }];
+  });
 }

@@ -10,6 +10,7 @@
 #               With --for, again every 10 s for that long (the schedule's minute, so that a
 #               segment waits seconds rather than up to a minute to leave)
 #   retention   barman-cloud-backup-delete with $BARMAN_OFFSITE_RETENTION (barman's own policy)
+#   list        barman-cloud-backup-list's JSON of what the bucket holds; read-only, no lock
 #   recover DIR [--backup ID] [--target-time T]
 #               the newest (or ID) base backup from the bucket into DIR (emptied first), with
 #               the WAL from its start on in DIR/barman_wal, set to replay it and stop at T: a
@@ -19,7 +20,7 @@
 set -euo pipefail
 
 say() { echo "montagu-offsite-barman: $*" >&2; }
-verb="${1:?usage: montagu-offsite-barman upload|retention|recover DIR [options]}"
+verb="${1:?usage: montagu-offsite-barman upload|retention|list|recover DIR [options]}"
 shift
 : "${BARMAN_OFFSITE_URL:?}" "${BARMAN_OFFSITE_ENDPOINT:?}"
 SERVER=montagu
@@ -28,6 +29,11 @@ SECRETS_DIR="${SECRETS_DIR:-/run/montagu/secrets}"
 [ -n "${AWS_SECRET_ACCESS_KEY:-}" ] || AWS_SECRET_ACCESS_KEY="$(cat "$SECRETS_DIR/s3-secret-access-key")"
 export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
 cloud=(--cloud-provider aws-s3 --endpoint-url "$BARMAN_OFFSITE_ENDPOINT")
+# What `montagu-backup list` reads: before the lock (an upload under way neither waits for it
+# nor holds it up) and before anything below writes.
+if [ "$verb" = list ]; then
+  exec barman-cloud-backup-list "${cloud[@]}" --format json "$BARMAN_OFFSITE_URL" "$SERVER"
+fi
 home=/var/lib/barman
 ledger_dir="$home/offsite"
 mkdir -p "$ledger_dir"

@@ -10,7 +10,9 @@
 #                      the retention ($OFFSITE_KEEP: restic's --keep-* options; snapshots
 #                      forgotten and their space freed), then restic check, reading SUBSET of
 #                      the data (such as 5%)
-#   montagu-offsite snapshots CLIENT VOLUME    (restic's JSON, oldest first)
+#   montagu-offsite snapshots CLIENT VOLUME
+#                      restic's JSON, oldest first ([] before the first copy); read-only:
+#                      no lock, neither ours nor restic's, and no cache written
 #   montagu-offsite restore CLIENT VOLUME SNAPSHOT [--allow-empty] [--check]
 #                      SNAPSHOT (latest, or an id) into /target, as `rsync -a --delete` makes
 #                      it, through /staging; with --check, only look that it can be
@@ -41,15 +43,24 @@ export RESTIC_CACHE_DIR="$state/cache"
 source_path="${OFFSITE_VOLUMES:-/volumes}/$volume"
 OFFSITE_HOST="$client"
 
+# restic exits 10 for a repository that does not exist (from 0.17), and 12 for a wrong password.
+NO_REPOSITORY=10
+
+# What `montagu-backup list` reads: nothing written, here or in the bucket, and no wait behind
+# a copy under way (restic's --no-lock: a listing needs no lock in the repository).
+if [ "$verb" = snapshots ]; then
+  status=0
+  restic snapshots --no-lock --no-cache --json --host "$OFFSITE_HOST" --path "$source_path" || status=$?
+  if [ "$status" = "$NO_REPOSITORY" ]; then echo "[]"; exit 0; fi
+  exit "$status"
+fi
+
 mkdir -p "$state/locks" "$state/status"
 exec 9>"$state/locks/$client.$volume"
 if ! flock --nonblock 9; then
   say "$volume: another run holds it; waiting"
   flock 9
 fi
-
-# restic exits 10 for a repository that does not exist (from 0.17), and 12 for a wrong password.
-NO_REPOSITORY=10
 
 # The repository, made when restic says it does not exist; one that exists but does not open (a
 # wrong password) fails loudly and is never made again.
@@ -140,9 +151,6 @@ print(s["snapshot_id"][:8], s["data_added"], s["total_bytes_processed"])' "$summ
     restic check --read-data-subset="$subset"
     say "$volume: retention applied; check of the repository and $subset of its data passed"
     date -u +%Y-%m-%dT%H:%M:%SZ > "$state/status/$client.$volume.checked"
-    ;;
-  snapshots)
-    restic snapshots --json --host "$OFFSITE_HOST" --path "$source_path"
     ;;
   restore)
     wanted="${1:?name the snapshot: latest or an id}"

@@ -1,4 +1,14 @@
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { stringify } from "yaml";
 import { beforeAll, describe, expect, it } from "vitest";
+import { main } from "../../cli/main";
+import { type BarmanBackup, DockerReader, type OffsiteSnapshot } from "../../cli/reader";
+import { StackFiles } from "../../cli/stackFiles";
+import { SimulatedEngine } from "../../simulator/cliEngine";
+import { dryProvider } from "../../simulator/harness/dryProvider";
+import { PROJECT_DIR } from "../../simulator/harness/stackConfig";
 import { cliBuilds } from "../../components/shared/dockerImage";
 import { eventually } from "../../simulator/harness/eventually";
 import type { StackConfig } from "../../simulator/harness/stackConfig";
@@ -65,7 +75,7 @@ describe("the drill from the off-site bucket alone: annex2 lost and built again,
     await centre.up("uat");
   });
 
-  it("has in the bucket a base backup, the WAL after it and the volume's snapshot, and the monitor on annex2 sees the copy there", async () => {
+  it("has in the bucket a base backup, the WAL after it and the volume's snapshot, the monitor on annex2 sees the copy there, and montagu-backup list shows them", async () => {
     await primary("CREATE TABLE batch (id serial PRIMARY KEY, payload text NOT NULL)");
     await primary("INSERT INTO batch (payload) SELECT md5('one' || g) FROM generate_series(1, 5000) g");
     await eventually("a base backup in the bucket", 300, async () => ((await inBucket("montagu/barman/montagu/base")).some((key) => key.endsWith("/backup.info")) ? true : undefined), 2_000);
@@ -91,6 +101,38 @@ describe("the drill from the off-site bucket alone: annex2 lost and built again,
     expect(seen.montagu_backup_time_of_last_success[COPY_ID]).toBeLessThan(Date.now() / 1000 + 5);
     // A daily copy: late after 26 h.
     expect(seen.montagu_backup_stale_after_seconds[COPY_ID]).toBe(26 * 3600);
+
+    // montagu-backup list, over stack files as these stacks have them: the volume's snapshot and
+    // barman's backup in the bucket, read in the containers that hold the keys, none printed.
+    const listStarted = performance.now();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "montagu-list-"));
+    const files = new StackFiles(dir);
+    for (const [machine, config] of [["annex2", annex2Stack()], ["production2", production2Stack()]] as const) {
+      const stack = { "docker:host": hosts[machine].dockerHost, "montagu-backup:topology": path.join(PROJECT_DIR, TOPOLOGY), "montagu-backup:machines": [machine], ...config };
+      fs.writeFileSync(files.file(machine), stringify({ config: stack }));
+    }
+    let out = "";
+    let err = "";
+    const listed = await main(["list", "--json"], { files, engine: new SimulatedEngine({ files, provider: () => dryProvider() }), reader: new DockerReader(), stdout: (t) => (out += t), stderr: (t) => (err += t), confirm: async () => false });
+    fs.rmSync(dir, { recursive: true, force: true });
+    expect(listed, err).toBe(0);
+    const [annex2] = JSON.parse(out) as { barman: { backups: BarmanBackup[]; offsite: { backups: BarmanBackup[] } }; volumes: { volume: string; offsite?: { stack: string; snapshots: OffsiteSnapshot[] } }[] }[];
+    const orderly = annex2.volumes.find((v) => v.volume === VOLUME)!.offsite!;
+    expect(orderly.stack).toBe("production2");
+    expect(orderly.snapshots.map((s) => s.id).sort()).toEqual(snapshots.map((key) => key.split("/").pop()!.slice(0, 8)).sort());
+    expect(Date.parse(orderly.snapshots[orderly.snapshots.length - 1].time) / 1000).toBeGreaterThan(copyStarted - 5);
+    expect(orderly.snapshots[0].files).toBeGreaterThan(0);
+    const inBucketIds = (await inBucket("montagu/barman/montagu/base")).filter((key) => key.endsWith("/backup.info")).map((key) => key.split("/").slice(-2)[0]);
+    expect(annex2.barman.offsite.backups.map((b) => b.id).sort()).toEqual(inBucketIds.sort());
+    // barman's own backups and the bucket's, every field read from the real tools' output.
+    for (const backup of [...annex2.barman.backups.filter((b) => b.status === "DONE"), ...annex2.barman.offsite.backups]) {
+      expect(backup).toMatchObject({ begin: expect.stringMatching(/^\d{4}-.*Z$/), end: expect.stringMatching(/^\d{4}-.*Z$/), beginWal: expect.stringMatching(/^[0-9A-F]{24}$/), endWal: expect.stringMatching(/^[0-9A-F]{24}$/) });
+      expect(backup.size).toBeGreaterThan(1_000_000);
+      expect(Date.parse(backup.end!)).toBeGreaterThanOrEqual(Date.parse(backup.begin!));
+    }
+    expect(annex2.barman.backups[0].lastWal).toMatch(/^[0-9A-F]{24}$/);
+    for (const secret of [s3.secretAccessKey, "correct horse battery staple"]) expect(out + err).not.toContain(secret);
+    console.log(`montagu-backup list, the bucket's copies among it: ${((performance.now() - listStarted) / 1000).toFixed(1)} s`);
   });
 
   it("builds annex2 again after it is lost with every volume, prepares the database from the bucket, and uat restores it and the volume: every row, every file", async () => {

@@ -5,7 +5,8 @@ import { parse } from "yaml";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { LockHolder } from "../../cli/engine";
 import { main } from "../../cli/main";
-import { type BackupHostReader, type BarmanBackup, barmanBackupsFrom, type HistorySnapshot } from "../../cli/reader";
+import { type BackupHostReader, type BarmanBackup, barmanBackupsFrom, barmanOffsiteBackupsFrom, DockerReader, type HistorySnapshot, type OffsiteSnapshot, offsiteSnapshotsFrom } from "../../cli/reader";
+import { stackInfo } from "../../cli/roles";
 import { backupFor } from "../../cli/runbook";
 import { StackFiles } from "../../cli/stackFiles";
 import { SimulatedEngine } from "../../simulator/cliEngine";
@@ -13,6 +14,7 @@ import { commandHandlers } from "../../simulator/harness/applier/commands";
 import { DockerCli } from "../../simulator/harness/docker";
 import { PROJECT_DIR } from "../../simulator/harness/stackConfig";
 import type { RegisteredResource, ResourceProvider } from "../../simulator/harness/run";
+import { BARMAN_CLOUD_BACKUP_LIST, BARMAN_LIST_BACKUPS, BARMAN_SHOW_BACKUP, RESTIC_SNAPSHOTS } from "../fixtures/realOutput";
 import { deterministicProvider } from "./snapshot/declared";
 
 // montagu-backup's verbs on copies of the committed stack files, run by the simulator's engine
@@ -39,8 +41,20 @@ let locks: Map<string, LockHolder>;
 let fault: { stack: string; name: RegExp } | undefined;
 let engine: SimulatedEngine;
 
+const OFFSITE_SNAPSHOTS: OffsiteSnapshot[] = [
+  { id: "1a2b3c4d", time: "2026-12-04T03:00:05Z", size: 2048, files: 3 },
+  { id: "5e6f7a8b", time: "2026-12-05T03:00:04Z", size: 4096, files: 4 },
+];
+/** The off-site reads list made: the stack (by its engine) and the container each went to. */
+let offsiteReads: string[];
+
 const reader: BackupHostReader = {
   barmanBackups: async () => BACKUPS,
+  barmanOffsiteBackups: async () => BACKUPS.slice(0, 1),
+  offsiteSnapshots: async (stack, container, client, volume) => {
+    offsiteReads.push(`${stack.name} ${container} ${client}/${volume}`);
+    return OFFSITE_SNAPSHOTS;
+  },
   snapshots: async () => SNAPSHOTS,
   preparedAt: async () => "2026-12-04T09:00:00Z",
 };
@@ -80,6 +94,7 @@ beforeEach(() => {
   stderr = "";
   locks = new Map();
   fault = undefined;
+  offsiteReads = [];
   engine = new SimulatedEngine({ files, provider: providerFor, locks });
 });
 afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -320,25 +335,33 @@ describe("montagu-backup status", () => {
   });
 });
 
-describe("barman's list of backups, as list and --at read it", () => {
-  it("takes each backup's end from its epoch, or its text, and none while it runs", () => {
-    const backups = barmanBackupsFrom(
-      JSON.stringify({
-        montagu: [
-          { backup_id: "20261203T010001", status: "DONE", begin_time_timestamp: "1764723601", end_time_timestamp: "1764724800.5", size_bytes: 1234 },
-          { backup_id: "20261204T010001", status: "DONE", end_time: "2026-12-04 01:20:00.000000+00:00" },
-          { backup_id: "20261205T010001", status: "STARTED", end_time_timestamp: "None", end_time: "None" },
-        ],
-      }),
-    );
-    expect(backups.map((b) => [b.id, b.begin, b.end, b.size])).toEqual([
-      ["20261203T010001", "2025-12-03T01:00:01Z", "2025-12-03T01:20:00.500Z", 1234],
-      ["20261204T010001", undefined, "2026-12-04T01:20:00Z", undefined],
-      ["20261205T010001", undefined, undefined, undefined],
+describe("barman's and restic's real output, as list and --at read it", () => {
+  it("barman's backups: the end from list-backups, the begin, size and WAL from show-backup", () => {
+    expect(barmanBackupsFrom(BARMAN_LIST_BACKUPS, [BARMAN_SHOW_BACKUP])).toEqual([
+      { id: "20261205T060502", status: "DONE", begin: "2026-12-05T06:05:02Z", end: "2026-12-05T06:05:03Z", size: 31604681, beginWal: "000000010000000000000004", endWal: "000000010000000000000004", lastWal: "000000010000000000000005" },
     ]);
-    // The one under way reaches nothing yet: --at before the first end is refused.
-    expect(() => backupFor("2025-12-03T01:10:00Z", backups, NOW)).toThrow(/before every backup's end: the earliest reachable is 2025-12-03T01:20:00.500Z/);
-    expect(backupFor("2026-12-05T02:00:00Z", backups, NOW)).toBe("20261204T010001");
+  });
+
+  it("a backup under way (barman lists only its id and status) reaches nothing: --at before the first end is refused", () => {
+    // What barman 3.4's JSON writer lists for a backup whose copy is not done (output.py, result_list_backup).
+    const listed = JSON.parse(BARMAN_LIST_BACKUPS) as { montagu: Record<string, unknown>[] };
+    listed.montagu.push({ backup_id: "20261205T070000", status: "STARTED" });
+    const backups = barmanBackupsFrom(JSON.stringify(listed), [BARMAN_SHOW_BACKUP]);
+    expect(backups[1]).toEqual({ id: "20261205T070000", status: "STARTED", begin: undefined, end: undefined, size: undefined, beginWal: undefined, endWal: undefined, lastWal: undefined });
+    const now = new Date("2026-12-05T08:00:00Z");
+    expect(() => backupFor("2026-12-05T06:05:00Z", backups, now)).toThrow(/before every backup's end: the earliest reachable is 2026-12-05T06:05:03Z/);
+    expect(backupFor("2026-12-05T07:30:00Z", backups, now)).toBe("20261205T060502");
+  });
+
+  it("barman's backups off-site: barman-cloud's zone-less times read as UTC, its size and WAL", () => {
+    expect(barmanOffsiteBackupsFrom(BARMAN_CLOUD_BACKUP_LIST)).toEqual([
+      { id: "20261205T060502", status: "DONE", begin: "2026-12-05T06:05:02Z", end: "2026-12-05T06:05:03Z", size: 31604681, beginWal: "000000010000000000000004", endWal: "000000010000000000000004" },
+    ]);
+  });
+
+  it("a volume's restic snapshots off-site: short id, time, and the bytes and files the copy read", () => {
+    expect(offsiteSnapshotsFrom(RESTIC_SNAPSHOTS)).toEqual([{ id: "3a197838", time: "2026-12-05T06:06:16Z", size: 20990202, files: 1002 }]);
+    expect(offsiteSnapshotsFrom("[]")).toEqual([]);
   });
 });
 
@@ -394,5 +417,66 @@ describe("progress: each step's lines as the update prints them", () => {
     const resource = { name: "progress", type: "command:local:Command" } as RegisteredResource;
     await expect(handler.create({ create: script }, resource)).resolves.toEqual({ stdout: "first\nsecond", stderr: "" });
     expect(lines).toEqual(["running progress", "  progress: first", "  progress: second"]);
+  });
+});
+
+describe("montagu-backup list: the off-site copies too", () => {
+  const STORE = { endpoint: "https://s3.eu-west-2.amazonaws.com", bucket: "montagu-offsite", credentialsVaultPath: "secret/vimc/backup/offsite" };
+  const ORDERLY = "montagu_orderly_volume";
+  beforeEach(() => {
+    files.set("annex2", ["montagu-backup:barman", "offsite"], {});
+    files.set("annex2", ["montagu-backup:offsite"], { store: STORE });
+    files.set("production2", ["montagu-backup:offsite"], { store: STORE, passwordVaultPath: "secret/vimc/backup/offsite-password", volumes: [{ volume: ORDERLY }] });
+  });
+
+  it("each volume's restic snapshots, read where the copies are made, and barman's backups in the bucket", async () => {
+    expect(await cli("list", "--json"), stderr).toBe(0);
+    const [annex2] = JSON.parse(stdout) as { barman: { offsite: { backups: BarmanBackup[] } }; volumes: { volume: string; offsite?: { stack: string; container: string; snapshots: OffsiteSnapshot[] } }[] }[];
+    expect(annex2.barman.offsite.backups.map((b) => b.id)).toEqual(["20261203T010001"]);
+    expect(annex2.volumes.find((v) => v.volume === ORDERLY)?.offsite).toEqual({ stack: "production2", container: "montagu-offsite", snapshots: OFFSITE_SNAPSHOTS });
+    // Only the volume copied off-site is asked about, in production2's container.
+    expect(annex2.volumes.filter((v) => v.offsite !== undefined)).toHaveLength(1);
+    expect(offsiteReads).toEqual([`production2 montagu-offsite production2/${ORDERLY}`]);
+
+    stdout = "";
+    expect(await cli("list", ORDERLY), stderr).toBe(0);
+    expect(stdout).toMatch(/annex2: barman's backups off-site: 1\nid +status +begin +end +size +WAL +last WAL\n20261203T010001 +DONE/);
+    expect(stdout).toMatch(new RegExp(`production2/${ORDERLY} off-site, copied by production2's montagu-offsite: 2 snapshots\\nsnapshot +time +size +files\\n1a2b3c4d +2026-12-04T03:00:05Z +2048 B +3\\n5e6f7a8b`));
+  });
+
+  it("a store it cannot read: named, the exit 1, and everything else still listed", async () => {
+    const failing: BackupHostReader = { ...reader, offsiteSnapshots: async () => { throw new Error("Fatal: unable to open repository: connection refused"); } };
+    const code = await main(["list"], { files, engine, reader: failing, stdout: (t) => (stdout += t), stderr: (t) => (stderr += t), confirm: async () => false, now: () => NOW });
+    expect(code).toBe(1);
+    expect(stderr).toMatch(new RegExp(`could not read production2/${ORDERLY} off-site \\(in production2's montagu-offsite\\): Fatal: unable to open repository`));
+    expect(stdout).toMatch(new RegExp(`production2/${ORDERLY} off-site, copied by production2's montagu-offsite: unreadable: Fatal`));
+    expect(stdout).toMatch(/annex2: barman's backups off-site: 1/);
+    expect(stdout).toMatch(/production2\/montagu_outpack_volume: 2 history snapshots/);
+  });
+
+  it("reads through each stack's Docker host, in the containers that hold the secrets: none on a command line", async () => {
+    // A stand-in docker that records its arguments and environment's DOCKER_HOST, and answers as the containers do.
+    const bin = path.join(dir, "bin");
+    fs.mkdirSync(bin);
+    fs.writeFileSync(
+      path.join(bin, "docker"),
+      `#!/bin/sh\necho "$DOCKER_HOST $*" >> '${dir}/docker.log'\ncase "$3" in\n  montagu-offsite-barman) echo '{"backups_list": []}' ;;\n  montagu-offsite) echo '[]' ;;\nesac\n`,
+      { mode: 0o755 },
+    );
+    const withPath = process.env.PATH;
+    process.env.PATH = `${bin}:${withPath}`;
+    files.set("annex2", ["docker:host"], "ssh://annex2.example");
+    files.set("production2", ["docker:host"], "ssh://production2.example");
+    try {
+      const docker = new DockerReader();
+      expect(await docker.offsiteSnapshots(stackInfo(files, "production2"), "montagu-offsite", "production2", ORDERLY)).toEqual([]);
+      expect(await docker.barmanOffsiteBackups(stackInfo(files, "annex2"))).toEqual([]);
+    } finally {
+      process.env.PATH = withPath;
+    }
+    expect(fs.readFileSync(path.join(dir, "docker.log"), "utf8").trim().split("\n")).toEqual([
+      `ssh://production2.example exec montagu-offsite montagu-offsite snapshots production2 ${ORDERLY}`,
+      "ssh://annex2.example exec barman-montagu montagu-offsite-barman list",
+    ]);
   });
 });

@@ -260,6 +260,7 @@ if [ "$1" = init ]; then touch "$FAKE_DIR/repository"; exit 0; fi
 [ -e "$FAKE_DIR/repository" ] || { echo "Fatal: repository does not exist" >&2; exit 10; }
 case "$1" in
   backup) echo '{"message_type":"summary","data_added":0,"total_bytes_processed":4,"snapshot_id":"0123456789abcdef"}' ;;
+  snapshots) echo '[{"short_id":"01234567"}]' ;;
 esac
 `;
 
@@ -289,8 +290,9 @@ esac
     const read = (file: string) => (fs.existsSync(path.join(dir, file)) ? fs.readFileSync(path.join(dir, file), "utf8") : "");
     const lines = read("calls.log").trim().split("\n").filter(Boolean);
     const recorded = read("state/status/production2.vol.status");
+    const stateMade = fs.existsSync(path.join(dir, "state"));
     fs.rmSync(dir, { recursive: true });
-    return { code: result.status, stdout: result.stdout, stderr: result.stderr, lines, calls: lines.map((line) => line.split(" ")[0]), recorded };
+    return { code: result.status, stdout: result.stdout, stderr: result.stderr, lines, calls: lines.map((line) => line.split(" ")[0]), recorded, stateMade };
   }
 
   it("copies with one restic command, each open of the repository costing as much as an unchanged copy's work", () => {
@@ -314,10 +316,51 @@ esac
     expect(wrongPassword.recorded).toBe("");
   });
 
+  it("lists the snapshots for montagu-backup list writing nothing: no lock of restic's or its own, no cache, [] before the first copy", () => {
+    const listed = offsite(["snapshots", "production2", "vol"]);
+    expect(listed.code).toBe(0);
+    expect(JSON.parse(listed.stdout)).toEqual([{ short_id: "01234567" }]);
+    expect(listed.lines).toHaveLength(1);
+    expect(listed.lines[0]).toMatch(/^snapshots --no-lock --no-cache --json --host production2 --path \S+\/volumes\/vol$/);
+    expect(listed.stateMade).toBe(false);
+
+    const none = offsite(["snapshots", "production2", "vol"], {}, { repository: false });
+    expect([none.code, JSON.parse(none.stdout)]).toEqual([0, []]);
+    const wrongPassword = offsite(["snapshots", "production2", "vol"], { RESTIC_FAKE_EXIT: "12" });
+    expect(wrongPassword.code).toBe(12);
+  });
+
   it("forgets by the retention, and frees the space, in the weekly check rather than after each copy", () => {
     const checked = offsite(["check", "production2", "vol", "5%"]);
     expect(checked.code).toBe(0);
     expect(checked.calls).toEqual(["cat", "forget", "check"]);
     expect(checked.lines[1]).toMatch(/ --keep-daily 7 --keep-weekly 4 --prune /);
+  });
+});
+
+describe("montagu-offsite-barman list, against a barman-cloud-backup-list that records what it is asked", () => {
+  it("asks the bucket with the container's own address and keys, none on its command line, and writes nothing", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "offsite-barman-"));
+    try {
+      fs.mkdirSync(path.join(dir, "bin"));
+      fs.writeFileSync(path.join(dir, "bin", "barman-cloud-backup-list"), `#!/bin/sh\necho "$*" > '${dir}/args'\necho "$AWS_SECRET_ACCESS_KEY" > '${dir}/key'\necho '{"backups_list": []}'\n`, { mode: 0o755 });
+      fs.mkdirSync(path.join(dir, "secrets"));
+      fs.writeFileSync(path.join(dir, "secrets", "s3-access-key-id"), "AKIAEXAMPLE");
+      fs.writeFileSync(path.join(dir, "secrets", "s3-secret-access-key"), "s3-secret");
+      const ledgerBefore = fs.existsSync("/var/lib/barman/offsite");
+      const result = spawnSync("bash", ["images/barman/offsite.sh", "list"], {
+        encoding: "utf8",
+        env: { PATH: `${path.join(dir, "bin")}:${process.env.PATH}`, BARMAN_OFFSITE_URL: "s3://montagu-offsite/montagu/barman", BARMAN_OFFSITE_ENDPOINT: "http://s3.example:7070", SECRETS_DIR: path.join(dir, "secrets") },
+      });
+      expect(result.stderr).toBe("");
+      expect([result.status, result.stdout]).toEqual([0, '{"backups_list": []}\n']);
+      expect(fs.readFileSync(path.join(dir, "args"), "utf8")).toBe("--cloud-provider aws-s3 --endpoint-url http://s3.example:7070 --format json s3://montagu-offsite/montagu/barman montagu\n");
+      // The key reached it by its environment, read from the container's secret file.
+      expect(fs.readFileSync(path.join(dir, "key"), "utf8")).toBe("s3-secret\n");
+      // Before the upload's lock and its ledger: a listing neither waits for an upload nor makes a file.
+      expect(fs.existsSync("/var/lib/barman/offsite")).toBe(ledgerBefore);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
