@@ -2,6 +2,7 @@ import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { PROJECT_DIR } from "../stackConfig";
+import { type BuildRecipe, loadCached, saveBuilt } from "./buildCache";
 import { type ApplierContext, type Handler, type Inputs, UnmappedInputError } from "./handler";
 
 /** An image's build context and Dockerfile as the provider resolves them: relative paths from the program's directory. */
@@ -94,12 +95,25 @@ export function imageHandlers(applier: ApplierContext): Record<string, Handler> 
       // build options leave Remove unset); the CLI removes them unless told otherwise.
       if (!buildKit) args.push("--rm=false");
       args.push(context);
-      applier.log(`building ${inputs.imageName} from ${path.relative(PROJECT_DIR, context)}${buildKit ? " with BuildKit" : ""}`);
-      // The provider speaks BuildKit to the engine itself.
-      const cli = buildKit ? applier.docker.withBuildKit() : applier.docker;
-      await cli.run(args, { env: { DOCKER_BUILDKIT: buildKit ? "1" : "0" } });
+      const recipe: BuildRecipe = {
+        contextHash: hash,
+        dockerfile: path.relative(PROJECT_DIR, dockerfile),
+        args: Object.fromEntries(Object.entries(build.args ?? {}).map(([key, value]) => [key, String(value)])),
+        target: build.target,
+        buildKit,
+      };
+      const where = `${inputs.imageName} from ${path.relative(PROJECT_DIR, context)}`;
+      if (await loadCached(applier.docker, recipe, inputs.imageName)) {
+        applier.log(`building ${where}: loaded from the rig's build cache`);
+      } else {
+        applier.log(`building ${where}${buildKit ? " with BuildKit" : ""}`);
+        // The provider speaks BuildKit to the engine itself.
+        const cli = buildKit ? applier.docker.withBuildKit() : applier.docker;
+        await cli.run(args, { env: { DOCKER_BUILDKIT: buildKit ? "1" : "0" } });
+      }
       // For an image that is not pushed, the provider's repoDigest is the local image ID.
       const id = await applier.docker.out("image", "inspect", "-f", "{{.Id}}", inputs.imageName);
+      await saveBuilt(applier.docker, recipe, id);
       return { imageName: inputs.imageName, baseImageName: inputs.imageName, repoDigest: id, contextHash: hash };
     },
     // The provider puts the context's digest among the inputs (its Check), so a changed context
