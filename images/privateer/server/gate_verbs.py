@@ -57,6 +57,40 @@ def snapshot(client, path, volume):
     return subprocess.run(["bash", HISTORY_SCRIPT, "snapshot", path, f"{HISTORY}/{client}/{volume}"]).returncode
 
 
+def keep_after_push(client, path, volume, fd):
+    """The copy just pushed kept in the history by a process of its own, which holds the push's
+    lock (the open description of `fd`, flock(2)'s owner) until the hard links are made: the
+    push ends without waiting for them (the links to 20,000 files were 0.40 s of a 1.37 s push
+    after 1% of them changed), and the next transfer of the copy waits for them instead. The
+    next push's `begin` then finds the copy kept already; if this one is cut short (the server
+    stopped), that `begin` keeps the copy itself, as it always did. What it says goes to the
+    server's log."""
+    sys.stdout.flush()
+    child = os.fork()
+    if child:
+        os.waitpid(child, 0)
+        return
+    try:
+        # A session of its own, and not sshd's child: the client's session ends with the gate.
+        os.setsid()
+        if os.fork():
+            os._exit(0)
+        nothing = os.open(os.devnull, os.O_RDONLY)
+        try:
+            server_log = os.open("/proc/1/fd/2", os.O_WRONLY | os.O_APPEND)
+        except OSError:
+            server_log = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(nothing, 0)
+        os.dup2(server_log, 1)
+        os.dup2(server_log, 2)
+        status = subprocess.run(["bash", HISTORY_SCRIPT, "snapshot", path, f"{HISTORY}/{client}/{volume}"]).returncode
+        if status != 0:
+            print(f"privateer-gate: {client}: keeping {path} after its push failed (exit {status}); the next push keeps it", flush=True)
+        os._exit(status)
+    except BaseException:
+        os._exit(1)
+
+
 def pushing(client, volume):
     marker = f"{UNFINISHED}/{client}/{volume}"
     os.makedirs(os.path.dirname(marker), exist_ok=True)
@@ -87,7 +121,8 @@ def own_copy(client, path):
 
 def push_requests(client, path, fd, log):
     """What a push asks under its exclusive lock on one of the client's copies: `begin` (the copy
-    kept in the history, marked unfinished, and `answer fresh` when it is empty) and `pushed`."""
+    kept in the history unless it is already, marked unfinished, and `answer fresh` when it is
+    empty) and `pushed` (marked pushed, then kept in the history after the client has gone)."""
     try:
         volume = own_copy(client, path)
     except Refused:
@@ -106,6 +141,8 @@ def push_requests(client, path, fd, log):
     def ended():
         log("allowed", f"pushed {path}")
         pushed(client, volume)
+        keep_after_push(client, path, volume, fd)
+        print("the copy is being kept in the history; the next transfer of it waits for that", flush=True)
 
     return {"begin": begin, "pushed": ended}
 

@@ -69,14 +69,15 @@ snapshot() {
   fi
   mkdir -p "$history"
   rm -rf "$history"/.partial-*
-  local name
+  local name began
+  began="$(date +%s%N)"
   name="$(date -u +%Y%m%dT%H%M%SZ)"
   while [ -e "$history/$name" ]; do sleep 1; name="$(date -u +%Y%m%dT%H%M%SZ)"; done
   # A snapshot cut short (a full disk) is never kept as if it were whole.
   cp -al "$copy" "$history/.partial-$name" || { rm -rf "$history/.partial-$name"; fail "could not keep $copy: the copy is not kept"; }
   mv "$history/.partial-$name" "$history/$name"
   printf '%s\n' "$state" >"$history/$STATE"
-  say "kept $copy as snapshot $name"
+  say "kept $copy as snapshot $name ($(( ($(date +%s%N) - began) / 1000000 )) ms)"
 }
 
 prune() {
