@@ -110,3 +110,52 @@ describe("the server's history", () => {
     expect(fs.readdirSync(path.join(root, "data/.montagu/history/uat/settled")).filter((n) => !n.startsWith("."))).toHaveLength(1);
   });
 });
+
+describe("a push's copy kept after the push (images/privateer/server/gate_verbs.py, on this machine's python3)", () => {
+  const SERVER = path.resolve("images/privateer/server");
+
+  it("is kept by a process that holds the push's lock until the snapshot is whole, after the gate has moved on", () => {
+    write("volumes/production2/orderly/report.txt", "pushed\n");
+    fs.writeFileSync(path.join(root, "server.log"), "");
+    // history.sh as the server runs it, slowed down so that the lock can be seen held.
+    fs.writeFileSync(path.join(root, "slow-history.sh"), `sleep 1.5\nexec bash ${HISTORY} "$@"\n`);
+    const probe = `
+import fcntl, os, sys, time
+sys.path.insert(0, ${JSON.stringify(SERVER)})
+import gate_verbs
+root = ${JSON.stringify(root)}
+gate_verbs.HISTORY = root + "/history"
+gate_verbs.HISTORY_SCRIPT = root + "/slow-history.sh"
+gate_verbs.SERVER_LOG = root + "/server.log"
+copy = root + "/volumes/production2/orderly"
+fd = os.open(copy, os.O_RDONLY | os.O_DIRECTORY)
+fcntl.flock(fd, fcntl.LOCK_EX)
+started = time.monotonic()
+gate_verbs.keep_after_push("production2", copy, "orderly", fd)
+returned = time.monotonic() - started
+os.close(fd)  # the gate's session ends: its own hold on the lock goes
+other = os.open(copy, os.O_RDONLY | os.O_DIRECTORY)
+try:
+    fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    print("free-at-once")
+except BlockingIOError:
+    print("held")
+fcntl.flock(other, fcntl.LOCK_EX)
+waited = time.monotonic() - started
+names = [n for n in os.listdir(root + "/history/production2/orderly") if not n.startswith(".")]
+print(f"returned {returned:.2f} waited {waited:.2f} snapshots {len(names)}")
+`;
+    const result = spawnSync("python3", ["-c", probe], { encoding: "utf8", cwd: root });
+    expect(result.stderr).toBe("");
+    const [lock, timing] = result.stdout.trim().split("\n");
+    expect(lock).toBe("held");
+    const [, returned, waited, count] = /returned (\S+) waited (\S+) snapshots (\d+)/.exec(timing)!.map(Number);
+    // The gate does not wait for the links; the next transfer does, and then finds them made.
+    expect(returned).toBeLessThan(0.5);
+    expect(waited).toBeGreaterThanOrEqual(1.5);
+    expect(count).toBe(1);
+    const [kept] = fs.readdirSync(path.join(root, "history/production2/orderly")).filter((name) => /^\d{8}T\d{6}Z$/.test(name));
+    expect(fs.readFileSync(path.join(root, "history/production2/orderly", kept, "report.txt"), "utf8")).toBe("pushed\n");
+    expect(fs.readFileSync(path.join(root, "server.log"), "utf8")).toMatch(/history: kept .*orderly as snapshot \d{8}T\d{6}Z \(\d+ ms\)/);
+  });
+});

@@ -15,6 +15,8 @@ UNFINISHED = f"{VOLUMES}/.montagu/unfinished"
 # The last push that finished: <client>/<volume> holds its end time (what the freshness monitor reads).
 PUSHED = f"{VOLUMES}/.montagu/pushed"
 HISTORY_SCRIPT = "/usr/local/lib/privateer/history.sh"
+# sshd runs in the foreground as the container's first process: its stderr is the server's log.
+SERVER_LOG = "/proc/1/fd/2"
 
 
 def now():
@@ -77,7 +79,7 @@ def keep_after_push(client, path, volume, fd):
             os._exit(0)
         nothing = os.open(os.devnull, os.O_RDONLY)
         try:
-            server_log = os.open("/proc/1/fd/2", os.O_WRONLY | os.O_APPEND)
+            server_log = os.open(SERVER_LOG, os.O_WRONLY | os.O_APPEND)
         except OSError:
             server_log = os.open(os.devnull, os.O_WRONLY)
         os.dup2(nothing, 0)
