@@ -83,7 +83,8 @@ async function main() {
   show("off-site copy, unchanged (restic)", unchanged);
   show("raw upload (rclone copy, 4 streams)", raw);
   // Where an unchanged copy's time goes: every restic command opens the repository (its key
-  // derived with scrypt, the index read), and a copy is one (backup).
+  // derived with scrypt, the index read), and a copy is one (backup). `snapshots` takes no lock
+  // (--no-lock, for montagu-backup list), so this is the open without a lock's round trips.
   const opens: number[] = [];
   for (let run = 0; run < RUNS; run++) opens.push(await timed(() => production2.docker.out("exec", "montagu-offsite", "montagu-offsite", "snapshots", "production2", VOLUME)));
   console.log(`${"one restic command (snapshots)".padEnd(40)} ${opens.map((s) => s.toFixed(2)).join("  ")}  median ${median(opens).toFixed(2)} s`);

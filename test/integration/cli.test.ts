@@ -147,6 +147,9 @@ describe("montagu-backup on the rig", () => {
     expect(await cli("restore", "--resume", "--yes"), `${out}\n${err}`).toBe(0);
     mark(`resumed:\n${out}`);
     expect(out).toMatch(/prepare on annex2: done already/);
+    // Progress as it came: uat's steps, and what their commands printed, between the step's start and end.
+    expect(out).toMatch(/restore on uat: started[^]*\n {2}uat: {2}(\+ |~ |\+-) command:local:Command restore-\S+ (created|updated|replaced) \(\d+s\)[^]*restore on uat: done in/);
+    expect(out).toMatch(/\n {2}uat: {3}restore-\S+: restore: started montagu-db\n/);
     expect([updates("annex2"), updates("production2"), updates("uat")]).toEqual([2, 2, 2]);
     expect(appliers.annex2.history.length).toBe(prepareRuns);
     expect(batchOne).toMatch(/^5000 /);
@@ -172,6 +175,8 @@ describe("montagu-backup on the rig", () => {
     expect(snapshots.length).toBeGreaterThanOrEqual(2);
     expect(await cli("list", "uat"), err).toBe(0);
     expect(out).toMatch(/annex2: production2\/montagu_orderly_volume: \d+ history snapshots/);
+    // barman's finished backups with every column filled from barman's own answers: begin, end, size, the WAL it spans, the last WAL.
+    expect(out).toMatch(/\n\d{8}T\d{6} +DONE +\d{4}-\S+Z +\d{4}-\S+Z +\d+ MB +[0-9A-F]{24}\.\.[0-9A-F]{24} +[0-9A-F]{24}\n/);
 
     const roundOne = snapshots[snapshots.length - 2].name;
     expect(await cli("restore", "uat", "--snapshot", roundOne, "--volume", VOLUME, "--yes"), `${out}\n${err}`).toBe(0);
