@@ -3,7 +3,7 @@ import type { Engine } from "./engine";
 import { Refusal } from "./engine";
 import type { BackupHostReader, BarmanBackup, HistorySnapshot, OffsiteSnapshot } from "./reader";
 import { barmanSettings, DATABASE_VOLUME, knownStack, offsiteCopies, partner, stackAs, stackInfo } from "./roles";
-import { backupFor, type Journal, Operator, StepFailed, timeId } from "./runbook";
+import { backupFor, baseBackups, type Journal, Operator, StepFailed, timeId } from "./runbook";
 import type { StackFiles } from "./stackFiles";
 
 // `montagu-backup <verb> ...`: the runbook in one command. Every change is a value written into
@@ -116,7 +116,7 @@ export async function main(argv: string[], deps: Dependencies): Promise<number> 
       case "prepare": {
         if (target === undefined) throw new Refusal("prepare needs the backup host's stack, such as annex2");
         const backup = stackAs(deps.files, target, "backup host", "prepare");
-        const backupId = values.at === undefined ? undefined : backupFor(values.at, await deps.reader.barmanBackups(backup), now());
+        const backupId = values.at === undefined ? undefined : backupFor(values.at, await baseBackups(deps.reader, backup, from === "offsite" ? "offsite" : undefined), now());
         const step = operator.prepareStep(backup, timeId(now()), { at: values.at, backupId, from: from === "offsite" ? "offsite" : undefined });
         return finish(await operator.run("prepare", target, [step], values.yes === true, `montagu-backup prepare --resume ${target}`));
       }

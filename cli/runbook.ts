@@ -115,6 +115,17 @@ export function backupFor(at: string, backups: BarmanBackup[], now: Date): strin
   return before[before.length - 1].id;
 }
 
+/**
+ * The base backups a prepare starts from: barman's own, or with `--from offsite` those in the
+ * bucket, which are what the prepare then recovers (barman's newest may not be sent yet, and a
+ * rebuilt backup host has none of its own).
+ */
+export async function baseBackups(reader: BackupHostReader, backup: StackInfo, from: "offsite" | undefined): Promise<BarmanBackup[]> {
+  if (from !== "offsite") return reader.barmanBackups(backup);
+  if (!barmanSettings(backup).offsite) throw new Refusal(`--from offsite prepares from barman's backups in the bucket, and ${backup.name}'s barman sends none there (no barman.offsite)`);
+  return reader.barmanOffsiteBackups(backup);
+}
+
 interface RestoreEntry {
   volume: string;
   from?: string;
@@ -236,7 +247,7 @@ export class Operator {
     }
 
     let backupId: string | undefined;
-    if (options.at !== undefined) backupId = backupFor(options.at, await this.reader.barmanBackups(backup), this.now());
+    if (options.at !== undefined) backupId = backupFor(options.at, await baseBackups(this.reader, backup, options.from === "offsite" ? "offsite" : undefined), this.now());
 
     const id = timeId(this.now());
     const steps: Step[] = [];

@@ -143,6 +143,9 @@ describe("montagu-backup refuses bad input, saying why, and changes nothing", ()
     expect(engine.calls).toEqual([]);
   });
 
+  it("--from offsite --at where barman sends nothing off-site", () =>
+    refused(["prepare", "annex2", "--from", "offsite", "--at", "2026-12-04T09:00:00Z", "--yes"], /--from offsite prepares from barman's backups in the bucket, and annex2's barman sends none there \(no barman.offsite\)/));
+
   it("a restore a stack refuses (from off-site, with no off-site store): its preview fails saying why and the files are put back", async () => {
     const before = texts();
     expect(await cli("restore", "uat", "--from", "offsite", "--yes")).toBe(2);
@@ -442,6 +445,21 @@ describe("montagu-backup list: the off-site copies too", () => {
     expect(await cli("list", ORDERLY), stderr).toBe(0);
     expect(stdout).toMatch(/annex2: barman's backups off-site: 1\nid +status +begin +end +size +WAL +last WAL\n20261203T010001 +DONE/);
     expect(stdout).toMatch(new RegExp(`production2/${ORDERLY} off-site, copied by production2's montagu-offsite: 2 snapshots\\nsnapshot +time +size +files\\n1a2b3c4d +2026-12-04T03:00:05Z +2048 B +3\\n5e6f7a8b`));
+  });
+
+  it("prepare --from offsite --at starts from the bucket's backup before that time, not barman's own newer one", async () => {
+    // The store's keys, as vault has them, for the barman container's declaration.
+    const withKeys: ResourceProvider = {
+      ...deterministicProvider,
+      invoke: async (token, args) => (args.path === STORE.credentialsVaultPath ? { data: { access_key_id: "AKIAEXAMPLE", secret_access_key: "s3-secret" } } : deterministicProvider.invoke(token, args)),
+    };
+    const prepare = (at: string) =>
+      main(["prepare", "annex2", "--from", "offsite", "--at", at, "--yes"], { files, engine: new SimulatedEngine({ files, provider: () => withKeys }), reader, stdout: (t) => (stdout += t), stderr: (t) => (stderr += t), confirm: async () => false, now: () => NOW });
+    // barman has 20261203 and 20261204; the bucket only 20261203 (the newer one not sent yet).
+    expect(await prepare("2026-12-04T09:00:00Z"), stderr).toBe(0);
+    expect(config("annex2")["montagu-backup:prepareRestore"]).toEqual({ id: "20261205T030000Z", targetTime: "2026-12-04T09:00:00Z", backup: "20261203T010001", from: "offsite" });
+    expect(await prepare("2026-12-03T01:10:00Z")).toBe(2);
+    expect(stderr).toMatch(/--at 2026-12-03T01:10:00Z is before every backup's end: the earliest reachable is 2026-12-03T01:20:00Z/);
   });
 
   it("a store it cannot read: named, the exit 1, and everything else still listed", async () => {
