@@ -1,6 +1,7 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { LOCAL_DIR, MONTAGU_DIR, PREPARED_STAMP } from "../components/privateer/layout";
+import { Refusal } from "./engine";
 import { barmanSettings, type StackInfo } from "./roles";
 
 // What can be restored, read through the backup host's Docker engine (its stack's
@@ -59,25 +60,34 @@ const isoFromEpoch = (seconds: unknown) => {
   return seconds === "" || !Number.isFinite(value) ? undefined : new Date(value * 1000).toISOString().replace(".000Z", "Z");
 };
 
-/** A time with its zone (show-backup's `2026-12-05 06:05:02.542430+00:00`, restic's RFC 3339), as ISO to the second. */
-const isoFromText = (text: unknown) => {
+/**
+ * A time with its zone (show-backup's `2026-12-05 06:05:02.542430+00:00`, barman-cloud's
+ * `2026-07-05T07:05:02.542430+01:00`, restic's RFC 3339), as ISO UTC to the second. One without
+ * its zone is refused, naming `what`: read in whatever zone this process has, it would be a guess.
+ */
+const isoFromText = (text: unknown, what: string) => {
   if (typeof text !== "string" || text === "" || text === "None") return undefined;
-  const when = Date.parse(text.replace(" ", "T"));
-  return Number.isNaN(when) ? undefined : new Date(when).toISOString().replace(/\.\d{3}Z$/, "Z");
+  const when = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(text) ? Date.parse(text.replace(" ", "T")) : Number.NaN;
+  if (Number.isNaN(when)) throw new Refusal(`${what} is '${text}', not a time with its zone`);
+  return new Date(when).toISOString().replace(/\.\d{3}Z$/, "Z");
 };
 
-const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 /**
- * barman-cloud's time, Python's ctime() of it (`Sat Dec  5 06:05:02 2026`), which drops the zone:
- * read as UTC, the zone PostgreSQL's image runs in unless TZ is set (barman takes its times from
- * the database server).
+ * A backup's begin_time or end_time in the bucket: its `_iso` twin, which
+ * montagu-offsite-barman-list adds from backup.info with the zone PostgreSQL reported it in.
+ * barman-cloud 3.4's own field is ctime() of that time (`Sat Dec  5 06:05:02 2026`): the wall
+ * clock with its zone dropped, an hour off for a server in London in summer if read as UTC.
  */
-const isoFromCtime = (text: unknown) => {
-  const match = typeof text === "string" ? /^\w{3} (\w{3}) +(\d{1,2}) (\d{2}):(\d{2}):(\d{2}) (\d{4})$/.exec(text) : null;
-  if (match === null || !MONTHS.includes(match[1])) return undefined;
-  const [, month, day, hours, minutes, seconds, year] = match;
-  return new Date(Date.UTC(Number(year), MONTHS.indexOf(month), Number(day), Number(hours), Number(minutes), Number(seconds))).toISOString().replace(".000Z", "Z");
-};
+function offsiteTime(backup: Record<string, unknown>, field: "begin_time" | "end_time"): string | undefined {
+  const what = `barman-cloud's ${field} of backup ${String(backup.backup_id)}`;
+  const zoned = backup[`${field}_iso`];
+  if (zoned !== undefined && zoned !== null) return isoFromText(zoned, what);
+  if (backup[field] === undefined || backup[field] === null) return undefined;
+  throw new Refusal(
+    `${what} is '${String(backup[field])}', without its zone, and there is no ${field}_iso: which backup a time falls in cannot be told. ` +
+      "montagu-offsite-barman list gives it from backup.info, unless the time there has no zone either or the barman image predates it",
+  );
+}
 
 const record = (value: unknown): Record<string, unknown> => (typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : {});
 const text = (value: unknown) => (typeof value === "string" && value !== "" && value !== "None" ? value : undefined);
@@ -101,8 +111,8 @@ export function barmanBackupsFrom(listed: string, shown: string[] = []): BarmanB
     return {
       id,
       status: String(b.status),
-      begin: isoFromEpoch(base.begin_time_timestamp) ?? isoFromText(base.begin_time),
-      end: isoFromEpoch(b.end_time_timestamp) ?? isoFromEpoch(base.end_time_timestamp) ?? isoFromText(base.end_time),
+      begin: isoFromEpoch(base.begin_time_timestamp) ?? isoFromText(base.begin_time, `show-backup's begin_time of ${id}`),
+      end: isoFromEpoch(b.end_time_timestamp) ?? isoFromEpoch(base.end_time_timestamp) ?? isoFromText(base.end_time, `show-backup's end_time of ${id}`),
       size: bytes(base.disk_usage_bytes),
       beginWal: text(base.begin_wal),
       endWal: text(base.end_wal),
@@ -115,14 +125,14 @@ export function barmanBackupsFrom(listed: string, shown: string[] = []): BarmanB
 export const finishedBackupIds = (listed: string): string[] =>
   ((record(JSON.parse(listed)).montagu ?? []) as Record<string, unknown>[]).filter((b) => b.status === "DONE" || b.status === "WAITING_FOR_WALS").map((b) => String(b.backup_id));
 
-/** `montagu-offsite-barman list`'s answer (barman-cloud-backup-list --format json), as backups. */
+/** `montagu-offsite-barman list`'s answer (barman-cloud-backup-list --format json, with each time's zone), as backups. */
 export function barmanOffsiteBackupsFrom(json: string): BarmanBackup[] {
   const listed = JSON.parse(json) as { backups_list?: Record<string, unknown>[] };
   return (listed.backups_list ?? []).map((b) => ({
     id: String(b.backup_id),
     status: String(b.status),
-    begin: isoFromCtime(b.begin_time),
-    end: isoFromCtime(b.end_time),
+    begin: offsiteTime(b, "begin_time"),
+    end: offsiteTime(b, "end_time"),
     size: bytes(b.size),
     beginWal: text(b.begin_wal),
     endWal: text(b.end_wal),
@@ -137,7 +147,7 @@ export function offsiteSnapshotsFrom(json: string): OffsiteSnapshot[] {
       const summary = (typeof s.summary === "object" && s.summary !== null ? s.summary : {}) as Record<string, unknown>;
       return {
         id: String(s.short_id ?? String(s.id).slice(0, 8)),
-        time: isoFromText(s.time) ?? String(s.time),
+        time: isoFromText(s.time, `restic's time of snapshot ${String(s.short_id ?? s.id)}`) ?? String(s.time),
         size: typeof summary.total_bytes_processed === "number" ? summary.total_bytes_processed : undefined,
         files: typeof summary.total_files_processed === "number" ? summary.total_files_processed : undefined,
       };

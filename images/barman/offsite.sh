@@ -10,7 +10,8 @@
 #               With --for, again every 10 s for that long (the schedule's minute, so that a
 #               segment waits seconds rather than up to a minute to leave)
 #   retention   barman-cloud-backup-delete with $BARMAN_OFFSITE_RETENTION (barman's own policy)
-#   list        barman-cloud-backup-list's JSON of what the bucket holds; read-only, no lock
+#   list        barman-cloud-backup-list's JSON of what the bucket holds, each backup's times
+#               with their zone too (montagu-offsite-barman-list); read-only, no lock
 #   recover DIR [--backup ID] [--target-time T]
 #               the newest (or ID) base backup from the bucket into DIR (emptied first), with
 #               the WAL from its start on in DIR/barman_wal, set to replay it and stop at T: a
@@ -32,7 +33,7 @@ cloud=(--cloud-provider aws-s3 --endpoint-url "$BARMAN_OFFSITE_ENDPOINT")
 # What `montagu-backup list` reads: before the lock (an upload under way neither waits for it
 # nor holds it up) and before anything below writes.
 if [ "$verb" = list ]; then
-  exec barman-cloud-backup-list "${cloud[@]}" --format json "$BARMAN_OFFSITE_URL" "$SERVER"
+  exec montagu-offsite-barman-list "${cloud[@]}" --format json "$BARMAN_OFFSITE_URL" "$SERVER"
 fi
 home=/var/lib/barman
 ledger_dir="$home/offsite"

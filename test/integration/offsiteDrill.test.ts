@@ -130,6 +130,13 @@ describe("the drill from the off-site bucket alone: annex2 lost and built again,
       expect(backup.size).toBeGreaterThan(1_000_000);
       expect(Date.parse(backup.end!)).toBeGreaterThanOrEqual(Date.parse(backup.begin!));
     }
+    // The bucket's times (backup.info's, with their zone) are the very moments barman's epochs give.
+    const sentOnes = annex2.barman.offsite.backups.filter((b) => annex2.barman.backups.some((own) => own.id === b.id));
+    expect(sentOnes.length).toBeGreaterThan(0);
+    for (const sent of sentOnes) {
+      const own = annex2.barman.backups.find((b) => b.id === sent.id)!;
+      expect([sent.begin, sent.end]).toEqual([own.begin, own.end]);
+    }
     expect(annex2.barman.backups[0].lastWal).toMatch(/^[0-9A-F]{24}$/);
     for (const secret of [s3.secretAccessKey, "correct horse battery staple"]) expect(out + err).not.toContain(secret);
     console.log(`montagu-backup list, the bucket's copies among it: ${((performance.now() - listStarted) / 1000).toFixed(1)} s`);

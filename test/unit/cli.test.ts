@@ -14,7 +14,7 @@ import { commandHandlers } from "../../simulator/harness/applier/commands";
 import { DockerCli } from "../../simulator/harness/docker";
 import { PROJECT_DIR } from "../../simulator/harness/stackConfig";
 import type { RegisteredResource, ResourceProvider } from "../../simulator/harness/run";
-import { BARMAN_CLOUD_BACKUP_LIST, BARMAN_LIST_BACKUPS, BARMAN_SHOW_BACKUP, RESTIC_SNAPSHOTS } from "../fixtures/realOutput";
+import { BARMAN_CLOUD_BACKUP_LIST, BARMAN_LIST_BACKUPS, BARMAN_SHOW_BACKUP, OFFSITE_BARMAN_LIST_LONDON_SUMMER, RESTIC_SNAPSHOTS } from "../fixtures/realOutput";
 import { deterministicProvider } from "./snapshot/declared";
 
 // montagu-backup's verbs on copies of the committed stack files, run by the simulator's engine
@@ -356,10 +356,36 @@ describe("barman's and restic's real output, as list and --at read it", () => {
     expect(backupFor("2026-12-05T07:30:00Z", backups, now)).toBe("20261205T060502");
   });
 
-  it("barman's backups off-site: barman-cloud's zone-less times read as UTC, its size and WAL", () => {
-    expect(barmanOffsiteBackupsFrom(BARMAN_CLOUD_BACKUP_LIST)).toEqual([
+  it("barman's backups off-site: each time from its _iso twin, with its zone; barman-cloud 3.4's zone-less ctime() alone is refused", () => {
+    expect(() => barmanOffsiteBackupsFrom(BARMAN_CLOUD_BACKUP_LIST)).toThrow(/barman-cloud's begin_time of backup 20261205T060502 is 'Sat Dec  5 06:05:02 2026', without its zone/);
+    // The same backup as montagu-offsite-barman list gives it: its backup.info's times (show-backup's) beside.
+    const listed = JSON.parse(BARMAN_CLOUD_BACKUP_LIST) as { backups_list: Record<string, unknown>[] };
+    Object.assign(listed.backups_list[0], { begin_time_iso: "2026-12-05T06:05:02.542430+00:00", end_time_iso: "2026-12-05T06:05:03.204866+00:00" });
+    expect(barmanOffsiteBackupsFrom(JSON.stringify(listed))).toEqual([
       { id: "20261205T060502", status: "DONE", begin: "2026-12-05T06:05:02Z", end: "2026-12-05T06:05:03Z", size: 31604681, beginWal: "000000010000000000000004", endWal: "000000010000000000000004" },
     ]);
+  });
+
+  it("a PostgreSQL in London in summer: its backups' times off-site are UTC an hour before its wall clock, and --at picks by them", () => {
+    const backups = barmanOffsiteBackupsFrom(OFFSITE_BARMAN_LIST_LONDON_SUMMER);
+    expect(backups.map((b) => [b.id, b.begin, b.end])).toEqual([
+      ["20260705T060502", "2026-07-05T06:05:02Z", "2026-07-05T06:05:03Z"],
+      ["20260705T070002", "2026-07-05T07:00:02Z", "2026-07-05T07:00:03Z"],
+    ]);
+    const now = new Date("2026-12-05T08:00:00Z");
+    // Read as UTC, the wall clock (08:00:03) would put the second backup after 07:30 and the first after 06:30.
+    expect(backupFor("2026-07-05T07:30:00Z", backups, now)).toBe("20260705T070002");
+    expect(backupFor("2026-07-05T06:30:00Z", backups, now)).toBe("20260705T060502");
+    expect(backupFor("2026-07-05T08:30:00+01:00", backups, now)).toBe("20260705T070002");
+  });
+
+  it("a time without its zone is refused wherever it is read: show-backup's without its epoch, barman-cloud's _iso without an offset", () => {
+    const shown = JSON.parse(BARMAN_SHOW_BACKUP) as { montagu: { base_backup_information: Record<string, unknown> } };
+    Object.assign(shown.montagu.base_backup_information, { begin_time: "2026-12-05 06:05:02.542430", begin_time_timestamp: undefined });
+    expect(() => barmanBackupsFrom(BARMAN_LIST_BACKUPS, [JSON.stringify(shown)])).toThrow(/show-backup's begin_time of 20261205T060502 is '2026-12-05 06:05:02.542430', not a time with its zone/);
+    const listed = JSON.parse(OFFSITE_BARMAN_LIST_LONDON_SUMMER) as { backups_list: Record<string, unknown>[] };
+    listed.backups_list[1].end_time_iso = "2026-07-05T08:00:03.010223";
+    expect(() => barmanOffsiteBackupsFrom(JSON.stringify(listed))).toThrow(/end_time of backup 20260705T070002 is '2026-07-05T08:00:03.010223', not a time with its zone/);
   });
 
   it("a volume's restic snapshots off-site: short id, time, and the bytes and files the copy read", () => {
@@ -460,6 +486,16 @@ describe("montagu-backup list: the off-site copies too", () => {
     expect(config("annex2")["montagu-backup:prepareRestore"]).toEqual({ id: "20261205T030000Z", targetTime: "2026-12-04T09:00:00Z", backup: "20261203T010001", from: "offsite" });
     expect(await prepare("2026-12-03T01:10:00Z")).toBe(2);
     expect(stderr).toMatch(/--at 2026-12-03T01:10:00Z is before every backup's end: the earliest reachable is 2026-12-03T01:20:00Z/);
+  });
+
+  it("prepare --from offsite --at refuses, changing nothing, when the bucket's times come without their zone", async () => {
+    const zoneless: BackupHostReader = { ...reader, barmanOffsiteBackups: async () => barmanOffsiteBackupsFrom(BARMAN_CLOUD_BACKUP_LIST) };
+    const before = JSON.stringify(config("annex2"));
+    const code = await main(["prepare", "annex2", "--from", "offsite", "--at", "2026-12-05T02:00:00Z", "--yes"], { files, engine, reader: zoneless, stdout: (t) => (stdout += t), stderr: (t) => (stderr += t), confirm: async () => false, now: () => NOW });
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/begin_time of backup 20261205T060502 is 'Sat Dec  5 06:05:02 2026', without its zone[^]*Nothing was changed/);
+    expect(JSON.stringify(config("annex2"))).toBe(before);
+    expect(engine.calls).toEqual([]);
   });
 
   it("a store it cannot read: named, the exit 1, and everything else still listed", async () => {

@@ -338,12 +338,12 @@ esac
   });
 });
 
-describe("montagu-offsite-barman list, against a barman-cloud-backup-list that records what it is asked", () => {
+describe("montagu-offsite-barman list, against a montagu-offsite-barman-list that records what it is asked", () => {
   it("asks the bucket with the container's own address and keys, none on its command line, and writes nothing", () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "offsite-barman-"));
     try {
       fs.mkdirSync(path.join(dir, "bin"));
-      fs.writeFileSync(path.join(dir, "bin", "barman-cloud-backup-list"), `#!/bin/sh\necho "$*" > '${dir}/args'\necho "$AWS_SECRET_ACCESS_KEY" > '${dir}/key'\necho '{"backups_list": []}'\n`, { mode: 0o755 });
+      fs.writeFileSync(path.join(dir, "bin", "montagu-offsite-barman-list"), `#!/bin/sh\necho "$*" > '${dir}/args'\necho "$AWS_SECRET_ACCESS_KEY" > '${dir}/key'\necho '{"backups_list": []}'\n`, { mode: 0o755 });
       fs.mkdirSync(path.join(dir, "secrets"));
       fs.writeFileSync(path.join(dir, "secrets", "s3-access-key-id"), "AKIAEXAMPLE");
       fs.writeFileSync(path.join(dir, "secrets", "s3-secret-access-key"), "s3-secret");
@@ -362,5 +362,40 @@ describe("montagu-offsite-barman list, against a barman-cloud-backup-list that r
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("montagu-offsite-barman-list's times (images/barman/offsite_list.py, on this machine's python3 and dateutil)", () => {
+  it("gives each time backup.info holds with its zone as ISO with that offset, and none for a time barman stored without one", () => {
+    // What barman 3.4's catalog loads from backup.info: a dateutil offset where the file has one,
+    // tzlocal() (this process's zone, a guess) where it has none; to_json() has printed ctime().
+    const probe = `
+import datetime, json, sys
+sys.path.insert(0, "images/barman")
+from dateutil.tz import tzlocal, tzoffset
+from offsite_list import with_zones
+class Info: pass
+def info(begin, end):
+    i = Info()
+    i.begin_time, i.end_time = begin, end
+    return i
+def listed(i, **extra):
+    data = {f: getattr(i, f).ctime() for f in ("begin_time", "end_time") if getattr(i, f) is not None}
+    return with_zones({**data, **extra}, i)
+bst = tzoffset(None, 3600)
+print(json.dumps([
+    listed(info(datetime.datetime(2026, 7, 5, 7, 5, 2, 542430, tzinfo=bst), datetime.datetime(2026, 7, 5, 7, 5, 3, tzinfo=bst))),
+    listed(info(datetime.datetime(2026, 7, 5, 7, 5, 2, tzinfo=tzlocal()), datetime.datetime(2026, 7, 5, 7, 5, 3, tzinfo=bst)), begin_time_iso="2026-07-05T07:05:02+09:00"),
+    listed(info(None, None)),
+]))
+`;
+    const result = spawnSync("python3", ["-c", probe], { encoding: "utf8", env: { ...process.env, TZ: "Asia/Tokyo" } });
+    expect(result.stderr).toBe("");
+    expect(JSON.parse(result.stdout)).toEqual([
+      { begin_time: "Sun Jul  5 07:05:02 2026", begin_time_iso: "2026-07-05T07:05:02.542430+01:00", end_time: "Sun Jul  5 07:05:03 2026", end_time_iso: "2026-07-05T07:05:03+01:00" },
+      // barman's own _iso of a time without a zone would be this process's: dropped, so that montagu-backup refuses it.
+      { begin_time: "Sun Jul  5 07:05:02 2026", end_time: "Sun Jul  5 07:05:03 2026", end_time_iso: "2026-07-05T07:05:03+01:00" },
+      {},
+    ]);
   });
 });
