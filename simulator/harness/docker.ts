@@ -1,5 +1,6 @@
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
+import { StringDecoder } from "node:string_decoder";
 
 export interface RunResult {
   stdoutBytes: Buffer;
@@ -14,13 +15,16 @@ export interface RunResult {
  */
 export function lineSplitter(onLine: (line: string) => void): { push(chunk: Buffer | string): void; end(): void } {
   let pending = "";
+  // A character whose UTF-8 bytes fall across two chunks is decoded whole.
+  const decoder = new StringDecoder("utf8");
   return {
     push(chunk) {
-      const lines = (pending + chunk.toString()).split("\n");
+      const lines = (pending + (typeof chunk === "string" ? chunk : decoder.write(chunk))).split("\n");
       pending = lines.pop() ?? "";
       for (const line of lines) onLine(line);
     },
     end() {
+      pending += decoder.end();
       if (pending !== "") onLine(pending);
       pending = "";
     },
