@@ -7,20 +7,30 @@ zone PostgreSQL reported the time in (barman stores CURRENT_TIMESTAMP of its own
 zone is the server's `timezone`), with that zone dropped, so the same backup reads an hour
 apart from a server in London in summer and one in UTC, whatever TZ this process has. The
 backup.info in the bucket keeps the offset; this adds it, under the names later barman prints
-itself. A time stored without a zone (barman then takes this process's zone: a guess) gets no
-_iso field, so that montagu-backup refuses it rather than guess too.
+itself. A time stored without a zone gets no _iso field, so that montagu-backup refuses it
+rather than guess.
+
+The times are read from backup.info as written (str() of a datetime), not with barman's
+loader: dateutil gives `+00:00` this process's local zone when that is UTC, the same as it gives
+a time with no zone at all, so the two could not be told apart afterwards.
 """
+import datetime
 import sys
 
-from dateutil.tz import tzlocal
+TIMES = ("begin_time", "end_time")
+
+
+def backup_info_time(text):
+    """A time as backup.info has it, with its offset if it has one, naive if not."""
+    return datetime.datetime.fromisoformat(text)
 
 
 def with_zones(data, info):
     """barman's to_json() `data` of BackupInfo `info`, with the _iso times that are known."""
-    for field in ("begin_time", "end_time"):
+    for field in TIMES:
         value = getattr(info, field, None)
         data.pop(f"{field}_iso", None)
-        if value is not None and value.tzinfo is not None and not isinstance(value.tzinfo, tzlocal):
+        if value is not None and value.tzinfo is not None:
             data[f"{field}_iso"] = value.isoformat()
     return data
 
@@ -29,6 +39,9 @@ def main():
     from barman.clients import cloud_backup_list
     from barman.infofile import BackupInfo
 
+    for field in TIMES:
+        # A bad time fails the listing (barman's exit 4) rather than being guessed at.
+        getattr(BackupInfo, field).from_str = backup_info_time
     to_json = BackupInfo.to_json
     BackupInfo.to_json = lambda self: with_zones(to_json(self), self)
     # barman's own listing otherwise: its arguments, connection checks, errors and exit codes.

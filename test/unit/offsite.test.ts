@@ -365,37 +365,33 @@ describe("montagu-offsite-barman list, against a montagu-offsite-barman-list tha
   });
 });
 
-describe("montagu-offsite-barman-list's times (images/barman/offsite_list.py, on this machine's python3 and dateutil)", () => {
-  it("gives each time backup.info holds with its zone as ISO with that offset, and none for a time barman stored without one", () => {
-    // What barman 3.4's catalog loads from backup.info: a dateutil offset where the file has one,
-    // tzlocal() (this process's zone, a guess) where it has none; to_json() has printed ctime().
+describe("montagu-offsite-barman-list's times (images/barman/offsite_list.py, on this machine's python3)", () => {
+  it("gives each backup.info time with its offset as ISO with that offset, UTC's too, and none for a time stored without one", () => {
+    // backup.info's times as barman 3.4 writes them (str() of PostgreSQL's CURRENT_TIMESTAMP), under
+    // TZ=UTC: there barman's own loader (dateutil) gives `+00:00` the local zone, as it does a
+    // time without any, and an earlier version of this gave the rig's backups no _iso at all.
     const probe = `
-import datetime, json, sys
+import json, sys
 sys.path.insert(0, "images/barman")
-from dateutil.tz import tzlocal, tzoffset
-from offsite_list import with_zones
+from offsite_list import backup_info_time, with_zones
 class Info: pass
-def info(begin, end):
+def listed(begin, end, **extra):
     i = Info()
-    i.begin_time, i.end_time = begin, end
-    return i
-def listed(i, **extra):
-    data = {f: getattr(i, f).ctime() for f in ("begin_time", "end_time") if getattr(i, f) is not None}
-    return with_zones({**data, **extra}, i)
-bst = tzoffset(None, 3600)
+    i.begin_time, i.end_time = backup_info_time(begin), backup_info_time(end)
+    return with_zones({"begin_time": i.begin_time.ctime(), "end_time": i.end_time.ctime(), **extra}, i)
 print(json.dumps([
-    listed(info(datetime.datetime(2026, 7, 5, 7, 5, 2, 542430, tzinfo=bst), datetime.datetime(2026, 7, 5, 7, 5, 3, tzinfo=bst))),
-    listed(info(datetime.datetime(2026, 7, 5, 7, 5, 2, tzinfo=tzlocal()), datetime.datetime(2026, 7, 5, 7, 5, 3, tzinfo=bst)), begin_time_iso="2026-07-05T07:05:02+09:00"),
-    listed(info(None, None)),
+    listed("2026-12-05 06:05:02.542430+00:00", "2026-12-05 06:05:03.204866+00:00"),
+    listed("2026-07-05 07:05:02.542430+01:00", "2026-07-05 07:05:03+01:00"),
+    listed("2026-07-05 07:05:02", "2026-07-05 07:05:03+01:00", begin_time_iso="2026-07-05T07:05:02+00:00"),
 ]))
 `;
-    const result = spawnSync("python3", ["-c", probe], { encoding: "utf8", env: { ...process.env, TZ: "Asia/Tokyo" } });
+    const result = spawnSync("python3", ["-c", probe], { encoding: "utf8", env: { ...process.env, TZ: "UTC" } });
     expect(result.stderr).toBe("");
     expect(JSON.parse(result.stdout)).toEqual([
+      { begin_time: "Sat Dec  5 06:05:02 2026", begin_time_iso: "2026-12-05T06:05:02.542430+00:00", end_time: "Sat Dec  5 06:05:03 2026", end_time_iso: "2026-12-05T06:05:03.204866+00:00" },
       { begin_time: "Sun Jul  5 07:05:02 2026", begin_time_iso: "2026-07-05T07:05:02.542430+01:00", end_time: "Sun Jul  5 07:05:03 2026", end_time_iso: "2026-07-05T07:05:03+01:00" },
-      // barman's own _iso of a time without a zone would be this process's: dropped, so that montagu-backup refuses it.
+      // Without a zone: no _iso, even one barman would have made in this process's zone, so that montagu-backup refuses it.
       { begin_time: "Sun Jul  5 07:05:02 2026", end_time: "Sun Jul  5 07:05:03 2026", end_time_iso: "2026-07-05T07:05:03+01:00" },
-      {},
     ]);
   });
 });
