@@ -16,8 +16,10 @@
 #   --exclude-top NAME    leave NAME, at the top of the source, out (neither copied nor deleted)
 #   --newest-in DIR       the source is the newest snapshot in the server's DIR
 #   --keep-history        (a push, with --lock on DESTINATION, exclusive) first keep DESTINATION as
-#                         it is in the server's history, and mark it unfinished on the server
-#                         until the push has ended: both asked of the session holding the lock
+#                         it is in the server's history (unless the last push kept it already),
+#                         and mark it unfinished on the server until the push has ended, when
+#                         the server keeps the pushed copy too, under the same lock: all asked
+#                         of the session holding the lock
 #   --refuse-unfinished   (a restore of a client's copy) refuse a copy whose last push did not
 #                         finish: it holds part of that push
 #   --restore-stamp FILE  (a restore) FILE records the source restored into DESTINATION, written

@@ -88,14 +88,21 @@ describe("portable archives: export and import between simulated hosts", () => {
     await importOnUat("import-2", current.archive, "orderly_from_server");
     expect(await manifest(hosts.uat, "orderly_from_server")).toBe(await manifest(hosts.annex2, "privateer_montagu_data", COPY));
 
-    // A push keeps the copy it replaces as the newest snapshot.
+    // Each push's copy is kept in the history once the push ends (the export waits for it under
+    // the copy's lock): the newest snapshot is the copy the last push made, and the one before it
+    // the copy that push replaced.
     const before = await manifest(hosts.annex2, "privateer_montagu_data", COPY);
     await inVolume(hosts.production2, VOLUME, "echo changed >> reports/0/r0/file-0.txt && rm reports/9/r9/file-9.txt");
     await push("second");
     const latest = await exported("annex2", "server-2", { to: dir, server: "annex2", source: "production2", snapshot: "latest" });
     await importOnUat("import-3", latest.archive, "orderly_from_snapshot");
-    expect(await manifest(hosts.uat, "orderly_from_snapshot")).toBe(before);
-    expect(await manifest(hosts.uat, "orderly_from_snapshot")).not.toBe(await manifest(hosts.production2, VOLUME));
+    const pushedNow = await manifest(hosts.production2, VOLUME);
+    expect(await manifest(hosts.uat, "orderly_from_snapshot")).toBe(pushedNow);
+    const snapshots = (await inVolume(hosts.annex2, "privateer_montagu_data", `ls .montagu/history/${COPY}`)).split("\n").filter((name) => /^\d{8}T\d{6}Z$/.test(name));
+    const replaced = await exported("annex2", "server-3", { to: dir, server: "annex2", source: "production2", snapshot: snapshots.at(-2)! });
+    await importOnUat("import-4", replaced.archive, "orderly_from_replaced");
+    expect(await manifest(hosts.uat, "orderly_from_replaced")).toBe(before);
+    expect(before).not.toBe(pushedNow);
   });
 
   it("refuses a copy whose last push did not finish, writing nothing", async () => {
