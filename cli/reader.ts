@@ -144,12 +144,12 @@ export function offsiteSnapshotsFrom(json: string): OffsiteSnapshot[] {
   const listed = JSON.parse(json) as Record<string, unknown>[];
   return listed
     .map((s) => {
-      const summary = (typeof s.summary === "object" && s.summary !== null ? s.summary : {}) as Record<string, unknown>;
+      const summary = record(s.summary);
       return {
         id: String(s.short_id ?? String(s.id).slice(0, 8)),
         time: isoFromText(s.time, `restic's time of snapshot ${String(s.short_id ?? s.id)}`) ?? String(s.time),
-        size: typeof summary.total_bytes_processed === "number" ? summary.total_bytes_processed : undefined,
-        files: typeof summary.total_files_processed === "number" ? summary.total_files_processed : undefined,
+        size: bytes(summary.total_bytes_processed),
+        files: bytes(summary.total_files_processed),
       };
     })
     .sort((a, b) => Date.parse(a.time) - Date.parse(b.time));

@@ -85,7 +85,7 @@ def keep_after_push(client, path, volume, fd):
         os.dup2(nothing, 0)
         os.dup2(server_log, 1)
         os.dup2(server_log, 2)
-        status = subprocess.run(["bash", HISTORY_SCRIPT, "snapshot", path, f"{HISTORY}/{client}/{volume}"]).returncode
+        status = snapshot(client, path, volume)
         if status != 0:
             print(f"privateer-gate: {client}: keeping {path} after its push failed (exit {status}); the next push keeps it", flush=True)
         os._exit(status)
